@@ -1,0 +1,3 @@
+from pushproxy.cli import main
+
+raise SystemExit(main())

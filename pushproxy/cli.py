@@ -1,0 +1,44 @@
+"""The `pushproxy` command. Each subcommand lives in its own module under pushproxy/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pushproxy.errors import PushProxyError
+
+# Each module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+COMMAND_MODULES = [
+    "pushproxy.commands.demo",
+    "pushproxy.commands.onboard",
+    "pushproxy.commands.status",
+    "pushproxy.commands.approve",
+    "pushproxy.commands.verify",
+    "pushproxy.commands.serve",
+    "pushproxy.commands.exchange",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushproxy",
+        description="Connect on-premises Exchange to the Office 365 push-notification proxy, and keep it connected.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PushProxyError as exc:
+        print(f"pushproxy {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"pushproxy {args.command}: interrupted", file=sys.stderr)
+        return 130

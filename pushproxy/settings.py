@@ -1,0 +1,44 @@
+"""Every app setting the product reads, in one place.
+
+The infra tests scan the code for `setting("NAME")` calls (and any direct os.environ read) and check that
+infra/ sets each one in the Function App, so read settings only through `setting()`.
+"""
+
+from __future__ import annotations
+
+import os
+
+# name -> default (None: no default; the feature that needs it says so when it is missing)
+DEFAULTS: dict[str, str | None] = {
+    # Durable task hub name; host.json reads it as %PUSHPROXY_TASK_HUB%.
+    "PUSHPROXY_TASK_HUB": "pushproxy",
+    # NCRONTAB (six fields, seconds first) of the verification timer; the trigger reads %PUSHPROXY_VERIFY_SCHEDULE%.
+    "PUSHPROXY_VERIFY_SCHEDULE": "0 0 5 * * *",
+    # How many tenants one verification batch covers.
+    "PUSHPROXY_VERIFY_BATCH_SIZE": "20",
+    # Warn when the Auth certificate expires within this many days.
+    "PUSHPROXY_CERT_EXPIRY_WARNING_DAYS": "60",
+    # Key Vault that holds the Exchange and Graph secrets named in tenant specs (Azure only).
+    "PUSHPROXY_KEYVAULT_URL": None,
+    # Local secrets file (JSON object, mode 0600) for one-machine runs.
+    "PUSHPROXY_SECRETS_FILE": None,
+    # Registry: the Azure Table name, and the storage account (identity-based, as AzureWebJobsStorage).
+    "PUSHPROXY_REGISTRY_TABLE": "pushproxyregistry",
+    "AzureWebJobsStorage__accountName": None,
+    # Client id of the user-assigned managed identity (workload identity federation, Key Vault, Tables).
+    "AZURE_CLIENT_ID": None,
+    # The multi-tenant app registration that reaches customers' tenants through federation.
+    "PUSHPROXY_GRAPH_CLIENT_ID": None,
+    # Local registry database (SQLite) for one-machine runs.
+    "PUSHPROXY_REGISTRY_PATH": None,
+}
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """The value of app setting `name`: the environment first, then the documented default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"unknown setting {name!r}: add it to pushproxy.settings.DEFAULTS")
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    return default if default is not None else DEFAULTS[name]
