@@ -33,6 +33,9 @@ DEFAULTS: dict[str, str | None] = {
     "PUSHPROXY_REGISTRY_PATH": None,
 }
 
+# Read only on one machine (the local host, the CLI); never set in the Function App.
+LOCAL_ONLY: frozenset[str] = frozenset({"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH"})
+
 
 def setting(name: str, default: str | None = None) -> str | None:
     """The value of app setting `name`: the environment first, then the documented default."""

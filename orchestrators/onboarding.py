@@ -1,0 +1,5 @@
+"""(not built yet)"""
+
+import azure.durable_functions as df
+
+bp = df.Blueprint()
