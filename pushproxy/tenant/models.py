@@ -1,0 +1,431 @@
+"""Values of the tenant side that cross activity boundaries: plain JSON through to_dict/from_dict.
+
+Datetimes are ISO 8601 strings with an offset, bytes are base64 strings. No value here ever holds a secret:
+credentials are named by secret references (see pushproxy.secrets).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pushproxy.errors import SpecError
+from pushproxy.secrets import is_secret_ref
+
+EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+
+CredentialMode = Literal["workload_identity", "certificate", "secret"]
+CREDENTIAL_MODES: tuple[str, ...] = ("workload_identity", "certificate", "secret")
+KeyAction = Literal["added", "removed", "none"]
+
+_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
+# Entra client ids are GUIDs; the stand-in also accepts short names, so only refuse what could smuggle syntax.
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def thumbprint_of(der: bytes) -> str:
+    """A certificate's thumbprint: SHA-1 of its DER bytes, upper-case hex (as Exchange and Windows show it)."""
+    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
+
+
+def normalize_thumbprint(value: str, field_name: str = "thumbprint") -> str:
+    """Upper-case hex without separators; SpecError when it is not 40 hex digits."""
+    cleaned = re.sub(r"[\s:]", "", value or "").upper()
+    if not _THUMBPRINT.match(cleaned):
+        raise SpecError(field_name, "must be 40 hexadecimal digits (the SHA-1 thumbprint)")
+    return cleaned
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def _parse_dt(value: Any, field_name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        raise SpecError(field_name, "must be an ISO 8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SpecError(field_name, f"not an ISO 8601 date-time: {value[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _b64decode(value: str, field_name: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise SpecError(field_name, "must be base64") from None
+
+
+def _str(d: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = d.get(key)
+    if value is None or value == "":
+        if required:
+            raise SpecError(key, "is required")
+        return None
+    if not isinstance(value, str):
+        raise SpecError(key, "must be a string")
+    return value
+
+
+def _mapping(d: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(d, Mapping):
+        raise SpecError(what, "must be a JSON object")
+    return d
+
+
+# ----------------------------------------------------------------------------------------------- credentials
+
+
+@dataclass(frozen=True)
+class GraphCredentialSpec:
+    """How we sign in to a customer's tenant. Holds references to secrets, never a secret.
+
+    - `workload_identity`: the Function App's managed identity (user-assigned when `managed_identity_client_id`
+      is set) gets a token for `api://AzureADTokenExchange`, presented as the client assertion of the
+      multi-tenant app `client_id` (federated credential). No secret anywhere.
+    - `certificate`: `certificate_ref` names a PEM holding the private key and the certificate.
+    - `secret`: `secret_ref` names the client secret.
+    """
+
+    mode: CredentialMode
+    client_id: str
+    secret_ref: str | None = None
+    certificate_ref: str | None = None
+    certificate_password_ref: str | None = None
+    managed_identity_client_id: str | None = None
+    authority: str = DEFAULT_AUTHORITY
+    graph_url: str = DEFAULT_GRAPH_URL
+    ca_bundle: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in CREDENTIAL_MODES:
+            raise SpecError("mode", f"must be one of {', '.join(CREDENTIAL_MODES)}")
+        if not isinstance(self.client_id, str) or not _CLIENT_ID.match(self.client_id):
+            raise SpecError("client_id", "must be the application (client) id")
+        for name in ("secret_ref", "certificate_ref", "certificate_password_ref"):
+            value = getattr(self, name)
+            if value is not None and not is_secret_ref(value):
+                # Never echo the value: it may be a secret someone pasted inline.
+                raise SpecError(name, "must be a secret reference (env:NAME, file:NAME or keyvault:NAME), not a secret")
+        if self.mode == "secret" and not self.secret_ref:
+            raise SpecError("secret_ref", "is required when mode is 'secret'")
+        if self.mode == "certificate" and not self.certificate_ref:
+            raise SpecError("certificate_ref", "is required when mode is 'certificate'")
+        if self.managed_identity_client_id is not None and not _CLIENT_ID.match(self.managed_identity_client_id):
+            raise SpecError("managed_identity_client_id", "must be the managed identity's client id")
+        for name in ("authority", "graph_url"):
+            url = getattr(self, name)
+            parts = urlsplit(url) if isinstance(url, str) else None
+            # azure-identity refuses a non-https authority; Graph tokens must never travel in clear.
+            if parts is None or parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+                raise SpecError(name, "must be an https URL without query or fragment")
+        if self.ca_bundle is not None and (not isinstance(self.ca_bundle, str) or not self.ca_bundle):
+            raise SpecError("ca_bundle", "must be a file path")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "client_id": self.client_id,
+            "secret_ref": self.secret_ref,
+            "certificate_ref": self.certificate_ref,
+            "certificate_password_ref": self.certificate_password_ref,
+            "managed_identity_client_id": self.managed_identity_client_id,
+            "authority": self.authority,
+            "graph_url": self.graph_url,
+            "ca_bundle": self.ca_bundle,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GraphCredentialSpec:
+        d = _mapping(data, "credential")
+        known = {
+            "mode",
+            "client_id",
+            "secret_ref",
+            "certificate_ref",
+            "certificate_password_ref",
+            "managed_identity_client_id",
+            "authority",
+            "graph_url",
+            "ca_bundle",
+        }
+        for key in d:
+            if key not in known:
+                # An unknown key is most often an inline secret ("client_secret": ...): refuse it by name only.
+                raise SpecError(str(key), "unknown field (secrets are given by reference: secret_ref, certificate_ref)")
+        return cls(
+            mode=_str(d, "mode"),  # type: ignore[arg-type]  # checked in __post_init__
+            client_id=_str(d, "client_id") or "",
+            secret_ref=_str(d, "secret_ref", required=False),
+            certificate_ref=_str(d, "certificate_ref", required=False),
+            certificate_password_ref=_str(d, "certificate_password_ref", required=False),
+            managed_identity_client_id=_str(d, "managed_identity_client_id", required=False),
+            authority=(_str(d, "authority", required=False) or DEFAULT_AUTHORITY).rstrip("/"),
+            graph_url=(_str(d, "graph_url", required=False) or DEFAULT_GRAPH_URL).rstrip("/"),
+            ca_bundle=_str(d, "ca_bundle", required=False),
+        )
+
+
+# ----------------------------------------------------------------------------------------------- tenant
+
+
+@dataclass(frozen=True)
+class TenantFacts:
+    """What `GET /v1.0/organization` says about the tenant."""
+
+    tenant_id: str
+    display_name: str
+    verified_domains: tuple[str, ...]
+    default_domain: str | None = None
+    initial_domain: str | None = None
+
+    def is_verified(self, domain: str) -> bool:
+        """True when `domain` (any case, trailing dot ignored) is one of the tenant's verified domains."""
+        wanted = domain.strip().rstrip(".").lower()
+        return any(d.lower() == wanted for d in self.verified_domains)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "display_name": self.display_name,
+            "verified_domains": list(self.verified_domains),
+            "default_domain": self.default_domain,
+            "initial_domain": self.initial_domain,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TenantFacts:
+        d = _mapping(data, "tenant_facts")
+        domains = d.get("verified_domains") or []
+        if not isinstance(domains, list) or not all(isinstance(x, str) for x in domains):
+            raise SpecError("verified_domains", "must be a list of domain names")
+        return cls(
+            tenant_id=_str(d, "tenant_id") or "",
+            display_name=_str(d, "display_name", required=False) or "",
+            verified_domains=tuple(domains),
+            default_domain=_str(d, "default_domain", required=False),
+            initial_domain=_str(d, "initial_domain", required=False),
+        )
+
+
+@dataclass(frozen=True)
+class KeyCredentialInfo:
+    """One key credential of a service principal, as Graph returns it (public data only).
+
+    `thumbprint` is the SHA-1 of the certificate DER when Graph returned the key bytes, else taken from
+    customKeyIdentifier when that is 20 bytes (it is the thumbprint by default), else None.
+    """
+
+    key_id: str
+    type: str
+    usage: str
+    thumbprint: str | None = None
+    display_name: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    custom_key_identifier_b64: str | None = None
+    key_b64: str | None = None
+
+    @property
+    def key_der(self) -> bytes | None:
+        """The certificate's DER bytes, when Graph returned them."""
+        return base64.b64decode(self.key_b64) if self.key_b64 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "type": self.type,
+            "usage": self.usage,
+            "thumbprint": self.thumbprint,
+            "display_name": self.display_name,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "custom_key_identifier_b64": self.custom_key_identifier_b64,
+            "key_b64": self.key_b64,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyCredentialInfo:
+        d = _mapping(data, "key_credential")
+        key_b64 = _str(d, "key_b64", required=False)
+        if key_b64 is not None:
+            _b64decode(key_b64, "key_b64")
+        thumbprint = _str(d, "thumbprint", required=False)
+        return cls(
+            key_id=_str(d, "key_id") or "",
+            type=_str(d, "type") or "",
+            usage=_str(d, "usage") or "",
+            thumbprint=normalize_thumbprint(thumbprint) if thumbprint else None,
+            display_name=_str(d, "display_name", required=False),
+            start=_parse_dt(d.get("start"), "start"),
+            end=_parse_dt(d.get("end"), "end"),
+            custom_key_identifier_b64=_str(d, "custom_key_identifier_b64", required=False),
+            key_b64=key_b64,
+        )
+
+
+@dataclass(frozen=True)
+class ServicePrincipal:
+    """The Exchange Online service principal (or another one) with its key credentials."""
+
+    id: str
+    app_id: str
+    display_name: str
+    key_credentials: tuple[KeyCredentialInfo, ...] = ()
+
+    def find_key(self, thumbprint: str) -> KeyCredentialInfo | None:
+        """The key whose certificate has this thumbprint, if present."""
+        wanted = normalize_thumbprint(thumbprint)
+        return next((k for k in self.key_credentials if k.thumbprint == wanted), None)
+
+    def has_key(self, thumbprint: str) -> bool:
+        return self.find_key(thumbprint) is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "app_id": self.app_id,
+            "display_name": self.display_name,
+            "key_credentials": [k.to_dict() for k in self.key_credentials],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServicePrincipal:
+        d = _mapping(data, "service_principal")
+        keys = d.get("key_credentials") or []
+        if not isinstance(keys, list):
+            raise SpecError("key_credentials", "must be a list")
+        return cls(
+            id=_str(d, "id") or "",
+            app_id=_str(d, "app_id") or "",
+            display_name=_str(d, "display_name", required=False) or "",
+            key_credentials=tuple(KeyCredentialInfo.from_dict(k) for k in keys),
+        )
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """What an add or remove did to the service principal's keys.
+
+    `action` is "none" when nothing had to change (idempotent re-run). `restored` lists thumbprints of keys
+    that someone added between our read and our PATCH, which our PATCH removed and we then put back.
+    """
+
+    action: KeyAction
+    thumbprint: str
+    service_principal_id: str
+    key_id: str | None = None
+    kept: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()
+    keys_before: int = 0
+    keys_after: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "thumbprint": self.thumbprint,
+            "service_principal_id": self.service_principal_id,
+            "key_id": self.key_id,
+            "kept": list(self.kept),
+            "restored": list(self.restored),
+            "keys_before": self.keys_before,
+            "keys_after": self.keys_after,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyChange:
+        d = _mapping(data, "key_change")
+        action = _str(d, "action")
+        if action not in ("added", "removed", "none"):
+            raise SpecError("action", "must be added, removed or none")
+        return cls(
+            action=action,  # type: ignore[arg-type]
+            thumbprint=normalize_thumbprint(_str(d, "thumbprint") or ""),
+            service_principal_id=_str(d, "service_principal_id") or "",
+            key_id=_str(d, "key_id", required=False),
+            kept=tuple(d.get("kept") or ()),
+            restored=tuple(d.get("restored") or ()),
+            keys_before=int(d.get("keys_before") or 0),
+            keys_after=int(d.get("keys_after") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class TenantProblem:
+    """A reason the workflow must stop before changing anything, in plain words, with a stable code."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TenantProblem:
+        d = _mapping(data, "problem")
+        return cls(code=_str(d, "code") or "", message=_str(d, "message") or "")
+
+
+# Stable codes of TenantProblem, for the planner to branch on.
+PROBLEM_DOMAIN_NOT_VERIFIED = "tenant_domain_not_verified"
+PROBLEM_NO_EXCHANGE_SERVICE_PRINCIPAL = "no_exchange_service_principal"
+
+
+@dataclass(frozen=True)
+class TenantDiscovery:
+    """Everything the onboarding workflow reads from the tenant, read-only."""
+
+    tenant_domain: str
+    facts: TenantFacts
+    domain_verified: bool
+    service_principal: ServicePrincipal | None
+    blocking: tuple[TenantProblem, ...] = field(default_factory=tuple)
+
+    def has_key(self, thumbprint: str) -> bool:
+        """True when the Exchange Online service principal already holds the certificate with this thumbprint."""
+        return self.service_principal is not None and self.service_principal.has_key(thumbprint)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant_domain": self.tenant_domain,
+            "facts": self.facts.to_dict(),
+            "domain_verified": self.domain_verified,
+            "service_principal": self.service_principal.to_dict() if self.service_principal else None,
+            "blocking": [p.to_dict() for p in self.blocking],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TenantDiscovery:
+        d = _mapping(data, "tenant_discovery")
+        sp = d.get("service_principal")
+        blocking = d.get("blocking") or []
+        if not isinstance(blocking, list):
+            raise SpecError("blocking", "must be a list")
+        return cls(
+            tenant_domain=_str(d, "tenant_domain") or "",
+            facts=TenantFacts.from_dict(d.get("facts") or {}),
+            domain_verified=bool(d.get("domain_verified")),
+            service_principal=ServicePrincipal.from_dict(sp) if sp else None,
+            blocking=tuple(TenantProblem.from_dict(p) for p in blocking),
+        )
