@@ -1,0 +1,223 @@
+"""How to reach one Exchange organisation: URL, auth, credential reference, TLS verification, timeouts.
+
+Validated on construction so bad input fails with a SpecError naming the field, before any socket is opened.
+It holds a *reference* to the password (`env:`, `file:`, `keyvault:`), never the password.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pushproxy.errors import SpecError
+from pushproxy.secrets import is_secret_ref
+
+AuthMethod = Literal["negotiate", "ntlm", "kerberos", "basic"]
+TlsMode = Literal["system", "ca_bundle", "pinned"]
+AUTH_METHODS: tuple[str, ...] = ("negotiate", "ntlm", "kerberos", "basic")
+TLS_MODES: tuple[str, ...] = ("system", "ca_bundle", "pinned")
+
+# A DNS name or NetBIOS name: letters, digits, hyphen, dots. Nothing PowerShell could read as syntax.
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# user@REALM, DOMAIN\user or a bare name; no control characters, no whitespace at the ends.
+_USER = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+
+
+def _fail(prefix: str, name: str, reason: str) -> SpecError:
+    return SpecError(f"{prefix}.{name}" if prefix else name, reason)
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """How the server's TLS certificate is checked: system CAs, a CA bundle file, or a pinned SHA-256."""
+
+    mode: TlsMode = "system"
+    ca_bundle: str | None = None
+    pinned_sha256: str | None = None  # lower-case hex of SHA-256(DER of the server's certificate)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "ca_bundle": self.ca_bundle, "pinned_sha256": self.pinned_sha256}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None, field_prefix: str = "tls") -> TlsSettings:
+        d = d or {}
+        if not isinstance(d, Mapping):
+            raise SpecError(field_prefix, "must be an object with mode, ca_bundle, pinned_sha256")
+        mode = d.get("mode", "system")
+        if mode not in TLS_MODES:
+            raise _fail(field_prefix, "mode", f"must be one of {', '.join(TLS_MODES)}, not {mode!r}")
+        ca_bundle = d.get("ca_bundle") or None
+        pin = d.get("pinned_sha256") or None
+        if mode == "ca_bundle":
+            if not isinstance(ca_bundle, str) or not ca_bundle.strip():
+                raise _fail(field_prefix, "ca_bundle", "a CA bundle path is required when mode is ca_bundle")
+        elif ca_bundle is not None:
+            raise _fail(field_prefix, "ca_bundle", f"only allowed when mode is ca_bundle (mode is {mode})")
+        if mode == "pinned":
+            if not isinstance(pin, str):
+                raise _fail(field_prefix, "pinned_sha256", "a SHA-256 fingerprint is required when mode is pinned")
+            pin = pin.replace(":", "").strip().lower()
+            if not _SHA256_HEX.match(pin):
+                raise _fail(field_prefix, "pinned_sha256", "must be 64 hex digits (colons allowed)")
+        elif pin is not None:
+            raise _fail(field_prefix, "pinned_sha256", f"only allowed when mode is pinned (mode is {mode})")
+        return cls(mode=mode, ca_bundle=ca_bundle, pinned_sha256=pin)
+
+
+@dataclass(frozen=True)
+class ExchangeEndpoint:
+    """One organisation's remote PowerShell endpoint. Build it with `from_dict`, which validates every field."""
+
+    url: str  # https://mail.contoso.com/PowerShell, or http://... with Kerberos/NTLM message encryption
+    auth: AuthMethod
+    username: str | None
+    password_ref: str | None  # a secret reference, never the secret
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    operation_timeout_s: int = 20  # WSMan OperationTimeout: how long one Receive long-polls
+    connect_timeout_s: int = 30
+    call_deadline_s: int = 300  # overall limit for one cmdlet, enforced with stop()
+    servers: tuple[str, ...] = ()  # names to address with -Server; empty: every server Get-ExchangeServer lists
+    windows_powershell_url: str | None = None  # template with {server}; default <scheme>://{server}:5985|5986/wsman
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def is_https(self) -> bool:
+        return urlsplit(self.url).scheme == "https"
+
+    def windows_powershell_url_for(self, server: str) -> str:
+        """The Windows PowerShell (WinRM) endpoint of one server, where Restart-Service can run."""
+        if self.windows_powershell_url:
+            return self.windows_powershell_url.replace("{server}", server)
+        return f"https://{server}:5986/wsman" if self.is_https else f"http://{server}:5985/wsman"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "auth": self.auth,
+            "username": self.username,
+            "password_ref": self.password_ref,
+            "tls": self.tls.to_dict(),
+            "operation_timeout_s": self.operation_timeout_s,
+            "connect_timeout_s": self.connect_timeout_s,
+            "call_deadline_s": self.call_deadline_s,
+            "servers": list(self.servers),
+            "windows_powershell_url": self.windows_powershell_url,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], field_prefix: str = "") -> ExchangeEndpoint:
+        """Validate and build. Raises SpecError naming the field (prefixed, e.g. `exchange.url`)."""
+        p = field_prefix
+        if not isinstance(d, Mapping):
+            raise SpecError(p or "endpoint", "must be an object")
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise _fail(p, unknown[0], "unknown field")
+
+        url = _validate_url(d.get("url"), p, "url")
+        auth = d.get("auth", "negotiate")
+        if auth not in AUTH_METHODS:
+            raise _fail(p, "auth", f"must be one of {', '.join(AUTH_METHODS)}, not {auth!r}")
+        https = urlsplit(url).scheme == "https"
+        if auth == "basic" and not https:
+            # Basic has no message encryption: over http the password would cross the wire in clear.
+            raise _fail(p, "auth", "basic needs an https URL (over http the password would travel in clear)")
+
+        username = d.get("username")
+        password_ref = d.get("password_ref")
+        if username is not None and (not isinstance(username, str) or not _USER.match(username) or username != username.strip()):
+            raise _fail(p, "username", "must be a non-empty name without control characters or surrounding spaces")
+        if password_ref is not None and not is_secret_ref(password_ref):
+            # Say why without echoing the value: it may be a password pasted in the wrong place.
+            raise _fail(p, "password_ref", "must be a secret reference (env:NAME, file:NAME or keyvault:NAME), not a password")
+        if auth != "kerberos":  # Kerberos may use the ticket cache; the others need both
+            if not username:
+                raise _fail(p, "username", f"required for {auth} auth")
+            if not password_ref:
+                raise _fail(p, "password_ref", f"required for {auth} auth")
+
+        tls = TlsSettings.from_dict(d.get("tls"), f"{p}.tls" if p else "tls")
+        if not https and tls.mode != "system":
+            raise _fail(p, "tls.mode", "TLS settings apply to https URLs only")
+
+        operation_timeout = _int_in(d.get("operation_timeout_s", 20), p, "operation_timeout_s", 1, 3600)
+        connect_timeout = _int_in(d.get("connect_timeout_s", 30), p, "connect_timeout_s", 1, 600)
+        deadline = _int_in(d.get("call_deadline_s", 300), p, "call_deadline_s", 1, 86400)
+
+        servers_raw = d.get("servers") or ()
+        if isinstance(servers_raw, str) or not isinstance(servers_raw, list | tuple):
+            raise _fail(p, "servers", "must be a list of server names")
+        servers: list[str] = []
+        for i, name in enumerate(servers_raw):
+            if not isinstance(name, str) or not _HOST_NAME.match(name):
+                raise _fail(p, f"servers[{i}]", "must be a server name or FQDN (letters, digits, '-', '.')")
+            servers.append(name)
+        if len({s.lower() for s in servers}) != len(servers):
+            raise _fail(p, "servers", "lists a server twice")
+
+        wps = d.get("windows_powershell_url")
+        if wps is not None:
+            _validate_url(wps.replace("{server}", "server") if isinstance(wps, str) else wps, p, "windows_powershell_url")
+
+        return cls(
+            url=url,
+            auth=auth,
+            username=username,
+            password_ref=password_ref,
+            tls=tls,
+            operation_timeout_s=operation_timeout,
+            connect_timeout_s=connect_timeout,
+            call_deadline_s=deadline,
+            servers=tuple(servers),
+            windows_powershell_url=wps,
+        )
+
+
+def _validate_url(value: Any, prefix: str, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(prefix, name, "required: an http(s) URL such as https://mail.contoso.com/PowerShell")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise _fail(prefix, name, "is not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise _fail(prefix, name, "must start with https:// (or http:// with Kerberos/NTLM encryption)")
+    if parts.username is not None or parts.password is not None:
+        raise _fail(prefix, name, "must not carry a user name or password (use username and password_ref)")
+    host = parts.hostname or ""
+    if not host or not (_HOST_NAME.match(host) or _is_ip(host)):
+        raise _fail(prefix, name, "needs a valid host name")
+    if parts.query or parts.fragment:
+        raise _fail(prefix, name, "must not have a query or fragment")
+    if port == 0:
+        raise _fail(prefix, name, "port 0 is not a port")
+    if not parts.path.strip("/"):
+        raise _fail(prefix, name, "needs the endpoint path, e.g. /PowerShell")
+    return value
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _int_in(value: Any, prefix: str, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise _fail(prefix, name, "must be a whole number of seconds")
+    if not low <= value <= high:
+        raise _fail(prefix, name, f"must be between {low} and {high} seconds")
+    return int(value)
