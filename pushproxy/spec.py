@@ -7,26 +7,21 @@ path) and the reason; the offending value is never echoed when it could be a sec
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from pushproxy.errors import SpecError
-from pushproxy.secrets import is_secret_ref
+from pushproxy.exchange.endpoint import ExchangeEndpoint
+from pushproxy.tenant.models import GraphCredentialSpec
 
 # One DNS label: letters, digits and hyphens, not starting or ending with a hyphen (RFC 1035 / 1123).
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Characters that mean something to PowerShell or a shell: refused with a reason of their own, so the user
 # sees why, even though the label rule would refuse them too.
 _METACHARACTERS = set(" \t\r\n'\"`$;&|<>(){}[]@,%*?!#=+\\/")
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
-EXCHANGE_AUTH = ("negotiate", "ntlm", "kerberos", "basic")
-TLS_MODES = ("system", "ca_bundle", "pinned")
-GRAPH_MODES = ("workload_identity", "certificate", "secret")
 APPROVAL_POLICIES = ("required", "auto")
 
 
@@ -83,18 +78,6 @@ def _str(d: dict[str, Any], key: str, name: str, *, required: bool = True, defau
     return value
 
 
-def _ref(d: dict[str, Any], key: str, name: str, *, required: bool = True) -> str | None:
-    value = d.get(key)
-    if value is None:
-        if required:
-            raise SpecError(name, "is required (a secret reference: env:NAME, file:NAME or keyvault:NAME)")
-        return None
-    if not is_secret_ref(value):
-        # Never echo the value: someone may have pasted the secret itself.
-        raise SpecError(name, "must be a secret reference (env:NAME, file:NAME or keyvault:NAME), not a secret")
-    return str(value)
-
-
 def _choice(d: dict[str, Any], key: str, name: str, choices: tuple[str, ...], default: str | None = None) -> str:
     value = d.get(key, default)
     if value not in choices:
@@ -122,152 +105,27 @@ def _bool(d: dict[str, Any], key: str, name: str, default: bool) -> bool:
     return value
 
 
-def _https_url(value: str, name: str, *, allow_http: bool = False) -> str:
-    parts = urlsplit(value)
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname:
-        raise SpecError(name, f"must be an absolute {' or '.join(schemes)} URL")
-    if parts.username or parts.password:
-        raise SpecError(name, "must not carry credentials")
-    host = parts.hostname
+def _exchange(d: object) -> ExchangeEndpoint:
+    d = _obj(d, "exchange")
+    tls = d.get("tls")
+    if isinstance(tls, dict):
+        # A stray "verify": false must not look as if it had switched verification off: refuse it.
+        _unknown(tls, {"mode", "ca_bundle", "pinned_sha256"}, "exchange.tls.")
+    return ExchangeEndpoint.from_dict(d, field_prefix="exchange")
+
+
+def _graph(d: object) -> GraphCredentialSpec:
+    d = _obj(d, "graph")
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            validate_domain(host, name)
-    try:
-        _ = parts.port
-    except ValueError:
-        raise SpecError(name, "has an invalid port") from None
-    return value
-
-
-@dataclass(frozen=True)
-class ExchangeSpec:
-    """How to reach the organisation's Exchange remote PowerShell (the shape of pushproxy.exchange.ExchangeEndpoint)."""
-
-    url: str
-    username: str
-    password_ref: str
-    auth: str = "negotiate"
-    tls: dict[str, Any] = field(default_factory=lambda: {"mode": "system"})
-    operation_timeout_s: float = 60.0
-    call_deadline_s: float = 300.0
-    servers: tuple[str, ...] = ()
-    windows_powershell_url: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: object, prefix: str = "exchange.") -> ExchangeSpec:
-        d = _obj(d, prefix.rstrip("."))
-        _unknown(d, {f.name for f in cls.__dataclass_fields__.values()}, prefix)
-        url = _https_url(str(_str(d, "url", prefix + "url")), prefix + "url", allow_http=True)
-        auth = _choice(d, "auth", prefix + "auth", EXCHANGE_AUTH, "negotiate")
-        # Basic and NTLM over plain HTTP would send the password (or a crackable hash) in the clear.
-        if urlsplit(url).scheme == "http" and auth in ("basic", "ntlm"):
-            raise SpecError(prefix + "url", f"must be https with auth {auth} (credentials would travel in the clear)")
-        username = str(_str(d, "username", prefix + "username"))
-        password_ref = str(_ref(d, "password_ref", prefix + "password_ref"))
-        tls = _obj(d.get("tls", {"mode": "system"}), prefix + "tls")
-        _unknown(tls, {"mode", "ca_bundle", "pinned_sha256"}, prefix + "tls.")
-        mode = _choice(tls, "mode", prefix + "tls.mode", TLS_MODES, "system")
-        clean_tls: dict[str, Any] = {"mode": mode}
-        if mode == "ca_bundle":
-            clean_tls["ca_bundle"] = _str(tls, "ca_bundle", prefix + "tls.ca_bundle")
-        if mode == "pinned":
-            pin = tls.get("pinned_sha256")
-            if not isinstance(pin, str) or not _HEX64.match(pin.replace(":", "")):
-                raise SpecError(prefix + "tls.pinned_sha256", "must be the certificate's SHA-256 as 64 hex digits")
-            clean_tls["pinned_sha256"] = pin.replace(":", "").lower()
-        servers = d.get("servers", [])
-        if not isinstance(servers, list):
-            raise SpecError(prefix + "servers", "must be a list of server names")
-        for i, server in enumerate(servers):
-            if isinstance(server, str) and "." in server:
-                validate_domain(server, f"{prefix}servers[{i}]")
-            else:
-                _netbios(server, f"{prefix}servers[{i}]")
-        wps = _str(d, "windows_powershell_url", prefix + "windows_powershell_url", required=False)
-        if wps is not None:
-            _https_url(wps, prefix + "windows_powershell_url", allow_http=True)
-        return cls(
-            url=url,
-            username=username,
-            password_ref=password_ref,
-            auth=auth,
-            tls=clean_tls,
-            operation_timeout_s=_number(d, "operation_timeout_s", prefix + "operation_timeout_s", 60, minimum=1, maximum=3600),
-            call_deadline_s=_number(d, "call_deadline_s", prefix + "call_deadline_s", 300, minimum=1, maximum=86400),
-            servers=tuple(s.lower() for s in servers),
-            windows_powershell_url=wps,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "url": self.url,
-            "auth": self.auth,
-            "username": self.username,
-            "password_ref": self.password_ref,
-            "tls": dict(self.tls),
-            "operation_timeout_s": self.operation_timeout_s,
-            "call_deadline_s": self.call_deadline_s,
-            "servers": list(self.servers),
-        }
-        if self.windows_powershell_url:
-            d["windows_powershell_url"] = self.windows_powershell_url
-        return d
-
-
-def _netbios(value: object, name: str) -> None:
-    if not isinstance(value, str) or not re.match(r"^(?!-)[A-Za-z0-9-]{1,15}(?<!-)$", value):
-        raise SpecError(name, "must be a server name (NetBIOS name or FQDN)")
-
-
-@dataclass(frozen=True)
-class GraphSpec:
-    """How to reach the tenant through Microsoft Graph (the shape of pushproxy.tenant.GraphCredentialSpec)."""
-
-    mode: str
-    client_id: str | None = None
-    secret_ref: str | None = None
-    certificate_ref: str | None = None
-    managed_identity_client_id: str | None = None
-    authority: str = "https://login.microsoftonline.com"
-    graph_url: str = "https://graph.microsoft.com"
-    ca_bundle: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: object, prefix: str = "graph.") -> GraphSpec:
-        d = _obj(d, prefix.rstrip("."))
-        _unknown(d, {f.name for f in cls.__dataclass_fields__.values()}, prefix)
-        mode = _choice(d, "mode", prefix + "mode", GRAPH_MODES)
-        client_id = _guid(d.get("client_id"), prefix + "client_id", required=mode != "workload_identity")
-        secret_ref = _ref(d, "secret_ref", prefix + "secret_ref", required=mode == "secret")
-        certificate_ref = _ref(d, "certificate_ref", prefix + "certificate_ref", required=mode == "certificate")
-        mi = _guid(d.get("managed_identity_client_id"), prefix + "managed_identity_client_id", required=False)
-        authority = _https_url(
-            str(_str(d, "authority", prefix + "authority", default=cls.authority)), prefix + "authority"
-        ).rstrip("/")
-        graph_url = _https_url(
-            str(_str(d, "graph_url", prefix + "graph_url", default=cls.graph_url)), prefix + "graph_url"
-        ).rstrip("/")
-        return cls(
-            mode=mode,
-            client_id=client_id,
-            secret_ref=secret_ref,
-            certificate_ref=certificate_ref,
-            managed_identity_client_id=mi,
-            authority=authority,
-            graph_url=graph_url,
-            ca_bundle=_str(d, "ca_bundle", prefix + "ca_bundle", required=False),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"mode": self.mode, "authority": self.authority, "graph_url": self.graph_url}
-        for key in ("client_id", "secret_ref", "certificate_ref", "managed_identity_client_id", "ca_bundle"):
-            value = getattr(self, key)
-            if value is not None:
-                d[key] = value
-        return d
+        spec = GraphCredentialSpec.from_dict(d)
+    except SpecError as exc:
+        # The tenant model names its own fields; in a TenantSpec they live under "graph".
+        raise SpecError(f"graph.{exc.field}", exc.reason) from None
+    # Entra application ids are GUIDs; refusing anything else here keeps URLs and logs clean.
+    _guid(spec.client_id, "graph.client_id", required=True)
+    if spec.managed_identity_client_id is not None:
+        _guid(spec.managed_identity_client_id, "graph.managed_identity_client_id", required=True)
+    return spec
 
 
 def _guid(value: object, name: str, *, required: bool) -> str | None:
@@ -369,8 +227,8 @@ class TenantSpec:
 
     tenant_domain: str
     tenant_id: str
-    exchange: ExchangeSpec
-    graph: GraphSpec
+    exchange: ExchangeEndpoint
+    graph: GraphCredentialSpec
     approval: ApprovalSpec = ApprovalSpec()
     verification: VerificationSpec = VerificationSpec()
     retry: RetrySpec = RetrySpec()
@@ -389,8 +247,8 @@ class TenantSpec:
         return cls(
             tenant_domain=domain,
             tenant_id=str(tenant_id),
-            exchange=ExchangeSpec.from_dict(d["exchange"]),
-            graph=GraphSpec.from_dict(d["graph"]),
+            exchange=_exchange(d["exchange"]),
+            graph=_graph(d["graph"]),
             approval=ApprovalSpec.from_dict(d.get("approval", {})),
             verification=VerificationSpec.from_dict(d.get("verification", {})),
             retry=RetrySpec.from_dict(d.get("retry", {})),
