@@ -1,0 +1,357 @@
+"""Discovered state -> the onboarding plan: blocking problems, or only the changes still missing.
+
+A pure function of the two discoveries' `to_dict()` shapes and the time (the orchestrator passes
+`context.current_utc_datetime`), so it replays identically and is tested exhaustively without I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pushproxy.exchange.models import (
+    AUTH_METADATA_URL_TEMPLATE,
+    MIN_AUTH_KEY_SIZE,
+    AuthCertificate,
+    ExchangeDiscovery,
+)
+from pushproxy.tenant.models import TenantDiscovery
+
+Group = Literal["on_premises", "tenant"]
+GROUPS: tuple[Group, ...] = ("on_premises", "tenant")  # approved in this order
+AUTH_SERVER_NAME = "MicrosoftSts"  # the seed's name, used only when we create one
+
+# The order changes are applied in: the seed's order (certificate, AuthServer, tenant key, then the proxy).
+KINDS: tuple[str, ...] = (
+    "create_auth_certificate",
+    "assign_auth_certificate",
+    "ensure_auth_server",
+    "upload_tenant_key",
+    "enable_push_proxy",
+)
+KIND_GROUP: dict[str, Group] = {
+    "create_auth_certificate": "on_premises",
+    "assign_auth_certificate": "on_premises",
+    "ensure_auth_server": "on_premises",
+    "upload_tenant_key": "tenant",
+    "enable_push_proxy": "on_premises",
+}
+# Problem codes computed here; the discoveries' own problems with other codes are passed through.
+BLOCKING_CODES = (
+    "tenant_domain_not_verified",
+    "server_below_minimum",
+    "no_exchange_service_principal",
+    "auth_certificate_missing",
+    "no_mailbox_server",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change the workflow will make, once approved. `details` is plain JSON for the activity and the approver."""
+
+    kind: str
+    group: Group
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "group": self.group, "summary": self.summary, "details": dict(self.details)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Change:
+        kind = str(d["kind"])
+        if kind not in KIND_GROUP:
+            raise ValueError(f"kind: unknown change {kind!r}")
+        return cls(kind=kind, group=KIND_GROUP[kind], summary=str(d.get("summary", "")), details=dict(d.get("details") or {}))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A reason to stop before changing anything; a person has to fix it."""
+
+    code: str
+    message: str
+    server: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "server": self.server}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Problem:
+        return cls(code=str(d["code"]), message=str(d.get("message", "")), server=d.get("server"))
+
+
+@dataclass(frozen=True)
+class OnboardingPlan:
+    """What discovery found missing, in apply order, with the hash of the state it was computed from."""
+
+    tenant_domain: str
+    state_hash: str
+    changes: tuple[Change, ...] = ()
+    blocking: tuple[Problem, ...] = ()
+    probe_server: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_blocked(self) -> bool:
+        return bool(self.blocking)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def group(self, name: str) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.group == name)
+
+    def kinds(self) -> list[str]:
+        return [c.kind for c in self.changes]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant_domain": self.tenant_domain,
+            "state_hash": self.state_hash,
+            "changes": [c.to_dict() for c in self.changes],
+            "blocking": [p.to_dict() for p in self.blocking],
+            "probe_server": self.probe_server,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OnboardingPlan:
+        return cls(
+            tenant_domain=str(d["tenant_domain"]),
+            state_hash=str(d["state_hash"]),
+            changes=tuple(Change.from_dict(c) for c in d.get("changes", ())),
+            blocking=tuple(Problem.from_dict(p) for p in d.get("blocking", ())),
+            probe_server=d.get("probe_server"),
+            notes=tuple(str(n) for n in d.get("notes", ())),
+        )
+
+
+def metadata_url(tenant_domain: str) -> str:
+    """The AuthServer metadata URL of a realm (the tenant domain)."""
+    return AUTH_METADATA_URL_TEMPLATE.format(realm=tenant_domain.lower())
+
+
+def plan_onboarding(
+    exchange: Mapping[str, Any], tenant: Mapping[str, Any], tenant_domain: str, now: datetime
+) -> OnboardingPlan:
+    """The plan for `tenant_domain` given the discoveries (their `to_dict()` shapes) at time `now`."""
+    ex = ExchangeDiscovery.from_dict(exchange)
+    tn = TenantDiscovery.from_dict(tenant)
+    domain = tenant_domain.lower()
+    state_hash = state_fingerprint(exchange, tenant)
+    blocking = list(_tenant_problems(tn, domain)) + list(_server_problems(ex))
+    mailbox = sorted((s for s in ex.servers if s.is_mailbox), key=lambda s: s.name.lower())
+    probe_server = mailbox[0].fqdn if mailbox else None
+    notes: list[str] = list(ex.facts)
+
+    cert, cert_reason = _current_certificate(ex, now)
+    if cert is not None:
+        missing_on = sorted(
+            c.server for c in ex.auth_certificates if c.slot == "current" and c.thumbprint == cert.thumbprint and not c.present
+        )
+        for server in missing_on:
+            blocking.append(
+                Problem(
+                    "auth_certificate_missing",
+                    f"the Auth certificate {cert.thumbprint} is missing on {server}: publish it there "
+                    "(Set-AuthConfig -PublishCertificate) before onboarding",
+                    server,
+                )
+            )
+
+    # Problems the discoveries report that we do not compute ourselves are kept (never silently dropped).
+    for p in list(ex.blocking) + list(tn.blocking):
+        if p.code not in BLOCKING_CODES:
+            blocking.append(Problem(p.code, p.message, getattr(p, "server", None)))
+
+    if blocking:
+        return OnboardingPlan(domain, state_hash, (), tuple(blocking), probe_server, tuple(notes))
+
+    changes: list[Change] = []
+    if cert is None:
+        server = mailbox[0].name
+        changes.append(
+            Change(
+                "create_auth_certificate",
+                "on_premises",
+                f"Create a new Auth certificate on {server} ({cert_reason})",
+                {"server": server, "reason": cert_reason, "replaces": ex.auth_config.current_thumbprint},
+            )
+        )
+        changes.append(
+            Change(
+                "assign_auth_certificate",
+                "on_premises",
+                "Make the new certificate the current Auth certificate and publish it to every Mailbox server",
+                {"thumbprint": None, "source": "create_auth_certificate", "replaces": ex.auth_config.current_thumbprint},
+            )
+        )
+
+    url = metadata_url(domain)
+    if not any(_same_url(a.auth_metadata_url, url) and a.enabled for a in ex.auth_servers):
+        existing = next((a for a in ex.auth_servers if a.name.lower() == AUTH_SERVER_NAME.lower()), None)
+        action = "update" if existing else "create"
+        changes.append(
+            Change(
+                "ensure_auth_server",
+                "on_premises",
+                f"{'Correct' if existing else 'Create'} the AuthServer {AUTH_SERVER_NAME} for realm {domain}",
+                {
+                    "action": action,
+                    "name": AUTH_SERVER_NAME,
+                    "auth_metadata_url": url,
+                    "current_url": existing.auth_metadata_url if existing else None,
+                },
+            )
+        )
+
+    sp = tn.service_principal
+    assert sp is not None  # no service principal is a blocking problem, handled above
+    if cert is None:
+        changes.append(
+            Change(
+                "upload_tenant_key",
+                "tenant",
+                f"Add the new Auth certificate's public key to {sp.display_name or 'the Exchange Online service principal'}"
+                f" (keeping its {len(sp.key_credentials)} existing key(s))",
+                {"thumbprint": None, "source": "create_auth_certificate", "service_principal_id": sp.id},
+            )
+        )
+    elif not sp.has_key(cert.thumbprint):
+        changes.append(
+            Change(
+                "upload_tenant_key",
+                "tenant",
+                f"Add the public key of Auth certificate {cert.thumbprint} to "
+                f"{sp.display_name or 'the Exchange Online service principal'} (keeping its {len(sp.key_credentials)} existing key(s))",
+                {
+                    "thumbprint": cert.thumbprint,
+                    "source": "discovery",
+                    "service_principal_id": sp.id,
+                    "not_after": cert.not_after.isoformat(),
+                },
+            )
+        )
+
+    proxy = ex.push_proxy
+    if not (proxy.enabled and (proxy.organization or "").lower() == domain):
+        if not proxy.present:
+            why = "it has never been enabled"
+        elif not proxy.enabled:
+            why = "it is disabled"
+        else:
+            why = f"it points at organisation {proxy.organization!r}"
+        changes.append(
+            Change(
+                "enable_push_proxy",
+                "on_premises",
+                f"Enable the push-notification proxy for organisation {domain} ({why})",
+                {"organization": domain, "was": proxy.to_dict()},
+            )
+        )
+
+    changes.sort(key=lambda c: KINDS.index(c.kind))
+    return OnboardingPlan(domain, state_hash, tuple(changes), (), probe_server, tuple(notes))
+
+
+def _tenant_problems(tn: TenantDiscovery, domain: str) -> list[Problem]:
+    problems = []
+    if not (tn.domain_verified or tn.facts.is_verified(domain)):
+        problems.append(
+            Problem(
+                "tenant_domain_not_verified",
+                f"{domain} is not a verified domain of tenant {tn.facts.tenant_id or '?'} "
+                f"(verified: {', '.join(tn.facts.verified_domains) or 'none'})",
+            )
+        )
+    if tn.service_principal is None:
+        problems.append(
+            Problem(
+                "no_exchange_service_principal",
+                "the tenant has no Exchange Online service principal (appId 00000002-0000-0ff1-ce00-000000000000): "
+                "the organisation needs an Exchange Online subscription",
+            )
+        )
+    return problems
+
+
+def _server_problems(ex: ExchangeDiscovery) -> list[Problem]:
+    problems = []
+    for s in sorted(ex.servers, key=lambda s: s.name.lower()):
+        if s.gated and not s.meets_minimum:
+            problems.append(
+                Problem(
+                    "server_below_minimum",
+                    f"{s.name} runs {s.release or s.build or s.admin_display_version or 'an unknown build'}; "
+                    "the push-notification proxy needs Exchange 2013 CU3 (15.0.775.38) or later on every server",
+                    s.name,
+                )
+            )
+    if not any(s.is_mailbox for s in ex.servers):
+        problems.append(Problem("no_mailbox_server", "the organisation has no Mailbox server"))
+    return problems
+
+
+def _current_certificate(ex: ExchangeDiscovery, now: datetime) -> tuple[AuthCertificate | None, str]:
+    """The current Auth certificate when it is worth keeping, else None and why it must be created."""
+    thumbprint = ex.auth_config.current_thumbprint
+    if not thumbprint:
+        return None, "no Auth certificate is configured"
+    cert = next(
+        (c.certificate for c in ex.auth_certificates if c.slot == "current" and c.certificate and c.present),
+        None,
+    )
+    if cert is None:
+        return None, f"the configured Auth certificate {thumbprint} is on no server"
+    if now >= cert.not_after:
+        return None, f"the current Auth certificate {cert.thumbprint} expired on {cert.not_after.date().isoformat()}"
+    if now < cert.not_before:
+        return None, f"the current Auth certificate {cert.thumbprint} is not valid before {cert.not_before.isoformat()}"
+    if (cert.key_size or 0) < MIN_AUTH_KEY_SIZE:
+        return None, f"the current Auth certificate {cert.thumbprint} has a {cert.key_size}-bit key (< {MIN_AUTH_KEY_SIZE})"
+    return cert, "the current Auth certificate is valid"
+
+
+def _same_url(a: str | None, b: str) -> bool:
+    return a is not None and a.strip().lower() == b.lower()
+
+
+def state_fingerprint(exchange: Mapping[str, Any], tenant: Mapping[str, Any]) -> str:
+    """SHA-256 of the facts the plan depends on, so an approval is bound to the state it was given for.
+
+    Only those facts: a fresh session id or a re-ordered list must not look like a changed state.
+    """
+    ex = ExchangeDiscovery.from_dict(exchange)
+    tn = TenantDiscovery.from_dict(tenant)
+    sp = tn.service_principal
+    facts = {
+        "servers": sorted([s.name.lower(), s.build, s.meets_minimum, s.is_mailbox] for s in ex.servers),
+        "auth_config": [ex.auth_config.current_thumbprint, ex.auth_config.next_thumbprint],
+        "auth_certificates": sorted(
+            [
+                c.server.lower(),
+                c.slot,
+                c.thumbprint,
+                c.present,
+                c.certificate.not_after.isoformat() if c.certificate else None,
+                c.certificate.key_size if c.certificate else None,
+            ]
+            for c in ex.auth_certificates
+        ),
+        "auth_servers": sorted(
+            [a.name, (a.auth_metadata_url or "").lower(), (a.realm or "").lower(), a.enabled] for a in ex.auth_servers
+        ),
+        "push_proxy": [ex.push_proxy.present, ex.push_proxy.enabled, (ex.push_proxy.organization or "").lower()],
+        "tenant": [tn.facts.tenant_id, tn.domain_verified, sorted(d.lower() for d in tn.facts.verified_domains)],
+        "service_principal": None
+        if sp is None
+        else [sp.id, sorted([k.key_id, k.thumbprint or ""] for k in sp.key_credentials)],
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
