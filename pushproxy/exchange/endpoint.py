@@ -77,9 +77,9 @@ class ExchangeEndpoint:
     username: str | None
     password_ref: str | None  # a secret reference, never the secret
     tls: TlsSettings = field(default_factory=TlsSettings)
-    operation_timeout_s: int = 20  # WSMan OperationTimeout: how long one Receive long-polls
-    connect_timeout_s: int = 30
-    call_deadline_s: int = 300  # overall limit for one cmdlet, enforced with stop()
+    operation_timeout_s: float = 20.0  # WSMan OperationTimeout: how long one Receive long-polls
+    connect_timeout_s: float = 30.0
+    call_deadline_s: float = 300.0  # overall limit for one cmdlet, enforced with stop()
     servers: tuple[str, ...] = ()  # names to address with -Server; empty: every server Get-ExchangeServer lists
     windows_powershell_url: str | None = None  # template with {server}; default <scheme>://{server}:5985|5986/wsman
 
@@ -148,9 +148,9 @@ class ExchangeEndpoint:
         if not https and tls.mode != "system":
             raise _fail(p, "tls.mode", "TLS settings apply to https URLs only")
 
-        operation_timeout = _int_in(d.get("operation_timeout_s", 20), p, "operation_timeout_s", 1, 3600)
-        connect_timeout = _int_in(d.get("connect_timeout_s", 30), p, "connect_timeout_s", 1, 600)
-        deadline = _int_in(d.get("call_deadline_s", 300), p, "call_deadline_s", 1, 86400)
+        operation_timeout = _seconds(d.get("operation_timeout_s", 20.0), p, "operation_timeout_s", 1, 3600)
+        connect_timeout = _seconds(d.get("connect_timeout_s", 30.0), p, "connect_timeout_s", 0.1, 600)
+        deadline = _seconds(d.get("call_deadline_s", 300.0), p, "call_deadline_s", 0.1, 86400)
 
         servers_raw = d.get("servers") or ()
         if isinstance(servers_raw, str) or not isinstance(servers_raw, list | tuple):
@@ -215,9 +215,9 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _int_in(value: Any, prefix: str, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-        raise _fail(prefix, name, "must be a whole number of seconds")
+def _seconds(value: Any, prefix: str, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # value != value: NaN
+        raise _fail(prefix, name, "must be a number of seconds")
     if not low <= value <= high:
-        raise _fail(prefix, name, f"must be between {low} and {high} seconds")
-    return int(value)
+        raise _fail(prefix, name, f"must be between {low:g} and {high:g} seconds")
+    return float(value)

@@ -1,0 +1,137 @@
+"""Turn what pypsrp reports into ExchangeError, and decide whether a retry may help.
+
+pypsrp raises only for transport and protocol trouble; a cmdlet's own failure is an ErrorRecord in
+`streams.error` (non-terminating: had_errors stays False; terminating: had_errors True). Both end up here.
+Text from the server is kept (Exchange's message is what an administrator needs) but cut short, and nothing
+from our side that could hold a credential (request bodies, auth headers) is ever included.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+import requests
+from pypsrp.exceptions import (
+    AuthenticationError,
+    InvalidPipelineStateError,
+    InvalidPSRPOperation,
+    InvalidRunspacePoolStateError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+
+from pushproxy.errors import ExchangeError
+from pushproxy.exchange import values
+
+_MAX_MESSAGE = 500
+WSMAN_OPERATION_TIMEOUT = 0x80338029  # 2150858793: a Receive with no data yet; pypsrp polls again
+WSMAN_RESOURCE_NOT_FOUND = 0x80338000 + 0x13B  # 2150858811: bad path or configuration name
+WSMAN_SHELL_NOT_FOUND = 0x8033805B  # the shell is gone (idle timeout, server restart): reopen
+WSMAN_ACCESS_DENIED = 5
+
+# Exchange's own words for "try later": throttling, the AD or the server being briefly unavailable.
+_TRANSIENT_TEXT = re.compile(
+    r"maximum number of (concurrent )?connections|throttl|server ?busy|micro ?delay|"
+    r"transient|temporarily|try again|timed? ?out|timeout|unavailable|connection (was )?(reset|closed|aborted)",
+    re.IGNORECASE,
+)
+_TRANSIENT_ERROR_IDS = re.compile(
+    r"ADTransientException|TransientException|ThrottlingException|ServerBusy|TimeoutException|"
+    r"DataSourceTransientException|DataSourceOperationException",
+    re.IGNORECASE,
+)
+# Permanent regardless of wording: a retry will fail the same way.
+_PERMANENT_ERROR_IDS = re.compile(
+    r"ManagementObjectNotFoundException|ParameterBinding|NamedParameterNotFound|CommandNotFoundException|"
+    r"AccessDenied|UnauthorizedAccess|ScriptsNotAllowed|ParseException|InvalidOperation|ArgumentException|"
+    r"ManagementObjectAlreadyExistsException|HostException",
+    re.IGNORECASE,
+)
+
+
+def _short(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def is_transient_text(error_id: str | None, message: str | None) -> bool:
+    """Classify an Exchange error by its FullyQualifiedErrorId first, its message second."""
+    eid = error_id or ""
+    if _PERMANENT_ERROR_IDS.search(eid):
+        return False
+    if _TRANSIENT_ERROR_IDS.search(eid):
+        return True
+    return bool(_TRANSIENT_TEXT.search(message or ""))
+
+
+def record_message(record: Any) -> str:
+    """The human message of an ErrorRecord: the exception's Message, else the details, else its ToString."""
+    exception = getattr(record, "exception", None)
+    message = values.properties(exception).get("Message") if exception is not None else None
+    if not message:
+        message = getattr(record, "details_message", None)
+    if not message:
+        message = str(record)
+    return _short(str(message))
+
+
+def from_error_record(record: Any, *, cmdlet: str, server: str | None) -> ExchangeError:
+    """One ErrorRecord (non-terminating or terminating) as an ExchangeError."""
+    error_id = getattr(record, "fq_error", None)
+    message = record_message(record)
+    return ExchangeError(
+        message,
+        cmdlet=cmdlet,
+        server=server,
+        error_id=_short(error_id) if error_id else None,
+        transient=is_transient_text(error_id, message),
+    )
+
+
+def from_exception(exc: BaseException, *, cmdlet: str | None, server: str | None) -> ExchangeError:
+    """A transport or protocol exception as an ExchangeError, classified transient or permanent."""
+    if isinstance(exc, ExchangeError):
+        return exc
+    if isinstance(exc, AuthenticationError):
+        # pypsrp's text names the user and the auth method, never the password; keep ours shorter still.
+        return ExchangeError("authentication failed (HTTP 401): check the user name and password", cmdlet=cmdlet, server=server, error_id="HTTP401", transient=False)
+    if isinstance(exc, WSManFaultError):
+        code = exc.code
+        reason = _short(str(exc.reason or "")) or f"WSMan fault {code}"
+        if code == WSMAN_RESOURCE_NOT_FOUND:
+            reason = f"the endpoint or configuration was not found ({reason}); check the URL path, e.g. /PowerShell"
+        transient = code in (WSMAN_OPERATION_TIMEOUT, WSMAN_SHELL_NOT_FOUND) or bool(_TRANSIENT_TEXT.search(reason))
+        if code == WSMAN_ACCESS_DENIED or "access is denied" in reason.lower():
+            transient = False
+        return ExchangeError(reason, cmdlet=cmdlet, server=server, error_id=f"WSManFault:{code}", transient=transient)
+    if isinstance(exc, WinRMTransportError):
+        status = int(exc.code)
+        body = _short(_html_text(str(exc.response_text or "")))
+        transient = status >= 500 or status in (408, 425, 429)
+        message = f"HTTP {status} from the server" + (f": {body}" if body else "")
+        return ExchangeError(message, cmdlet=cmdlet, server=server, error_id=f"HTTP{status}", transient=transient)
+    if isinstance(exc, requests.exceptions.SSLError):
+        text = str(exc)
+        if "Fingerprints did not match" in text:
+            message = "the server's TLS certificate does not match the pinned SHA-256"
+        else:
+            message = "TLS verification failed (check tls.mode, the CA bundle or the pin)"
+        return ExchangeError(message, cmdlet=cmdlet, server=server, error_id="TLS", transient=False)
+    if isinstance(exc, requests.exceptions.Timeout | socket.timeout | TimeoutError):
+        return ExchangeError(f"timed out waiting for the server ({type(exc).__name__})", cmdlet=cmdlet, server=server, error_id="Timeout", transient=True)
+    if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):
+        return ExchangeError(f"connection failed or was reset ({type(exc).__name__})", cmdlet=cmdlet, server=server, error_id="ConnectionError", transient=True)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return ExchangeError("the connection broke mid-response", cmdlet=cmdlet, server=server, error_id="ConnectionError", transient=True)
+    if isinstance(exc, InvalidRunspacePoolStateError | InvalidPipelineStateError | InvalidPSRPOperation):
+        # A broken pool (the server dropped it): a new session may well work.
+        return ExchangeError(f"the remote session broke ({type(exc).__name__})", cmdlet=cmdlet, server=server, error_id="PSRPState", transient=True)
+    # Anything else is a bug or a protocol surprise: permanent, with the type only (its text may hold anything).
+    return ExchangeError(f"unexpected {type(exc).__name__} from the remoting client", cmdlet=cmdlet, server=server, error_id=type(exc).__name__, transient=False)
+
+
+def _html_text(body: str) -> str:
+    # IIS error pages are HTML; keep the words.
+    return re.sub(r"<[^>]+>", " ", body)
