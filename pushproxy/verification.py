@@ -1,0 +1,287 @@
+"""Drift classification: what one tenant's re-discovery says about it. Pure: no I/O, no clock, no environment.
+
+Verification re-reads a tenant (Exchange discovery, tenant discovery, the probe on each Mailbox server) into a
+`TenantObservation`, and `classify()` turns it into a `VerificationRecord`: healthy, drifting or failing, with one
+`Finding` per thing that is wrong. Drift is configuration an onboarding put in place that is no longer there;
+failing means we could not check, the probe fails, or a person must act (a server below the gate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pushproxy.exchange.models import AUTH_METADATA_URL_TEMPLATE, ExchangeDiscovery, ProbeResult
+from pushproxy.registry.models import Finding, VerificationRecord, normalize_domain
+from pushproxy.tenant.models import TenantDiscovery
+
+# Every kind of finding, in the order a report lists them.
+UNVERIFIABLE = "unverifiable"
+EXCHANGE_UNREACHABLE = "exchange_unreachable"
+TENANT_UNREACHABLE = "tenant_unreachable"
+TENANT_BLOCKED = "tenant_blocked"
+SERVER_BELOW_GATE = "server_below_gate"
+PROXY_DISABLED = "proxy_disabled"
+AUTH_SERVER_MISSING = "auth_server_missing"
+AUTH_SERVER_WRONG = "auth_server_wrong"
+CERT_MISSING = "cert_missing"
+CERT_EXPIRED = "cert_expired"
+CERT_EXPIRING = "cert_expiring"
+KEY_MISSING = "key_missing"
+NEXT_CERT_KEY_MISSING = "next_cert_key_missing"
+PROBE_FAILED = "probe_failed"
+
+DRIFT_KINDS: tuple[str, ...] = (
+    UNVERIFIABLE,
+    EXCHANGE_UNREACHABLE,
+    TENANT_UNREACHABLE,
+    TENANT_BLOCKED,
+    SERVER_BELOW_GATE,
+    PROXY_DISABLED,
+    AUTH_SERVER_MISSING,
+    AUTH_SERVER_WRONG,
+    CERT_MISSING,
+    CERT_EXPIRED,
+    CERT_EXPIRING,
+    KEY_MISSING,
+    NEXT_CERT_KEY_MISSING,
+    PROBE_FAILED,
+)
+
+# What an onboarding run puts back (its plan creates a certificate only when none is valid, so an expiring but
+# still valid one, or a staged next one, is for a person or a later rotation workflow, not for remediation).
+REMEDIABLE_KINDS: frozenset[str] = frozenset(
+    {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_EXPIRED, KEY_MISSING}
+)
+# While any of these stands, an onboarding can't help (can't reach, or the plan would block): don't start one.
+PREVENTS_REMEDIATION: frozenset[str] = frozenset({UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, SERVER_BELOW_GATE})
+# Findings that make a tenant "failing" rather than "drifting".
+FAILURE_KINDS: frozenset[str] = frozenset(
+    {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, SERVER_BELOW_GATE, CERT_EXPIRED, PROBE_FAILED}
+)
+
+REMEDIATION_POLICIES = ("off", "onboard")
+
+
+@dataclass(frozen=True)
+class TenantObservation:
+    """What one verification read about a tenant. A part that could not be read carries its error instead."""
+
+    domain: str
+    exchange: ExchangeDiscovery | None = None
+    exchange_error: str | None = None
+    tenant: TenantDiscovery | None = None
+    tenant_error: str | None = None
+    probes: tuple[ProbeResult, ...] = ()
+    probe_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "exchange": self.exchange.to_dict() if self.exchange else None,
+            "exchange_error": self.exchange_error,
+            "tenant": self.tenant.to_dict() if self.tenant else None,
+            "tenant_error": self.tenant_error,
+            "probes": [p.to_dict() for p in self.probes],
+            "probe_error": self.probe_error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TenantObservation:
+        return cls(
+            domain=normalize_domain(data.get("domain"), "domain"),
+            exchange=ExchangeDiscovery.from_dict(data["exchange"]) if data.get("exchange") else None,
+            exchange_error=data.get("exchange_error"),
+            tenant=TenantDiscovery.from_dict(data["tenant"]) if data.get("tenant") else None,
+            tenant_error=data.get("tenant_error"),
+            probes=tuple(ProbeResult.from_dict(p) for p in data.get("probes") or ()),
+            probe_error=data.get("probe_error"),
+        )
+
+
+def _finding(kind: str, message: str, **detail: Any) -> Finding:
+    return Finding(kind=kind, message=message, severity="failure" if kind in FAILURE_KINDS else "drift", detail=detail)
+
+
+def classify(
+    observation: TenantObservation,
+    *,
+    now: datetime,
+    expiry_warning_days: int,
+    verification_id: str | None = None,
+) -> VerificationRecord:
+    """The verification result of one tenant: its findings, and healthy / drifting / failing."""
+    findings: list[Finding] = []
+    facts: dict[str, Any] = {}
+    ex, tn = observation.exchange, observation.tenant
+
+    if ex is None:
+        findings.append(_finding(EXCHANGE_UNREACHABLE, f"Exchange could not be read: {observation.exchange_error or 'unknown error'}"))
+    if tn is None:
+        findings.append(_finding(TENANT_UNREACHABLE, f"the tenant could not be read: {observation.tenant_error or 'unknown error'}"))
+    else:
+        for problem in tn.blocking:
+            findings.append(_finding(TENANT_BLOCKED, problem.message, code=problem.code))
+
+    if ex is not None:
+        findings += _exchange_findings(ex, observation.domain, facts)
+        findings += _certificate_findings(ex, tn, now, expiry_warning_days, facts)
+
+        findings += _probe_findings(observation, facts)
+
+    findings.sort(key=lambda f: DRIFT_KINDS.index(f.kind) if f.kind in DRIFT_KINDS else len(DRIFT_KINDS))
+    if any(f.severity == "failure" for f in findings):
+        state = "failing"
+    elif findings:
+        state = "drifting"
+    else:
+        state = "healthy"
+    return VerificationRecord(
+        domain=observation.domain,
+        verified_at=now,
+        state=state,
+        findings=tuple(findings),
+        verification_id=verification_id,
+        facts=facts,
+    )
+
+
+def _exchange_findings(ex: ExchangeDiscovery, domain: str, facts: dict[str, Any]) -> list[Finding]:
+    findings: list[Finding] = []
+    facts["servers"] = [{"name": s.name, "build": s.build, "meets_minimum": s.meets_minimum} for s in ex.servers]
+    for server in ex.servers:
+        if server.gated and not server.meets_minimum:
+            findings.append(
+                _finding(
+                    SERVER_BELOW_GATE,
+                    f"{server.name} runs {server.build or server.admin_display_version}, below Exchange 2013 CU3 (15.0.775.38)",
+                    server=server.name,
+                    build=server.build,
+                )
+            )
+
+    proxy = ex.push_proxy
+    facts["push_proxy"] = {"enabled": proxy.enabled, "organization": proxy.organization}
+    if not proxy.present:
+        findings.append(_finding(PROXY_DISABLED, "the push-notification proxy app (OnPrem-Proxy) is gone"))
+    elif not proxy.enabled:
+        findings.append(_finding(PROXY_DISABLED, "the push-notification proxy is disabled"))
+    elif proxy.organization and proxy.organization.lower() != domain:
+        findings.append(
+            _finding(PROXY_DISABLED, f"the push-notification proxy is enabled for {proxy.organization}, not {domain}",
+                     organization=proxy.organization)
+        )
+
+    expected = AUTH_METADATA_URL_TEMPLATE.format(realm=domain).lower()
+    matching = [a for a in ex.auth_servers if (a.auth_metadata_url or "").lower() == expected]
+    if any(a.enabled for a in matching):
+        pass
+    elif matching:
+        findings.append(_finding(AUTH_SERVER_WRONG, f"the AuthServer {matching[0].name} is disabled", name=matching[0].name))
+    else:
+        # Our AuthServer is matched on URL, not name; one named as ours, or on the ACS host, with a wrong URL is "wrong".
+        suspects = [
+            a for a in ex.auth_servers
+            if a.name.lower() == "microsoftsts" or "accesscontrol.windows.net" in (a.auth_metadata_url or "").lower()
+        ]
+        if suspects:
+            findings.append(
+                _finding(AUTH_SERVER_WRONG, f"the AuthServer {suspects[0].name} points at {suspects[0].auth_metadata_url}, not {expected}",
+                         name=suspects[0].name, url=suspects[0].auth_metadata_url, expected=expected)
+            )
+        else:
+            findings.append(_finding(AUTH_SERVER_MISSING, f"no AuthServer points at {expected}", expected=expected))
+    return findings
+
+
+def _certificate_findings(
+    ex: ExchangeDiscovery, tn: TenantDiscovery | None, now: datetime, warning_days: int, facts: dict[str, Any]
+) -> list[Finding]:
+    findings: list[Finding] = []
+    current = ex.current_certificate
+    thumbprint = ex.auth_config.current_thumbprint
+    if current is None:
+        if thumbprint:
+            findings.append(_finding(CERT_MISSING, f"the Auth certificate {thumbprint} is on no server", thumbprint=thumbprint))
+        else:
+            findings.append(_finding(CERT_MISSING, "no Auth certificate is configured (Get-AuthConfig)"))
+    else:
+        days_left = (current.not_after - now).total_seconds() / 86400
+        facts["auth_certificate"] = {
+            "thumbprint": current.thumbprint,
+            "not_after": current.not_after.isoformat(),
+            "days_left": round(days_left, 1),
+        }
+        if now >= current.not_after:
+            findings.append(
+                _finding(CERT_EXPIRED, f"the Auth certificate {current.thumbprint} expired on {current.not_after.date()}",
+                         thumbprint=current.thumbprint, not_after=current.not_after.isoformat())
+            )
+        elif days_left <= warning_days:
+            findings.append(
+                _finding(CERT_EXPIRING,
+                         f"the Auth certificate {current.thumbprint} expires in {int(days_left)} days ({current.not_after.date()})",
+                         thumbprint=current.thumbprint, not_after=current.not_after.isoformat(), days_left=int(days_left))
+            )
+        if tn is not None and tn.service_principal is not None and not tn.has_key(current.thumbprint):
+            findings.append(
+                _finding(KEY_MISSING, f"the Exchange Online service principal lacks the key of {current.thumbprint}",
+                         thumbprint=current.thumbprint)
+            )
+
+    next_thumbprint = ex.auth_config.next_thumbprint
+    if next_thumbprint and tn is not None and tn.service_principal is not None and not tn.has_key(next_thumbprint):
+        findings.append(
+            _finding(NEXT_CERT_KEY_MISSING,
+                     f"the next Auth certificate {next_thumbprint} is staged but its key is not on the service principal",
+                     thumbprint=next_thumbprint)
+        )
+    return findings
+
+
+def _probe_findings(observation: TenantObservation, facts: dict[str, Any]) -> list[Finding]:
+    facts["probes"] = [{"server": p.server, "result_type": p.result_type} for p in observation.probes]
+    if observation.probe_error:
+        return [_finding(PROBE_FAILED, f"the probe could not run: {observation.probe_error}")]
+    return [
+        _finding(PROBE_FAILED, f"the probe failed on {p.server}: {p.error or p.result_type}", server=p.server,
+                 result_type=p.result_type, error=p.error)
+        for p in observation.probes
+        if not p.succeeded
+    ]
+
+
+def unverifiable(domain: str, reason: str, *, now: datetime, verification_id: str | None = None) -> VerificationRecord:
+    """The record of a tenant that could not be verified at all (no spec, a bad spec, a crash in verification)."""
+    return VerificationRecord(
+        domain=domain,
+        verified_at=now,
+        state="failing",
+        findings=(_finding(UNVERIFIABLE, reason),),
+        verification_id=verification_id,
+    )
+
+
+def remediation_policy(spec: dict[str, Any]) -> str:
+    """A tenant's remediation policy: `spec["remediation"]["policy"]` when set, else "onboard" when every change
+    needs a person's approval anyway, and "off" when the spec auto-approves (no unattended change from a timer)."""
+    remediation = spec.get("remediation")
+    if isinstance(remediation, dict) and remediation.get("policy") in REMEDIATION_POLICIES:
+        return str(remediation["policy"])
+    approval = spec.get("approval")
+    policy = approval.get("policy") if isinstance(approval, dict) else None
+    return "off" if policy == "auto" else "onboard"
+
+
+def remediable_findings(record: VerificationRecord) -> list[Finding]:
+    """The findings an onboarding would put right, or none when something stands in its way."""
+    kinds = {f.kind for f in record.findings}
+    if kinds & PREVENTS_REMEDIATION:
+        return []
+    return [f for f in record.findings if f.kind in REMEDIABLE_KINDS]
+
+
+def should_remediate(record: VerificationRecord, policy: str) -> bool:
+    """Whether verification should start a remediation onboarding for this tenant."""
+    return policy == "onboard" and bool(remediable_findings(record))

@@ -1,0 +1,235 @@
+"""Drift classification, pure: each kind of drift from one healthy baseline, and the remediation decision."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pushproxy import verification as v
+from pushproxy.exchange.models import (
+    AuthCertificate,
+    AuthConfig,
+    AuthServer,
+    ExchangeDiscovery,
+    ExchangeServer,
+    ProbeResult,
+    PushProxyState,
+    ServerCertificate,
+)
+from pushproxy.tenant.models import KeyCredentialInfo, ServicePrincipal, TenantDiscovery, TenantFacts, TenantProblem
+
+NOW = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
+DOMAIN = "fabrikam.com"
+CUR = "A" * 40
+NEXT = "B" * 40
+URL = f"https://accounts.accesscontrol.windows.net/metadata/json/1/?realm={DOMAIN}"
+
+
+def cert(thumbprint: str = CUR, days_left: float = 900, key_size: int = 2048) -> AuthCertificate:
+    return AuthCertificate(thumbprint, "CN=Microsoft Exchange Server Auth Certificate", NOW - timedelta(days=100),
+                           NOW + timedelta(days=days_left), key_size, "sha256WithRSAEncryption", "MIIB")
+
+
+def server(name: str = "EX1", build: str = "15.2.1544.4", ok: bool = True) -> ExchangeServer:
+    return ExchangeServer(name, f"{name.lower()}.{DOMAIN}", ("Mailbox",), True, False, False, build,
+                          f"Version {build}", None, ok)
+
+
+def exchange(**changes: object) -> ExchangeDiscovery:
+    base = ExchangeDiscovery(
+        realm=DOMAIN,
+        servers=(server(),),
+        auth_config=AuthConfig(CUR, None, None, None, "00000002-0000-0ff1-ce00-000000000000", DOMAIN),
+        auth_certificates=(ServerCertificate("EX1", CUR, "current", True, cert()),),
+        auth_servers=(AuthServer("MicrosoftSts", URL, DOMAIN, True),),
+        push_proxy=PushProxyState(True, True, DOMAIN, "https://outlook.office365.com/PushNotifications"),
+        blocking=(),
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def key(thumbprint: str) -> KeyCredentialInfo:
+    return KeyCredentialInfo(key_id=f"k-{thumbprint[:4]}", type="AsymmetricX509Cert", usage="Verify", thumbprint=thumbprint)
+
+
+def tenant(keys: tuple[str, ...] = (CUR,), blocking: tuple[TenantProblem, ...] = ()) -> TenantDiscovery:
+    sp = ServicePrincipal("sp1", "00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online",
+                          tuple(key(k) for k in keys))
+    facts = TenantFacts("11111111-2222-3333-4444-555555555555", "Fabrikam", (DOMAIN,))
+    return TenantDiscovery(DOMAIN, facts, True, sp, blocking)
+
+
+OK_PROBE = ProbeResult("EX1", "Succeeded", None, None, True)
+
+
+def observe(**changes: object) -> v.TenantObservation:
+    base = v.TenantObservation(DOMAIN, exchange=exchange(), tenant=tenant(), probes=(OK_PROBE,))
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def classify(observation: v.TenantObservation, days: int = 60):  # type: ignore[no-untyped-def]
+    return v.classify(observation, now=NOW, expiry_warning_days=days, verification_id="verification-x")
+
+
+def kinds(observation: v.TenantObservation) -> list[str]:
+    return [f.kind for f in classify(observation).findings]
+
+
+def test_everything_in_place_is_healthy() -> None:
+    record = classify(observe())
+    assert record.state == "healthy"
+    assert record.findings == ()
+    assert record.facts["auth_certificate"]["thumbprint"] == CUR
+    assert record.verification_id == "verification-x"
+
+
+def test_disabled_proxy_is_drift() -> None:
+    record = classify(observe(exchange=exchange(push_proxy=PushProxyState(True, False, DOMAIN, None))))
+    assert (record.state, [f.kind for f in record.findings]) == ("drifting", ["proxy_disabled"])
+
+
+def test_proxy_app_gone_is_drift() -> None:
+    assert kinds(observe(exchange=exchange(push_proxy=PushProxyState(False, False, None, None)))) == ["proxy_disabled"]
+
+
+def test_proxy_enabled_for_another_organisation_is_drift() -> None:
+    assert kinds(observe(exchange=exchange(push_proxy=PushProxyState(True, True, "contoso.com", None)))) == ["proxy_disabled"]
+
+
+def test_key_missing_from_the_service_principal_is_drift() -> None:
+    record = classify(observe(tenant=tenant(keys=("C" * 40,))))
+    assert [f.kind for f in record.findings] == ["key_missing"]
+    assert record.findings[0].detail["thumbprint"] == CUR
+
+
+def test_auth_server_gone_is_drift() -> None:
+    assert kinds(observe(exchange=exchange(auth_servers=()))) == ["auth_server_missing"]
+
+
+def test_auth_server_with_a_wrong_url_is_drift() -> None:
+    wrong = AuthServer("MicrosoftSts", URL.replace(DOMAIN, "contoso.com"), "contoso.com", True)
+    assert kinds(observe(exchange=exchange(auth_servers=(wrong,)))) == ["auth_server_wrong"]
+
+
+def test_disabled_auth_server_is_wrong() -> None:
+    assert kinds(observe(exchange=exchange(auth_servers=(AuthServer("ACS - {x}", URL, DOMAIN, False),)))) == ["auth_server_wrong"]
+
+
+def test_auth_server_is_matched_on_url_not_name() -> None:
+    hybrid = AuthServer("ACS - {8a3c0a8e-1a2b-4c5d-9e0f-123456789abc}", URL.upper(), DOMAIN, True)
+    assert kinds(observe(exchange=exchange(auth_servers=(hybrid,)))) == []
+
+
+@pytest.mark.parametrize(("days_left", "expected"), [(61, []), (60, ["cert_expiring"]), (12, ["cert_expiring"]), (0.5, ["cert_expiring"])])
+def test_certificate_near_expiry_is_drift(days_left: float, expected: list[str]) -> None:
+    c = cert(days_left=days_left)
+    ex = exchange(auth_certificates=(ServerCertificate("EX1", CUR, "current", True, c),))
+    assert kinds(observe(exchange=ex)) == expected
+
+
+def test_expiry_threshold_is_configurable() -> None:
+    ex = exchange(auth_certificates=(ServerCertificate("EX1", CUR, "current", True, cert(days_left=80)),))
+    assert [f.kind for f in classify(observe(exchange=ex), days=90).findings] == ["cert_expiring"]
+    assert classify(observe(exchange=ex), days=60).findings == ()
+
+
+def test_expired_certificate_fails() -> None:
+    ex = exchange(auth_certificates=(ServerCertificate("EX1", CUR, "current", True, cert(days_left=-3)),))
+    record = classify(observe(exchange=ex))
+    assert (record.state, [f.kind for f in record.findings]) == ("failing", ["cert_expired"])
+
+
+def test_certificate_on_no_server_is_drift() -> None:
+    ex = exchange(auth_certificates=(ServerCertificate("EX1", CUR, "current", False, None, "not found"),))
+    assert kinds(observe(exchange=ex)) == ["cert_missing"]
+
+
+def test_staged_next_certificate_without_its_key_is_drift() -> None:
+    ex = exchange(auth_config=AuthConfig(CUR, NEXT, NOW + timedelta(days=3), None, None, DOMAIN))
+    assert kinds(observe(exchange=ex)) == ["next_cert_key_missing"]
+    assert kinds(observe(exchange=ex, tenant=tenant(keys=(CUR, NEXT)))) == []
+
+
+def test_server_below_the_gate_fails() -> None:
+    ex = exchange(servers=(server(), server("EX2", "15.0.712.24", ok=False)))
+    record = classify(observe(exchange=ex))
+    assert (record.state, [f.kind for f in record.findings]) == ("failing", ["server_below_gate"])
+    assert record.findings[0].detail["server"] == "EX2"
+
+
+def test_failing_probe_fails() -> None:
+    bad = ProbeResult("EX1", "Failed", "The remote server returned an error: (401) Unauthorized.", None, False)
+    record = classify(observe(probes=(bad,)))
+    assert (record.state, [f.kind for f in record.findings]) == ("failing", ["probe_failed"])
+    assert "401" in record.findings[0].message
+
+
+def test_probe_that_could_not_run_fails() -> None:
+    assert kinds(observe(probes=(), probe_error="timed out")) == ["probe_failed"]
+
+
+def test_unreachable_exchange_fails_but_the_tenant_is_still_checked() -> None:
+    record = classify(observe(exchange=None, exchange_error="connection refused", probes=()))
+    assert record.state == "failing"
+    assert [f.kind for f in record.findings] == ["exchange_unreachable"]
+    assert "connection refused" in record.findings[0].message
+
+
+def test_unreachable_tenant_fails() -> None:
+    assert kinds(observe(tenant=None, tenant_error="AADSTS700016")) == ["tenant_unreachable"]
+
+
+def test_tenant_blocking_problem_fails() -> None:
+    problem = TenantProblem("no_exchange_service_principal", "no Exchange Online service principal")
+    assert kinds(observe(tenant=tenant(blocking=(problem,)))) == ["tenant_blocked"]
+
+
+def test_several_findings_are_listed_in_a_stable_order() -> None:
+    ex = exchange(auth_servers=(), push_proxy=PushProxyState(True, False, DOMAIN, None))
+    bad = ProbeResult("EX1", "Failed", "x", None, False)
+    assert kinds(observe(exchange=ex, tenant=tenant(keys=()), probes=(bad,))) == [
+        "proxy_disabled", "auth_server_missing", "key_missing", "probe_failed"]
+
+
+def test_observation_round_trips_through_plain_json() -> None:
+    obs = observe(exchange_error=None, probe_error="x")
+    assert v.TenantObservation.from_dict(json.loads(json.dumps(obs.to_dict()))) == obs
+
+
+def test_unverifiable_tenant_is_failing_and_names_why() -> None:
+    record = v.unverifiable(DOMAIN, "no spec in the registry", now=NOW)
+    assert record.state == "failing"
+    assert record.findings[0].kind == "unverifiable"
+
+
+@pytest.mark.parametrize(
+    ("spec", "policy"),
+    [
+        ({}, "onboard"),
+        ({"approval": {"policy": "required"}}, "onboard"),
+        ({"approval": {"policy": "auto"}}, "off"),
+        ({"approval": {"policy": "auto"}, "remediation": {"policy": "onboard"}}, "onboard"),
+        ({"remediation": {"policy": "off"}}, "off"),
+    ],
+)
+def test_remediation_policy_comes_from_the_spec(spec: dict[str, object], policy: str) -> None:
+    assert v.remediation_policy(spec) == policy
+
+
+def test_remediation_only_for_what_onboarding_fixes() -> None:
+    drift = classify(observe(tenant=tenant(keys=())))
+    assert v.should_remediate(drift, "onboard")
+    assert not v.should_remediate(drift, "off")
+    expiring = classify(observe(exchange=exchange(
+        auth_certificates=(ServerCertificate("EX1", CUR, "current", True, cert(days_left=5)),))))
+    assert not v.should_remediate(expiring, "onboard")
+    assert not v.should_remediate(classify(observe()), "onboard")
+
+
+def test_no_remediation_while_something_blocks_it() -> None:
+    ex = exchange(servers=(server("EX2", "15.0.712.24", ok=False),), auth_servers=())
+    assert not v.should_remediate(classify(observe(exchange=ex)), "onboard")
+    assert not v.should_remediate(classify(observe(tenant=None, tenant_error="x")), "onboard")
