@@ -1,0 +1,156 @@
+"""What an onboarding run has done so far: the custom status while it runs, the report when it ends.
+
+Plain data, no I/O and no clock of its own (the orchestrator passes `context.current_utc_datetime`), so it replays
+identically. The custom status shape is the contract in docs/interfaces.md ("The function app").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pushproxy.plan import Change, OnboardingPlan
+
+PHASES = (
+    "discovering",
+    "blocked",
+    "awaiting_approval",
+    "applying",
+    "verifying",
+    "done",
+    "rejected",
+    "timed_out",
+    "failed",
+)
+DECISIONS = ("approve", "reject")
+# Custom status is capped by Durable (16 KB in Azure): keep only the latest notes.
+MAX_NOTES = 10
+
+
+@dataclass
+class Progress:
+    """The run's state, as a person (or the HTTP API) should see it."""
+
+    tenant: str
+    started_at: datetime
+    requested_by: str | None = None
+    remediation: bool = False
+    phase: str = "discovering"
+    plan: OnboardingPlan | None = None
+    awaiting: dict[str, Any] | None = None
+    current: str | None = None
+    done: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
+    waiting_until: str | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
+
+    def set_plan(self, plan: OnboardingPlan) -> None:
+        self.plan = plan
+
+    def note(self, text: str) -> None:
+        self.notes = (self.notes + [text])[-MAX_NOTES:]
+
+    def approve(
+        self, group: str, decision: str, approver: str, comment: str | None, at: datetime, state_hash: str
+    ) -> None:
+        self.approvals.append(
+            {
+                "group": group,
+                "decision": decision,
+                "approver": approver,
+                "comment": comment,
+                "time": at.isoformat(),
+                "state_hash": state_hash,
+            }
+        )
+
+    def complete_change(self, change: Change, action: str, result: dict[str, Any]) -> None:
+        self.done.append({**change.to_dict(), "outcome": action, "result": _public(result)})
+
+    def fail_change(self, change: Change, error: str) -> None:
+        self.done.append({**change.to_dict(), "outcome": "failed", "error": error})
+
+    def status(self) -> dict[str, Any]:
+        """The custom status: phase, plan, what is done, what is awaited (docs/interfaces.md)."""
+        plan = self.plan
+        return {
+            "phase": self.phase,
+            "tenant": self.tenant,
+            "plan": [c.to_dict() for c in plan.changes] if plan else [],
+            "blocking": [p.to_dict() for p in plan.blocking] if plan else [],
+            "state_hash": plan.state_hash if plan else None,
+            "awaiting": self.awaiting,
+            "current": self.current,
+            "done": [{k: v for k, v in d.items() if k != "result"} for d in self.done],
+            "approvals": self.approvals,
+            "probe": self.probe,
+            "waiting_until": self.waiting_until,
+            "notes": self.notes,
+            "error": self.error,
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The orchestration's output: what changed, who approved it and when, and the probe's result."""
+        plan = self.plan
+        return {
+            "tenant": self.tenant,
+            "outcome": self.phase,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "requested_by": self.requested_by,
+            "remediation": self.remediation,
+            "plan": [c.to_dict() for c in plan.changes] if plan else [],
+            "blocking": [p.to_dict() for p in plan.blocking] if plan else [],
+            "state_hash": plan.state_hash if plan else None,
+            "changes": self.done,
+            "changed": [d["kind"] for d in self.done if d.get("outcome") not in ("none", "failed")],
+            "approvals": self.approvals,
+            "probe": self.probe,
+            "notes": self.notes,
+            "error": self.error,
+        }
+
+
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    """Keep the report small: a certificate's DER is public but large, and its thumbprint says which it is."""
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            out[key] = _public(value)
+        elif key not in ("der_b64", "key_b64"):
+            out[key] = value
+    return out
+
+
+def parse_approval(data: Any, state_hash: str, approvers: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
+    """Validate an `approval` event: the decision, or None and why it was ignored.
+
+    An event may carry the `state_hash` it was given for; one for another state is stale and ignored. When the
+    spec lists approvers, only they count.
+    """
+    if isinstance(data, str):
+        import json
+
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return None, "its data is not JSON"
+    if not isinstance(data, dict):
+        return None, "its data is not an object"
+    decision = data.get("decision")
+    if decision not in DECISIONS:
+        return None, "decision must be approve or reject"
+    approver = data.get("approver")
+    if not isinstance(approver, str) or not approver.strip():
+        return None, "it names no approver"
+    if approvers and approver not in approvers:
+        return None, f"{approver} is not one of the spec's approvers"
+    given_hash = data.get("state_hash")
+    if given_hash and given_hash != state_hash:
+        return None, f"it was given for another state ({str(given_hash)[:12]}…)"
+    comment = data.get("comment")
+    return {"decision": decision, "approver": approver.strip(), "comment": comment if isinstance(comment, str) else None}, ""

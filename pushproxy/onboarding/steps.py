@@ -1,0 +1,281 @@
+"""What each onboarding activity does: parse its input, re-check, change only what is still missing, return JSON.
+
+Every step is idempotent (re-running it after a crash or a retry changes nothing that is already in place).
+Errors: a transient PushProxyError is raised, so Durable's retry policy runs the step again; a permanent one is
+returned as `{"ok": false, "error": {...}}`, because retrying it five times would only delay the report.
+Secrets are resolved here, in the activity, and never leave it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pushproxy.errors import PushProxyError, SpecError
+from pushproxy.exchange.models import ExchangeDiscovery
+from pushproxy.secrets import resolve_secret
+from pushproxy.spec import TenantSpec
+
+log = logging.getLogger("pushproxy.onboarding")
+T = TypeVar("T")
+
+
+def ok(result: dict[str, Any], action: str) -> dict[str, Any]:
+    """A successful step: `action` says what it did ("none" when everything was already in place)."""
+    return {"ok": True, "action": action, "result": result}
+
+
+def failed(exc: PushProxyError) -> dict[str, Any]:
+    """A permanent failure as plain JSON (the message never holds a secret: our errors are built not to)."""
+    return {
+        "ok": False,
+        "error": {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "transient": bool(exc.transient),
+            **{k: getattr(exc, k) for k in ("cmdlet", "server", "error_id", "code", "field") if getattr(exc, k, None)},
+        },
+    }
+
+
+def guarded(step: Callable[[dict[str, Any]], dict[str, Any]], payload: dict[str, Any]) -> dict[str, Any]:
+    """Run a step: transient errors propagate (Durable retries), permanent ones become a result."""
+    try:
+        return step(payload)
+    except PushProxyError as exc:
+        if exc.transient:
+            raise
+        log.warning("%s failed permanently: %s", getattr(step, "__name__", "step"), exc)
+        return failed(exc)
+
+
+async def guarded_async(step: Callable[[dict[str, Any]], Any], payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = await step(payload)
+        return result
+    except PushProxyError as exc:
+        if exc.transient:
+            raise
+        log.warning("%s failed permanently: %s", getattr(step, "__name__", "step"), exc)
+        return failed(exc)
+
+
+def spec_of(payload: Any) -> TenantSpec:
+    if not isinstance(payload, dict) or "spec" not in payload:
+        raise SpecError("input", "an activity input is an object with a 'spec'")
+    return TenantSpec.from_dict(payload["spec"])
+
+
+# ----------------------------------------------------------------------------------------------- Exchange
+
+
+@contextmanager
+def exchange_session(spec: TenantSpec) -> Iterator[Any]:
+    """One runspace pool for the whole step (one NTLM handshake)."""
+    from pushproxy.exchange.session import ExchangeSession
+
+    password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
+    with ExchangeSession(spec.exchange, password) as session:
+        yield session
+
+
+def _discover(session: Any, spec: TenantSpec) -> ExchangeDiscovery:
+    from pushproxy.exchange import client
+
+    found: ExchangeDiscovery = client.discover_exchange(session, spec.tenant_domain)
+    return found
+
+
+def discover_exchange(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read-only: servers, AuthConfig, the Auth certificate on every Mailbox server, AuthServers, the proxy."""
+    spec = spec_of(payload)
+    with exchange_session(spec) as session:
+        return ok(_discover(session, spec).to_dict(), "none")
+
+
+def create_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Create an Auth certificate on one server, unless a usable one is already current everywhere."""
+    from pushproxy.exchange import client
+
+    spec = spec_of(payload)
+    server = str(payload["change"]["details"]["server"])
+    now = datetime.now(UTC)
+    with exchange_session(spec) as session:
+        current = _discover(session, spec)
+        cert = current.current_certificate
+        everywhere = all(c.present for c in current.auth_certificates if c.slot == "current")
+        # Re-check: if the current certificate became usable since the plan (someone fixed it, or a previous
+        # attempt of ours got further), keep it: the seed says never replace a working certificate.
+        if cert is not None and cert.is_usable(now) and everywhere:
+            return ok({"certificate": cert.to_dict(), "server": server}, "none")
+        created = client.new_auth_certificate(session, server)
+        return ok({"certificate": created.to_dict(), "server": server}, "created")
+
+
+def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Make `thumbprint` the current Auth certificate and publish it, unless it already is, everywhere."""
+    from pushproxy.exchange import client
+
+    spec = spec_of(payload)
+    thumbprint = str(payload["thumbprint"]).upper()
+    with exchange_session(spec) as session:
+        current = _discover(session, spec)
+        everywhere = all(
+            c.present for c in current.auth_certificates if c.slot == "current" and c.thumbprint == thumbprint
+        )
+        if current.auth_config.current_thumbprint == thumbprint and everywhere:
+            return ok({"thumbprint": thumbprint}, "none")
+        client.set_auth_certificate(session, thumbprint)
+        return ok({"thumbprint": thumbprint, "replaced": current.auth_config.current_thumbprint}, "assigned")
+
+
+def ensure_auth_server(payload: dict[str, Any]) -> dict[str, Any]:
+    """Create or correct the realm's AuthServer; reuse any (e.g. `ACS - {guid}`) that has the right URL."""
+    from pushproxy.exchange import client
+
+    spec = spec_of(payload)
+    with exchange_session(spec) as session:
+        change = client.ensure_auth_server(session, spec.tenant_domain)
+        return ok(change.to_dict(), change.action)
+
+
+def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
+    """Enable-PushNotificationProxy for the tenant domain, unless it is already enabled for it."""
+    from pushproxy.exchange import client
+
+    spec = spec_of(payload)
+    with exchange_session(spec) as session:
+        state = client.get_push_proxy(session)
+        if state.enabled and (state.organization or "").lower() == spec.tenant_domain:
+            return ok(state.to_dict(), "none")
+        after = client.enable_push_proxy(session, spec.tenant_domain)
+        return ok(after.to_dict(), "enabled")
+
+
+def restart_health_manager(payload: dict[str, Any]) -> dict[str, Any]:
+    """Restart MSExchangeHM through the server's Windows PowerShell endpoint (the Exchange endpoint can't)."""
+    from pushproxy.exchange import client
+
+    spec = spec_of(payload)
+    server = str(payload["server"])
+    password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
+    result = client.restart_health_manager(spec.exchange, password, server)
+    return ok({"server": server, "result": _plain(result)}, "restarted")
+
+
+def run_probe(payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke-MonitoringProbe on one server. Any failure is a failed probe (the workflow retries until its deadline)."""
+    from pushproxy.exchange import client
+
+    spec = spec_of(payload)
+    server = str(payload["server"])
+    try:
+        with exchange_session(spec) as session:
+            probe = client.run_probe(session, server)
+        return ok(probe.to_dict(), "probed")
+    except PushProxyError as exc:
+        return ok(
+            {"server": server, "result_type": "Error", "error": str(exc), "exception": None, "succeeded": False}, "probed"
+        )
+
+
+def _plain(value: Any) -> Any:
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) else value
+
+
+# ----------------------------------------------------------------------------------------------- tenant
+
+
+async def _with_tenant(spec: TenantSpec, work: Callable[[Any], Any]) -> Any:
+    from pushproxy.tenant.client import TenantClient
+
+    client = TenantClient(spec.graph, spec.tenant_id)
+    try:
+        return await work(client)
+    finally:
+        await client.close()
+
+
+async def discover_tenant(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read-only: the organisation's verified domains and the Exchange Online service principal's keys."""
+    from pushproxy.tenant import client as tenant_client
+
+    spec = spec_of(payload)
+
+    async def work(client: Any) -> dict[str, Any]:
+        found = await tenant_client.discover_tenant(client, spec.tenant_domain)
+        return ok(found.to_dict(), "none")
+
+    result: dict[str, Any] = await _with_tenant(spec, work)
+    return result
+
+
+async def upload_tenant_key(payload: dict[str, Any]) -> dict[str, Any]:
+    """Add the Auth certificate's public key to the Exchange Online service principal, keeping every other key.
+
+    The client skips the PATCH when a key with this thumbprint is already there (idempotent).
+    """
+    spec = spec_of(payload)
+    der_b64 = payload.get("der_b64")
+    if not isinstance(der_b64, str) or not der_b64:
+        raise SpecError("der_b64", "the certificate's public DER (base64) is required")
+    der = base64.b64decode(der_b64)
+
+    async def work(client: Any) -> dict[str, Any]:
+        change = await client.add_certificate_key(der)
+        return ok(change.to_dict(), change.action)
+
+    result: dict[str, Any] = await _with_tenant(spec, work)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- registry
+
+
+def record_onboarding(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write the tenant and this run (what changed, who approved, the probe) to the registry."""
+    from pushproxy.registry import open_registry
+    from pushproxy.registry.models import OnboardingRecord, TenantRecord, parse_time
+
+    spec = spec_of(payload)
+    report = payload["report"]
+    finished = datetime.now(UTC)
+    record = OnboardingRecord(
+        domain=spec.tenant_domain,
+        instance_id=str(payload["instance_id"]),
+        started_at=parse_time(report["started_at"], "started_at"),
+        finished_at=finished,
+        outcome=str(report["outcome"]),
+        requested_by=report.get("requested_by"),
+        remediation=bool(report.get("remediation")),
+        approvals=tuple(report.get("approvals") or ()),
+        changes=tuple(report.get("changes") or ()),
+        probe=report.get("probe"),
+        error=report.get("error"),
+    )
+    registry = open_registry()
+    try:
+        registry.record_onboarding(record)
+        previous = registry.get_tenant(spec.tenant_domain)
+        onboarded_at = previous.onboarded_at if previous else None
+        if report["outcome"] == "done" and (report.get("probe") or {}).get("succeeded"):
+            onboarded_at = onboarded_at or finished
+        registry.put_tenant(
+            TenantRecord(
+                domain=spec.tenant_domain,
+                spec=spec.to_dict(),
+                onboarded_at=onboarded_at,
+                updated_at=finished,
+                last_onboarding_id=record.instance_id,
+            )
+        )
+    finally:
+        close = getattr(registry, "close", None)
+        if callable(close):
+            close()
+    return ok({"instance_id": record.instance_id, "outcome": record.outcome}, "recorded")
