@@ -31,10 +31,13 @@ DEFAULTS: dict[str, str | None] = {
     "PUSHPROXY_GRAPH_CLIENT_ID": None,
     # Local registry database (SQLite) for one-machine runs.
     "PUSHPROXY_REGISTRY_PATH": None,
+    # Local Durable host database (SQLite) shared by `pushproxy serve`, `onboard`, `approve` on one machine;
+    # default ~/.local/share/pushproxy/local.sqlite.
+    "PUSHPROXY_LOCAL_DB": None,
 }
 
 # Read only on one machine (the local host, the CLI); never set in the Function App.
-LOCAL_ONLY: frozenset[str] = frozenset({"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH"})
+LOCAL_ONLY: frozenset[str] = frozenset({"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH", "PUSHPROXY_LOCAL_DB"})
 
 
 def setting(name: str, default: str | None = None) -> str | None:

@@ -1,0 +1,97 @@
+"""Running activity functions as the Python worker does: input decoded and result encoded by the worker's own
+activityTrigger converter, sync functions in a thread pool, async ones on one event loop in its own thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from pushproxy.local.app_index import RegisteredFunction
+
+
+@dataclass(frozen=True)
+class ActivityOutcome:
+    """What an activity produced: a result (JSON text) or a failure (the extension's Reason and Details)."""
+
+    ok: bool
+    result_text: str | None = None
+    reason: str | None = None
+    details: str | None = None
+
+
+def _failure(name: str, exc: BaseException) -> ActivityOutcome:
+    # The extension's wording (TaskActivityShim.cs); user code catches f"{Reason} \n {Details}".
+    message = str(exc) or type(exc).__name__
+    return ActivityOutcome(
+        ok=False,
+        reason=f"Activity function '{name}' failed: {message}",
+        details=f"{type(exc).__name__}: {message}",
+    )
+
+
+def _decode(input_text: str | None) -> Any:
+    if input_text is None:
+        return None
+    return ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_text), trigger_metadata=None)
+
+
+def _encode(value: Any) -> str:
+    return str(ActivityTriggerConverter.encode(value, expected_type=None).value)
+
+
+class ActivityRunner:
+    """Starts activities and hands back concurrent futures of ActivityOutcome. The caller bounds concurrency."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="activity")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="activity-loop", daemon=True)
+                thread.start()
+                self._loop, self._loop_thread = loop, thread
+            return self._loop
+
+    def start(self, fn: RegisteredFunction, input_text: str | None) -> concurrent.futures.Future[ActivityOutcome]:
+        if fn.is_async:
+            return asyncio.run_coroutine_threadsafe(self._run_async(fn, input_text), self._event_loop())
+        return self._pool.submit(self._run_sync, fn, input_text)
+
+    @staticmethod
+    def _run_sync(fn: RegisteredFunction, input_text: str | None) -> ActivityOutcome:
+        try:
+            value = fn.user_function(**{fn.trigger_name: _decode(input_text)})
+            if inspect.isawaitable(value):
+                value = asyncio.run(_await(value))
+            return ActivityOutcome(ok=True, result_text=_encode(value))
+        except Exception as exc:
+            return _failure(fn.name, exc)
+
+    @staticmethod
+    async def _run_async(fn: RegisteredFunction, input_text: str | None) -> ActivityOutcome:
+        try:
+            value = await fn.user_function(**{fn.trigger_name: _decode(input_text)})
+            return ActivityOutcome(ok=True, result_text=_encode(value))
+        except Exception as exc:
+            return _failure(fn.name, exc)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+async def _await(value: Any) -> Any:
+    return await value

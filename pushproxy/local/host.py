@@ -1,0 +1,737 @@
+"""LocalHost: runs the orchestrators and activities of any DFApp on one machine, with history in SQLite.
+
+Each episode (replay of one instance on its new events) is one `BEGIN IMMEDIATE` transaction, so two hosts on
+the same file never run the same instance at once. An activity's result is committed, in the transaction that
+deletes its work row, before any episode can see it: after a crash, only activities that were in flight run again.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+from azure.durable_functions.models.utils.df_serialization import df_dumps
+
+from pushproxy.errors import SpecError
+from pushproxy.local import history as h
+from pushproxy.local.activities import ActivityOutcome, ActivityRunner
+from pushproxy.local.app_index import AppIndex, index_app
+from pushproxy.local.episode import EpisodeResult, run_episode
+from pushproxy.local.errors import (
+    InstanceNotFound,
+    InstanceNotRunning,
+    LocalHostError,
+    NonDeterminismError,
+    UnsupportedAction,
+)
+from pushproxy.local.store import Store
+from pushproxy.settings import setting
+
+ACTIVE = ("Pending", "Running")
+FINAL = ("Completed", "Failed", "Terminated")
+# Characters the Durable extension refuses in instance ids.
+_BAD_ID_CHARS = set("/\\#?")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The wall clock, UTC and aware."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class UnknownOrchestrator(LocalHostError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"orchestration_function_name: no orchestrator named {name!r} in this app "
+            f"(known: {', '.join(sorted(known)) or 'none'})"
+        )
+        self.name = name
+
+
+class InstanceAlreadyRunning(LocalHostError):
+    def __init__(self, instance_id: str, status: str) -> None:
+        super().__init__(f"instance_id: an instance {instance_id!r} already exists and is {status}")
+        self.instance_id = instance_id
+
+
+class WaitTimeout(LocalHostError, TimeoutError):
+    def __init__(self, instance_id: str, timeout: float, status: str) -> None:
+        super().__init__(f"instance {instance_id!r} still {status} after {timeout:g}s")
+        self.transient = True
+
+
+def default_database_path() -> Path:
+    """PUSHPROXY_LOCAL_DB, else ~/.local/share/pushproxy/local.sqlite: the file `pushproxy` commands share."""
+    configured = setting("PUSHPROXY_LOCAL_DB")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".local" / "share" / "pushproxy" / "local.sqlite"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class LocalHost:
+    """A Durable Functions host for one machine. Method names and meanings are the Durable client's."""
+
+    def __init__(
+        self,
+        app: Any,
+        database: str | Path | None = None,
+        clock: Clock | None = None,
+        *,
+        max_activities: int = 16,
+        lease_seconds: float = 300.0,
+    ) -> None:
+        if max_activities < 1:
+            raise SpecError("max_activities", "must be at least 1")
+        self.app = app
+        self.index: AppIndex = index_app(app)
+        self.clock: Clock = clock or SystemClock()
+        self.store = Store(database if database is not None else default_database_path())
+        self.max_activities = max_activities
+        self.lease_seconds = lease_seconds
+        self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
+        self._runner = ActivityRunner(max_activities)
+        self._in_flight: dict[int, tuple[concurrent.futures.Future[ActivityOutcome], sqlite3.Row]] = {}
+        self._history_cache: dict[str, tuple[str, int, list[dict[str, Any]]]] = {}
+        self._run_lock = threading.Lock()
+        self._last_reclaim = 0.0
+        self._last_renew = time.monotonic()
+        # Set when this process adds work; `pushproxy serve` waits on it instead of polling blindly.
+        self.wakeup = threading.Event()
+
+    # -- the client's API -------------------------------------------------------------------------------------
+
+    def start_new(
+        self, orchestration_function_name: str, instance_id: str | None = None, client_input: Any = None
+    ) -> str:
+        """Create an instance (status Pending until the next `run_until_idle`) and return its id."""
+        if orchestration_function_name not in self.index.orchestrators:
+            raise UnknownOrchestrator(orchestration_function_name, list(self.index.orchestrators))
+        instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
+        _check_instance_id(instance_id)
+        try:
+            input_text = df_dumps(client_input) if client_input is not None else None
+        except TypeError as exc:
+            raise SpecError("client_input", f"is not JSON-serializable ({type(client_input).__name__})") from exc
+        with self.store.transaction() as db:
+            row = db.execute("SELECT status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+            if row is not None and row["status"] in ACTIVE:
+                raise InstanceAlreadyRunning(instance_id, row["status"])
+            self._create_instance(db, orchestration_function_name, instance_id, input_text, parent=None)
+        self.wakeup.set()
+        return instance_id
+
+    def raise_event(self, instance_id: str, event_name: str, event_data: Any = None) -> None:
+        """Store an event for the instance; it is delivered at its next episode, even if nobody waits yet."""
+        if not isinstance(event_name, str) or not event_name:
+            raise SpecError("event_name", "must be a non-empty string")
+        try:
+            data_text = json.dumps(event_data)
+        except TypeError as exc:
+            raise SpecError("event_data", f"is not JSON-serializable ({type(event_data).__name__})") from exc
+        with self.store.transaction() as db:
+            row = self._instance(db, instance_id)
+            if row["status"] not in ACTIVE:
+                raise InstanceNotRunning(instance_id, row["status"])
+            now = h.format_time(self.clock.now())
+            ev = h.event(h.EVENT_RAISED, now, Name=event_name, Input=data_text)
+            self._enqueue(db, instance_id, row["execution_id"], now, ev)
+        self.wakeup.set()
+
+    def terminate(self, instance_id: str, reason: str) -> None:
+        """End a running instance now; results of its in-flight activities are dropped."""
+        with self.store.transaction() as db:
+            row = self._instance(db, instance_id)
+            if row["status"] not in ACTIVE:
+                raise InstanceNotRunning(instance_id, row["status"])
+            ts = self._next_timestamp(row)
+            stamp = h.format_time(ts)
+            events = [
+                h.event(h.ORCHESTRATOR_STARTED, stamp),
+                h.event(h.EXECUTION_TERMINATED, stamp, Input=json.dumps(reason)),
+                h.event(h.EXECUTION_COMPLETED, stamp, OrchestrationStatus="Terminated", Result=json.dumps(reason)),
+                h.event(h.ORCHESTRATOR_COMPLETED, stamp),
+            ]
+            self._append_history(db, row, events)
+            self._finish(db, row, "Terminated", json.dumps(reason), row["custom_status"], stamp, notify_parent=False)
+
+    def get_status(
+        self,
+        instance_id: str,
+        show_history: bool = True,
+        show_history_output: bool = True,
+        show_input: bool = True,
+    ) -> DurableOrchestrationStatus:
+        """The SDK's status object; falsy for an unknown id, as the real client returns."""
+        db = self.store.read()
+        row = db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None:
+            return DurableOrchestrationStatus()
+        return DurableOrchestrationStatus(**self.status_payload(row, show_history, show_history_output, show_input))
+
+    def get_status_all(self) -> list[DurableOrchestrationStatus]:
+        return self.get_status_by()
+
+    def get_status_by(
+        self,
+        created_time_from: datetime | None = None,
+        created_time_to: datetime | None = None,
+        runtime_status: list[str] | None = None,
+        instance_id_prefix: str | None = None,
+    ) -> list[DurableOrchestrationStatus]:
+        return [
+            DurableOrchestrationStatus(**self.status_payload(row, False, False, True))
+            for row in self.query_instances(created_time_from, created_time_to, runtime_status, instance_id_prefix)
+        ]
+
+    def query_instances(
+        self,
+        created_time_from: datetime | None = None,
+        created_time_to: datetime | None = None,
+        runtime_status: list[str] | None = None,
+        instance_id_prefix: str | None = None,
+    ) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM instances WHERE 1=1"
+        args: list[Any] = []
+        if created_time_from is not None:
+            sql += " AND created >= ?"
+            args.append(h.format_time(created_time_from))
+        if created_time_to is not None:
+            sql += " AND created <= ?"
+            args.append(h.format_time(created_time_to))
+        if runtime_status:
+            sql += f" AND status IN ({','.join('?' * len(runtime_status))})"
+            args.extend(str(s) for s in runtime_status)
+        if instance_id_prefix:
+            sql += " AND substr(instance_id, 1, ?) = ?"
+            args.extend([len(instance_id_prefix), instance_id_prefix])
+        return list(self.store.read().execute(sql + " ORDER BY created", args).fetchall())
+
+    def purge_instance_history(self, instance_id: str) -> int:
+        """Delete a finished instance and everything stored about it; returns how many instances went."""
+        with self.store.transaction() as db:
+            row = db.execute("SELECT status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+            if row is None:
+                return 0
+            if row["status"] in ACTIVE:
+                raise InstanceAlreadyRunning(instance_id, row["status"])
+            self._delete_instance(db, instance_id)
+        return 1
+
+    def status_payload(
+        self, row: sqlite3.Row, show_history: bool, show_history_output: bool, show_input: bool
+    ) -> dict[str, Any]:
+        """The extension's status JSON (StatusResponsePayload), as the HTTP API also returns it."""
+        payload: dict[str, Any] = {
+            "name": row["name"],
+            "instanceId": row["instance_id"],
+            "runtimeStatus": row["status"],
+            "input": _loads(row["input"]) if show_input else None,
+            "customStatus": _loads(row["custom_status"]),
+            "output": _loads(row["output"]),
+            "createdTime": row["created"],
+            "lastUpdatedTime": row["updated"],
+        }
+        if show_history:
+            events = self.store.read().execute(
+                "SELECT event FROM history WHERE instance_id = ? AND execution_id = ? ORDER BY seq",
+                (row["instance_id"], row["execution_id"]),
+            )
+            payload["history"] = [_public_event(json.loads(e[0]), show_history_output) for e in events]
+        return payload
+
+    # -- running ----------------------------------------------------------------------------------------------
+
+    def run_until_idle(self) -> int:
+        """Run every episode and activity that is due now; return when only future timers or events are left.
+
+        Returns the number of episodes run. Cheap when there is nothing to do: a few indexed SELECTs.
+        """
+        with self._run_lock:
+            episodes = 0
+            while True:
+                progressed = self._commit_finished()
+                ran = self._run_due_episodes()
+                episodes += ran
+                progressed = self._dispatch() or progressed or ran > 0
+                if progressed:
+                    continue
+                if not self._in_flight:
+                    return episodes
+                futures = [f for f, _ in self._in_flight.values()]
+                concurrent.futures.wait(
+                    futures, timeout=max(self.lease_seconds / 3, 0.05), return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                self._renew_leases()
+
+    def wait_for(
+        self,
+        instance_id: str,
+        until: Callable[[DurableOrchestrationStatus], bool] | None = None,
+        timeout: float = 60.0,
+        poll_interval: float = 0.1,
+    ) -> DurableOrchestrationStatus:
+        """Run the instance until it ends or its status satisfies `until`, picking up events other processes store."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.run_until_idle()
+            status = self.get_status(instance_id, show_history=False)
+            if not status:
+                raise InstanceNotFound(instance_id)
+            runtime = status.runtime_status.value if status.runtime_status else "Unknown"
+            if runtime in FINAL or (until is not None and until(status)):
+                return status
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(instance_id, timeout, runtime)
+            self.wakeup.wait(min(poll_interval, remaining))
+            self.wakeup.clear()
+
+    def next_due(self) -> datetime | None:
+        """When the earliest stored event (a timer, usually) becomes due; None when the inbox is empty."""
+        row = self.store.read().execute("SELECT MIN(visible_at) FROM inbox").fetchone()
+        return h.parse_time(row[0]) if row and row[0] else None
+
+    def close(self) -> None:
+        self._runner.close()
+        self.store.close()
+
+    # -- episodes ---------------------------------------------------------------------------------------------
+
+    def _run_due_episodes(self) -> int:
+        now = h.format_time(self.clock.now())
+        due = (
+            self.store.read().execute("SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= ?", (now,)).fetchall()
+        )
+        return sum(1 for (instance_id,) in due if self._episode(instance_id))
+
+    def _episode(self, instance_id: str) -> bool:
+        with self.store.transaction() as db:
+            now = self.clock.now()
+            rows = db.execute(
+                "SELECT id, execution_id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? ORDER BY id",
+                (instance_id, h.format_time(now)),
+            ).fetchall()
+            if not rows:
+                return False  # another host took them
+            db.execute(
+                "DELETE FROM inbox WHERE instance_id = ? AND id <= ? AND visible_at <= ?",
+                (instance_id, rows[-1]["id"], h.format_time(now)),
+            )
+            row = db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+            if row is None or row["status"] not in ACTIVE:
+                return True
+            # Results addressed to an earlier execution (before a continue-as-new) are dropped.
+            new_events = [json.loads(r["event"]) for r in rows if r["execution_id"] == row["execution_id"]]
+            if not new_events:
+                return True
+            new_events.sort(key=lambda e: e["EventType"] != h.EXECUTION_STARTED)
+            history = self._load_history(db, row)
+            ts = self._next_timestamp(row)
+            orchestrator = self.index.orchestrators.get(row["name"])
+            try:
+                if orchestrator is None:
+                    raise UnsupportedAction(f"orchestrator {row['name']!r} is not registered in this app")
+                result = run_episode(
+                    orchestrator.user_function,
+                    row["name"],
+                    instance_id,
+                    row["execution_id"],
+                    history,
+                    new_events,
+                    ts,
+                    row["parent_instance_id"],
+                    json.loads(row["signature"]),
+                )
+            except (NonDeterminismError, UnsupportedAction) as exc:
+                result = _failed_episode(row["name"], ts, new_events, exc)
+            except Exception as exc:  # anything else would wedge the instance: its events would never be consumed
+                result = _failed_episode(row["name"], ts, new_events, exc)
+            self._apply(db, row, result, ts)
+            return True
+
+    def _apply(self, db: sqlite3.Connection, row: sqlite3.Row, result: EpisodeResult, ts: datetime) -> None:
+        instance_id, execution_id = row["instance_id"], row["execution_id"]
+        stamp = h.format_time(ts)
+        self._append_history(db, row, result.appended)
+        db.executemany(
+            "INSERT INTO work (instance_id, execution_id, task_id, name, input) VALUES (?, ?, ?, ?, ?)",
+            [(instance_id, execution_id, a.task_id, a.name, a.input_text) for a in result.activities],
+        )
+        for timer in result.timers:
+            fire = h.format_time(timer.fire_at)
+            ev = h.event(h.TIMER_FIRED, fire, TimerId=timer.timer_id, FireAt=fire)
+            self._enqueue(db, instance_id, execution_id, fire, ev, timer_id=timer.timer_id)
+        for timer_id in result.cancelled_timers:
+            db.execute(
+                "DELETE FROM inbox WHERE instance_id = ? AND execution_id = ? AND timer_id = ?",
+                (instance_id, execution_id, timer_id),
+            )
+        for sub in result.sub_orchestrations:
+            self._start_sub_orchestration(db, row, sub.task_id, sub.name, sub.instance_id, sub.input_text, stamp)
+        if result.status == "Running":
+            db.execute(
+                "UPDATE instances SET status = 'Running', custom_status = ?, updated = ?, signature = ?, last_ts = ? "
+                "WHERE instance_id = ?",
+                (result.custom_status_text, stamp, json.dumps(result.signature), stamp, instance_id),
+            )
+        elif result.status == "ContinuedAsNew":
+            new_execution = uuid.uuid4().hex
+            self._clear_pending(db, instance_id)
+            db.execute(
+                "UPDATE instances SET execution_id = ?, input = ?, custom_status = ?, updated = ?, signature = '[]', "
+                "last_ts = ? WHERE instance_id = ?",
+                (new_execution, result.continue_input_text, result.custom_status_text, stamp, stamp, instance_id),
+            )
+            parent = _parent_ref(row)
+            started = h.execution_started(
+                stamp, row["name"], instance_id, new_execution, result.continue_input_text, parent
+            )
+            self._enqueue(db, instance_id, new_execution, stamp, started)
+            self._history_cache.pop(instance_id, None)
+        else:
+            self._finish(db, row, result.status, result.output_text, result.custom_status_text, stamp)
+            db.execute(
+                "UPDATE instances SET signature = ? WHERE instance_id = ?", (json.dumps(result.signature), instance_id)
+            )
+
+    def _finish(
+        self,
+        db: sqlite3.Connection,
+        row: sqlite3.Row,
+        status: str,
+        output_text: str | None,
+        custom_status_text: str | None,
+        stamp: str,
+        notify_parent: bool = True,
+    ) -> None:
+        instance_id = row["instance_id"]
+        db.execute(
+            "UPDATE instances SET status = ?, output = ?, custom_status = ?, updated = ?, last_ts = ? "
+            "WHERE instance_id = ?",
+            (status, output_text, custom_status_text, stamp, stamp, instance_id),
+        )
+        self._clear_pending(db, instance_id)
+        if notify_parent and row["parent_instance_id"]:
+            if status == "Completed":
+                ev = h.event(
+                    h.SUB_ORCHESTRATION_COMPLETED, stamp, TaskScheduledId=row["parent_task_id"], Result=output_text
+                )
+            else:
+                reason = _loads(output_text)
+                ev = h.event(
+                    h.SUB_ORCHESTRATION_FAILED,
+                    stamp,
+                    TaskScheduledId=row["parent_task_id"],
+                    Reason=reason if isinstance(reason, str) else f"sub-orchestration {instance_id!r} {status}",
+                    Details="",
+                )
+            self._enqueue(db, row["parent_instance_id"], row["parent_execution_id"], stamp, ev)
+
+    def _start_sub_orchestration(
+        self,
+        db: sqlite3.Connection,
+        parent: sqlite3.Row,
+        task_id: int,
+        name: str,
+        child_id: str,
+        input_text: str | None,
+        stamp: str,
+    ) -> None:
+        existing = db.execute("SELECT status FROM instances WHERE instance_id = ?", (child_id,)).fetchone()
+        problem = None
+        if name not in self.index.orchestrators:
+            problem = f"no orchestrator named {name!r} in this app"
+        elif existing is not None and existing["status"] in ACTIVE:
+            problem = f"an instance {child_id!r} already exists and is {existing['status']}"
+        if problem is not None:
+            ev = h.event(
+                h.SUB_ORCHESTRATION_FAILED,
+                stamp,
+                TaskScheduledId=task_id,
+                Reason=f"Orchestrator function '{name}' could not start: {problem}",
+                Details=None,
+            )
+            self._enqueue(db, parent["instance_id"], parent["execution_id"], stamp, ev)
+            return
+        ref = {
+            "Name": parent["name"],
+            "OrchestrationInstance": {"InstanceId": parent["instance_id"], "ExecutionId": parent["execution_id"]},
+            "TaskScheduleId": task_id,
+        }
+        self._create_instance(db, name, child_id, input_text, parent=ref)
+
+    def _create_instance(
+        self,
+        db: sqlite3.Connection,
+        name: str,
+        instance_id: str,
+        input_text: str | None,
+        parent: dict[str, Any] | None,
+    ) -> None:
+        self._delete_instance(db, instance_id)  # a finished instance's id may be reused, as in Azure
+        execution_id = uuid.uuid4().hex
+        stamp = h.format_time(self.clock.now())
+        parent_instance = parent["OrchestrationInstance"] if parent else {}
+        db.execute(
+            "INSERT INTO instances (instance_id, name, execution_id, status, input, created, updated, "
+            "parent_instance_id, parent_execution_id, parent_task_id) VALUES (?, ?, ?, 'Pending', ?, ?, ?, ?, ?, ?)",
+            (
+                instance_id,
+                name,
+                execution_id,
+                input_text,
+                stamp,
+                stamp,
+                parent_instance.get("InstanceId"),
+                parent_instance.get("ExecutionId"),
+                parent["TaskScheduleId"] if parent else None,
+            ),
+        )
+        started = h.execution_started(stamp, name, instance_id, execution_id, input_text, parent)
+        self._enqueue(db, instance_id, execution_id, stamp, started)
+
+    def _delete_instance(self, db: sqlite3.Connection, instance_id: str) -> None:
+        for table in ("instances", "history", "inbox", "work"):
+            db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))  # noqa: S608 - fixed names
+        self._history_cache.pop(instance_id, None)
+
+    def _clear_pending(self, db: sqlite3.Connection, instance_id: str) -> None:
+        db.execute("DELETE FROM inbox WHERE instance_id = ?", (instance_id,))
+        db.execute("DELETE FROM work WHERE instance_id = ?", (instance_id,))
+
+    def _enqueue(
+        self,
+        db: sqlite3.Connection,
+        instance_id: str,
+        execution_id: str,
+        visible_at: str,
+        ev: dict[str, Any],
+        timer_id: int | None = None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO inbox (instance_id, execution_id, visible_at, timer_id, event) VALUES (?, ?, ?, ?, ?)",
+            (instance_id, execution_id, visible_at, timer_id, json.dumps(ev)),
+        )
+
+    def _instance(self, db: sqlite3.Connection, instance_id: str) -> sqlite3.Row:
+        row = db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None:
+            raise InstanceNotFound(instance_id)
+        return row
+
+    def _next_timestamp(self, row: sqlite3.Row) -> datetime:
+        # OrchestratorStarted times are the orchestration's only clock: keep them strictly increasing.
+        now = self.clock.now().astimezone(UTC)
+        if row["last_ts"]:
+            floor = h.parse_time(row["last_ts"]) + h.ONE_TICK
+            if now < floor:
+                return floor
+        return now
+
+    def _load_history(self, db: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]:
+        instance_id, execution_id, length = row["instance_id"], row["execution_id"], row["history_len"]
+        cached = self._history_cache.get(instance_id)
+        if cached is not None and cached[0] == execution_id and cached[1] == length:
+            return cached[2]
+        events = [
+            json.loads(e[0])
+            for e in db.execute(
+                "SELECT event FROM history WHERE instance_id = ? AND execution_id = ? ORDER BY seq",
+                (instance_id, execution_id),
+            )
+        ]
+        self._history_cache[instance_id] = (execution_id, length, events)
+        return events
+
+    def _append_history(self, db: sqlite3.Connection, row: sqlite3.Row, events: list[dict[str, Any]]) -> None:
+        instance_id, execution_id, start = row["instance_id"], row["execution_id"], row["history_len"]
+        db.executemany(
+            "INSERT INTO history (instance_id, seq, execution_id, event) VALUES (?, ?, ?, ?)",
+            [(instance_id, start + i, execution_id, json.dumps(ev)) for i, ev in enumerate(events)],
+        )
+        length = start + len(events)
+        db.execute("UPDATE instances SET history_len = ? WHERE instance_id = ?", (length, instance_id))
+        cached = self._history_cache.get(instance_id)
+        if cached is not None and cached[0] == execution_id and cached[1] == start:
+            # The cache only advances if the transaction commits; a rollback leaves history_len behind it.
+            self._history_cache[instance_id] = (execution_id, length, cached[2] + events)
+        else:
+            self._history_cache.pop(instance_id, None)
+
+    # -- activities -------------------------------------------------------------------------------------------
+
+    def _dispatch(self) -> bool:
+        capacity = self.max_activities - len(self._in_flight)
+        if capacity <= 0:
+            return False
+        self._reclaim_orphans()
+        now = time.time()
+        candidates = (
+            self.store.read()
+            .execute(
+                "SELECT id FROM work WHERE lease_owner IS NULL OR lease_until < ? ORDER BY id LIMIT ?",
+                (now, capacity + len(self._in_flight)),
+            )
+            .fetchall()
+        )
+        wanted = [r[0] for r in candidates if r[0] not in self._in_flight][:capacity]
+        if not wanted:
+            return False
+        with self.store.transaction() as db:
+            marks = ",".join("?" * len(wanted))
+            # Re-check inside the write lock: another host may have claimed some since the read.
+            rows = db.execute(
+                f"SELECT * FROM work WHERE id IN ({marks}) AND (lease_owner IS NULL OR lease_until < ?)",  # noqa: S608
+                (*wanted, now),
+            ).fetchall()
+            db.executemany(
+                "UPDATE work SET lease_owner = ?, lease_pid = ?, lease_until = ? WHERE id = ?",
+                [(self._owner, os.getpid(), now + self.lease_seconds, r["id"]) for r in rows],
+            )
+        for r in rows:
+            fn = self.index.activities.get(r["name"])
+            future: concurrent.futures.Future[ActivityOutcome]
+            if fn is None:
+                future = concurrent.futures.Future()
+                future.set_result(
+                    ActivityOutcome(
+                        ok=False,
+                        reason=f"Activity function '{r['name']}' failed: no activity named {r['name']!r} in this app",
+                        details=None,
+                    )
+                )
+            else:
+                future = self._runner.start(fn, r["input"])
+            self._in_flight[r["id"]] = (future, r)
+        return bool(rows)
+
+    def _commit_finished(self) -> bool:
+        done = [(wid, fut, row) for wid, (fut, row) in self._in_flight.items() if fut.done()]
+        if not done:
+            return False
+        stamp = h.format_time(self.clock.now())
+        with self.store.transaction() as db:
+            for wid, fut, row in done:
+                # Gone when the instance ended meanwhile, or another host ran it after our lease expired.
+                if db.execute("DELETE FROM work WHERE id = ?", (wid,)).rowcount == 0:
+                    continue
+                outcome = _outcome(fut, row["name"])
+                if outcome.ok:
+                    ev = h.event(h.TASK_COMPLETED, stamp, TaskScheduledId=row["task_id"], Result=outcome.result_text)
+                else:
+                    ev = h.event(
+                        h.TASK_FAILED,
+                        stamp,
+                        TaskScheduledId=row["task_id"],
+                        Reason=outcome.reason,
+                        Details=outcome.details,
+                    )
+                self._enqueue(db, row["instance_id"], row["execution_id"], stamp, ev)
+        for wid, _, _ in done:
+            del self._in_flight[wid]
+        return True
+
+    def _renew_leases(self) -> None:
+        if not self._in_flight or time.monotonic() - self._last_renew < self.lease_seconds / 3:
+            return
+        self._last_renew = time.monotonic()
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE work SET lease_until = ? WHERE lease_owner = ?", (time.time() + self.lease_seconds, self._owner)
+            )
+
+    def _reclaim_orphans(self) -> None:
+        # A host killed mid-activity leaves its lease behind; on one machine we can see that its process is gone.
+        if time.monotonic() - self._last_reclaim < 1.0:
+            return
+        self._last_reclaim = time.monotonic()
+        pids = (
+            self.store.read()
+            .execute(
+                "SELECT DISTINCT lease_pid FROM work WHERE lease_owner IS NOT NULL AND lease_pid != ?", (os.getpid(),)
+            )
+            .fetchall()
+        )
+        dead = [pid for (pid,) in pids if pid is not None and not _pid_alive(pid)]
+        if dead:
+            with self.store.transaction() as db:
+                db.executemany("UPDATE work SET lease_owner = NULL WHERE lease_pid = ?", [(p,) for p in dead])
+
+
+def _outcome(future: concurrent.futures.Future[ActivityOutcome], name: str) -> ActivityOutcome:
+    try:
+        return future.result()
+    except BaseException as exc:  # cancelled, or the runner itself broke
+        return ActivityOutcome(ok=False, reason=f"Activity function '{name}' failed: {exc!r}", details=None)
+
+
+def _failed_episode(name: str, ts: datetime, new_events: list[dict[str, Any]], exc: Exception) -> EpisodeResult:
+    stamp = h.format_time(ts)
+    message = json.dumps(f"Orchestrator function '{name}' failed: {type(exc).__name__}: {exc}")
+    return EpisodeResult(
+        appended=[
+            h.event(h.ORCHESTRATOR_STARTED, stamp),
+            *new_events,
+            h.event(h.EXECUTION_COMPLETED, stamp, OrchestrationStatus="Failed", Result=message),
+            h.event(h.ORCHESTRATOR_COMPLETED, stamp),
+        ],
+        status="Failed",
+        output_text=message,
+    )
+
+
+def _parent_ref(row: sqlite3.Row) -> dict[str, Any] | None:
+    if not row["parent_instance_id"]:
+        return None
+    return {
+        "Name": None,
+        "OrchestrationInstance": {"InstanceId": row["parent_instance_id"], "ExecutionId": row["parent_execution_id"]},
+        "TaskScheduleId": row["parent_task_id"],
+    }
+
+
+def _public_event(ev: dict[str, Any], with_output: bool) -> dict[str, Any]:
+    out = dict(ev)
+    out["EventType"] = h.EVENT_NAMES.get(ev["EventType"], str(ev["EventType"]))
+    if not with_output:
+        out.pop("Result", None)
+        out.pop("Input", None)
+    return out
+
+
+def _check_instance_id(instance_id: Any) -> None:
+    if not isinstance(instance_id, str) or not instance_id:
+        raise SpecError("instance_id", "must be a non-empty string")
+    if len(instance_id) > 256:
+        raise SpecError("instance_id", "must be at most 256 characters")
+    if any(c in _BAD_ID_CHARS or ord(c) < 32 for c in instance_id):
+        raise SpecError("instance_id", "must not contain '/', '\\', '#', '?' or control characters")
