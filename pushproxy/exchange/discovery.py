@@ -1,0 +1,79 @@
+"""Read everything onboarding needs from one organisation, in one session, changing nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pushproxy import builds
+from pushproxy.exchange import operations
+from pushproxy.exchange.models import MIN_AUTH_KEY_SIZE, BlockingProblem, ExchangeDiscovery, ServerCertificate
+from pushproxy.exchange.session import ExchangeSession
+
+
+def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | None = None) -> ExchangeDiscovery:
+    """Servers, AuthConfig, the current (and staged next) Auth certificate on every Mailbox server, AuthServers,
+    the push proxy, and what blocks onboarding (a server below 2013 CU3, the Auth certificate missing somewhere).
+    Expired or short-key certificates are reported as facts, not blocking: the plan replaces them."""
+    realm = operations._realm(realm)
+    at = now or datetime.now(UTC)
+    servers = operations.get_servers(session)
+    auth_config = operations.get_auth_config(session)
+    mailbox = [s for s in servers if s.is_mailbox and not s.is_edge]
+
+    wanted: list[tuple[str, str]] = []
+    if auth_config.current_thumbprint:
+        wanted.append(("current", auth_config.current_thumbprint))
+    if auth_config.next_thumbprint and auth_config.next_thumbprint != auth_config.current_thumbprint:
+        wanted.append(("next", auth_config.next_thumbprint))
+    certificates: list[ServerCertificate] = []
+    for slot, thumbprint in wanted:
+        for server in mailbox:
+            certificates.append(operations.get_server_certificate(session, thumbprint, server.fqdn or server.name, slot))
+
+    auth_servers = operations.get_auth_servers(session)
+    push_proxy = operations.get_push_proxy(session)
+
+    blocking: list[BlockingProblem] = []
+    facts: list[str] = []
+    if not mailbox:
+        blocking.append(BlockingProblem("no_mailbox_server", "the organisation lists no Mailbox server"))
+    for s in servers:
+        if not s.gated:
+            continue
+        if s.build is None:
+            blocking.append(BlockingProblem("server_below_minimum", f"{s.name}: cannot read its build from {s.admin_display_version!r}; Exchange 2013 CU3 ({builds.MINIMUM_BUILD}) or later is required", s.name))
+        elif not s.meets_minimum:
+            blocking.append(BlockingProblem("server_below_minimum", f"{s.name} runs {s.release or s.build} ({s.build}); Exchange 2013 CU3 ({builds.MINIMUM_BUILD}) or later is required", s.name))
+        elif s.release and "+" in s.release:
+            facts.append(f"{s.name}: build {s.build} is newer than the build table knows ({s.release})")
+    for c in certificates:
+        if not c.present:
+            blocking.append(BlockingProblem("auth_certificate_missing", f"the {c.slot} Auth certificate {c.thumbprint} is missing on {c.server}; run Set-AuthConfig -PublishCertificate", c.server))
+
+    if not auth_config.current_thumbprint:
+        facts.append("no Auth certificate is assigned (Get-AuthConfig CurrentCertificateThumbprint is empty)")
+    seen: set[str] = set()
+    for c in certificates:
+        cert = c.certificate
+        if cert is None or cert.thumbprint in seen:
+            continue
+        seen.add(cert.thumbprint)
+        if cert.is_expired(at):
+            facts.append(f"the {c.slot} Auth certificate {cert.thumbprint} expired on {cert.not_after:%Y-%m-%d}")
+        elif (cert.key_size or 0) < MIN_AUTH_KEY_SIZE:
+            facts.append(f"the {c.slot} Auth certificate {cert.thumbprint} has a {cert.key_size}-bit key (below {MIN_AUTH_KEY_SIZE})")
+        else:
+            facts.append(f"the {c.slot} Auth certificate {cert.thumbprint} is valid until {cert.not_after:%Y-%m-%d}")
+    if auth_config.next_thumbprint and auth_config.next_effective_date:
+        facts.append(f"the next Auth certificate {auth_config.next_thumbprint} takes effect on {auth_config.next_effective_date:%Y-%m-%d %H:%M %Z}")
+
+    return ExchangeDiscovery(
+        realm=realm,
+        servers=servers,
+        auth_config=auth_config,
+        auth_certificates=tuple(sorted(certificates, key=lambda c: (c.slot, c.server.lower()))),
+        auth_servers=auth_servers,
+        push_proxy=push_proxy,
+        blocking=tuple(blocking),
+        facts=tuple(facts),
+    )

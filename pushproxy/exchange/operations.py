@@ -1,0 +1,382 @@
+"""One typed function per Exchange operation of the procedure (DOMAIN.md, "The steps, as remote-safe cmdlets").
+
+Each takes an open ExchangeSession, builds the cmdlet with parameters only (the endpoint is NoLanguage), reads
+the result with the helpers in `values`, and returns the frozen values of `models`. Changes re-read the state
+first, so calling one twice does no harm (activities may be retried).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pypsrp.serializer import TaggedValue
+
+from pushproxy import builds, certs
+from pushproxy.errors import ExchangeError, SpecError
+from pushproxy.exchange import failures, values
+from pushproxy.exchange.endpoint import ExchangeEndpoint
+from pushproxy.exchange.models import (
+    AUTH_METADATA_URL_TEMPLATE,
+    AuthCertificate,
+    AuthConfig,
+    AuthServer,
+    AuthServerChange,
+    ExchangeServer,
+    ProbeResult,
+    PushProxyState,
+    ServerCertificate,
+)
+from pushproxy.exchange.session import SWITCH, WINDOWS_POWERSHELL_CONFIGURATION, ExchangeSession
+
+AUTH_CERTIFICATE_SUBJECT = "CN=Microsoft Exchange Server Auth Certificate"
+AUTH_CERTIFICATE_FRIENDLY_NAME = "Microsoft Exchange Server Auth Certificate"
+AUTH_SERVER_NAME = "MicrosoftSts"
+PUSH_PROXY_APP = "OnPrem-Proxy"
+PUSH_PROXY_URI = "https://outlook.office365.com/PushNotifications"
+PROBE_IDENTITY = "PushNotifications.Proxy\\PushNotificationsEnterpriseConnectivityProbe"
+HEALTH_MANAGER_SERVICE = "MSExchangeHM"
+# Exchange refuses a staged certificate sooner than this: servers need time to pick it up.
+MIN_STAGING_LEAD = timedelta(hours=48)
+
+# A DNS name: what a realm (tenant domain) must be before it reaches a URL or a parameter.
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
+
+
+def _realm(realm: str, field: str = "realm") -> str:
+    if not isinstance(realm, str) or not _DOMAIN.match(realm.strip().lower()):
+        raise SpecError(field, "must be a DNS domain name such as fabrikam.com")
+    return realm.strip().lower()
+
+
+def _thumbprint(value: str, field: str = "thumbprint") -> str:
+    cleaned = (value or "").replace(" ", "").upper() if isinstance(value, str) else ""
+    if not _THUMBPRINT.match(cleaned):
+        raise SpecError(field, "must be a certificate thumbprint: 40 hex digits")
+    return cleaned
+
+
+def _server_name(value: str, field: str = "server") -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$", value):
+        raise SpecError(field, "must be a server name or FQDN")
+    return value
+
+
+# -- servers -------------------------------------------------------------------------------------------------
+def parse_server(obj: Any) -> ExchangeServer:
+    """One Get-ExchangeServer object as an ExchangeServer (AdminDisplayVersion as object or string)."""
+    p = values.properties(obj)
+    name = values.text(p.get("Name")) or values.text(obj) or "?"
+    role_text = values.text(p.get("ServerRole")) or ""
+    roles = tuple(sorted(r.strip() for r in role_text.split(",") if r.strip() and r.strip() != "None"))
+    is_mailbox = values.boolean(p.get("IsMailboxServer"), "Mailbox" in roles)
+    is_cas = values.boolean(p.get("IsClientAccessServer"), "ClientAccess" in roles)
+    is_edge = values.boolean(p.get("IsEdgeServer"), "Edge" in roles)
+    version_value = p.get("AdminDisplayVersion")
+    shown = values.text(version_value) or ""
+    try:
+        build: builds.Build | None = builds.parse_admin_display_version(version_value)
+    except ValueError:
+        build = None
+    return ExchangeServer(
+        name=name,
+        fqdn=values.text(p.get("Fqdn")) or name,
+        roles=roles,
+        is_mailbox=is_mailbox,
+        is_client_access=is_cas,
+        is_edge=is_edge,
+        build=str(build) if build else None,
+        admin_display_version=shown,
+        release=builds.release_name(build) if build else None,
+        # An unreadable version is not proof of CU3: treat it as failing the gate, and say so in discovery.
+        meets_minimum=bool(build and builds.meets_minimum(build)),
+    )
+
+
+def get_servers(session: ExchangeSession) -> tuple[ExchangeServer, ...]:
+    """Every Exchange server of the organisation, with roles, build and release name, sorted by name."""
+    objects = session.invoke("Get-ExchangeServer")
+    return tuple(sorted((parse_server(o) for o in objects), key=lambda s: s.name.lower()))
+
+
+# -- AuthConfig ----------------------------------------------------------------------------------------------
+def parse_auth_config(obj: Any) -> AuthConfig:
+    p = values.properties(obj)
+
+    def thumb(name: str) -> str | None:
+        t = values.text(p.get(name))
+        return t.strip().upper() if t and t.strip() else None
+
+    return AuthConfig(
+        current_thumbprint=thumb("CurrentCertificateThumbprint"),
+        next_thumbprint=thumb("NextCertificateThumbprint"),
+        next_effective_date=values.timestamp(p.get("NextCertificateEffectiveDate")),
+        previous_thumbprint=thumb("PreviousCertificateThumbprint"),
+        service_name=values.text(p.get("ServiceName")),
+        realm=values.text(p.get("Realm")),
+    )
+
+
+def get_auth_config(session: ExchangeSession) -> AuthConfig:
+    objects = session.invoke("Get-AuthConfig")
+    if not objects:
+        raise ExchangeError("Get-AuthConfig returned nothing", cmdlet="Get-AuthConfig", transient=False)
+    return parse_auth_config(objects[0])
+
+
+# -- certificates --------------------------------------------------------------------------------------------
+def parse_exchange_certificate(obj: Any) -> AuthCertificate:
+    """An ExchangeCertificate object: only RawData survives remoting, so everything comes from the DER."""
+    raw = values.properties(obj).get("RawData")
+    if not isinstance(raw, bytes | bytearray):
+        raise ExchangeError("the certificate came back without RawData", cmdlet="Get-ExchangeCertificate", transient=False)
+    return certs.parse_certificate(bytes(raw))
+
+
+def _is_not_found(record: Any) -> bool:
+    error_id = getattr(record, "fq_error", "") or ""
+    message = failures.record_message(record)
+    return "NotFound" in error_id or bool(re.search(r"(was|were|couldn't be|could not be|cannot be) found", message, re.I))
+
+
+def get_server_certificate(session: ExchangeSession, thumbprint: str, server: str, slot: str = "current") -> ServerCertificate:
+    """Whether `server` holds the certificate `thumbprint` (Get-ExchangeCertificate -Thumbprint T -Server S)."""
+    thumbprint = _thumbprint(thumbprint)
+    server = _server_name(server)
+    cmdlet = "Get-ExchangeCertificate"
+    result = session.run(cmdlet, {"Thumbprint": thumbprint, "Server": server}, server=server)
+    if result.errors:
+        if all(_is_not_found(e) for e in result.errors):
+            return ServerCertificate(server, thumbprint, "next" if slot == "next" else "current", False, None, failures.record_message(result.errors[0]))
+        raise failures.from_error_record(result.errors[0], cmdlet=cmdlet, server=server)
+    for obj in result.objects:
+        cert = parse_exchange_certificate(obj)
+        if cert.thumbprint == thumbprint:
+            return ServerCertificate(server, thumbprint, "next" if slot == "next" else "current", True, cert)
+    return ServerCertificate(server, thumbprint, "next" if slot == "next" else "current", False, None, "not returned")
+
+
+def list_certificates(session: ExchangeSession, server: str) -> tuple[AuthCertificate, ...]:
+    """Every certificate in the server's store (public facts only), newest expiry first."""
+    server = _server_name(server)
+    objects = session.invoke("Get-ExchangeCertificate", {"Server": server}, server=server)
+    parsed = [parse_exchange_certificate(o) for o in objects]
+    return tuple(sorted(parsed, key=lambda c: c.not_after, reverse=True))
+
+
+def new_auth_certificate(session: ExchangeSession, server: str, *, reuse_existing: bool = True, now: datetime | None = None) -> AuthCertificate:
+    """Create the Auth certificate on `server` (RSA 2048, exportable, no services, five years).
+
+    With `reuse_existing`, a usable certificate with the Auth subject already on the server is returned instead:
+    a retry after a lost response must not leave a second certificate behind, and the seed says to reuse one.
+    """
+    server = _server_name(server)
+    at = now or datetime.now(UTC)
+    if reuse_existing:
+        for cert in list_certificates(session, server):
+            if cert.subject.lower() == AUTH_CERTIFICATE_SUBJECT.lower() and cert.is_usable(at) and cert.not_after - at > timedelta(days=365):
+                return cert
+    cmdlet = "New-ExchangeCertificate"
+    objects = session.invoke(
+        cmdlet,
+        {
+            "KeySize": 2048,
+            "PrivateKeyExportable": True,
+            "SubjectName": AUTH_CERTIFICATE_SUBJECT.lower(),
+            "FriendlyName": AUTH_CERTIFICATE_FRIENDLY_NAME,
+            "DomainName": [],
+            # Not SMTP: that prompts to replace the default transport certificate (and fails without a host).
+            "Services": "None",
+            "Server": server,
+        },
+        server=server,
+    )
+    if not objects:
+        raise ExchangeError("New-ExchangeCertificate returned no certificate", cmdlet=cmdlet, server=server, transient=False)
+    return parse_exchange_certificate(objects[0])
+
+
+def set_auth_certificate(session: ExchangeSession, thumbprint: str, effective: datetime | None = None, *, now: datetime | None = None) -> AuthConfig:
+    """Make `thumbprint` the Auth certificate now, or stage it for `effective` (at least 48 h ahead), then publish.
+
+    Publishing copies the current and next certificates to every Mailbox server. Returns AuthConfig afterwards.
+    """
+    thumbprint = _thumbprint(thumbprint)
+    cmdlet = "Set-AuthConfig"
+    config = get_auth_config(session)
+    if effective is None:
+        if config.current_thumbprint != thumbprint:
+            session.invoke(cmdlet, {"CertificateThumbprint": thumbprint, "Force": SWITCH})
+    else:
+        if effective.tzinfo is None:
+            raise SpecError("effective", "must carry a time zone (UTC offset)")
+        at = now or datetime.now(UTC)
+        if effective - at < MIN_STAGING_LEAD:
+            raise SpecError("effective", "must be at least 48 hours ahead (Exchange needs the time to publish it)")
+        if config.next_thumbprint != thumbprint or config.next_effective_date != effective:
+            session.invoke(
+                cmdlet,
+                {
+                    "NewCertificateThumbprint": thumbprint,
+                    "NewCertificateEffectiveDate": TaggedValue("DT", effective.isoformat()),
+                    "Force": SWITCH,
+                },
+            )
+    session.invoke(cmdlet, {"PublishCertificate": SWITCH})
+    return get_auth_config(session)
+
+
+# -- AuthServer ----------------------------------------------------------------------------------------------
+def parse_auth_server(obj: Any) -> AuthServer:
+    p = values.properties(obj)
+    name = values.text(p.get("Name")) or values.text(obj) or "?"
+    return AuthServer(
+        name=name,
+        auth_metadata_url=values.text(p.get("AuthMetadataUrl")),
+        realm=values.text(p.get("Realm")),
+        enabled=values.boolean(p.get("Enabled"), True),
+        issuer_identifier=values.text(p.get("IssuerIdentifier")),
+        type=values.text(p.get("Type")),
+        identity=values.text(p.get("Identity")) or name,
+    )
+
+
+def get_auth_servers(session: ExchangeSession) -> tuple[AuthServer, ...]:
+    return tuple(sorted((parse_auth_server(o) for o in session.invoke("Get-AuthServer")), key=lambda a: a.name.lower()))
+
+
+def auth_server_serves_realm(server: AuthServer, realm: str) -> bool:
+    """True when this AuthServer is the ACS metadata endpoint for `realm`: by URL and realm, whatever its name.
+
+    Hybrid Configuration Wizard names its servers `ACS - {guid}`; what identifies them is the metadata URL.
+    """
+    realm = realm.lower()
+    expected = urlsplit(AUTH_METADATA_URL_TEMPLATE.format(realm=realm))
+    url = urlsplit((server.auth_metadata_url or "").strip())
+    same_endpoint = (url.scheme.lower(), (url.hostname or "").lower(), url.path.rstrip("/").lower()) == (
+        expected.scheme,
+        expected.hostname,
+        expected.path.rstrip("/"),
+    )
+    if not same_endpoint:
+        return False
+    url_realms = [r.lower() for r in parse_qs(url.query).get("realm", [])]
+    return realm in url_realms or (not url_realms and (server.realm or "").lower() == realm)
+
+
+def ensure_auth_server(session: ExchangeSession, realm: str) -> AuthServerChange:
+    """Make sure an enabled AuthServer points at the tenant's ACS metadata; create or correct one only if needed."""
+    realm = _realm(realm)
+    url = AUTH_METADATA_URL_TEMPLATE.format(realm=realm)
+    existing = get_auth_servers(session)
+    matches = [a for a in existing if auth_server_serves_realm(a, realm)]
+    enabled = [a for a in matches if a.enabled]
+    if enabled:
+        return AuthServerChange("none", enabled[0], f"{enabled[0].name!r} already serves {realm} (matched on metadata URL)")
+    if matches:
+        target = matches[0]
+        session.invoke("Set-AuthServer", {"Identity": target.identity or target.name, "Enabled": True})
+        return AuthServerChange("updated", _reread_auth_server(session, target.name), f"enabled {target.name!r}, which serves {realm}")
+    ours = next((a for a in existing if a.name.lower() == AUTH_SERVER_NAME.lower()), None)
+    if ours is not None:
+        # Our own object (the seed's name) pointing elsewhere: correct it rather than fail on a duplicate name.
+        session.invoke("Set-AuthServer", {"Identity": ours.identity or ours.name, "AuthMetadataUrl": url})
+        if not ours.enabled:
+            session.invoke("Set-AuthServer", {"Identity": ours.identity or ours.name, "Enabled": True})
+        return AuthServerChange("updated", _reread_auth_server(session, ours.name), f"pointed {ours.name!r} at {url}")
+    session.invoke("New-AuthServer", {"Name": AUTH_SERVER_NAME, "AuthMetadataUrl": url})
+    return AuthServerChange("created", _reread_auth_server(session, AUTH_SERVER_NAME), f"created {AUTH_SERVER_NAME!r} for {realm}")
+
+
+def _reread_auth_server(session: ExchangeSession, name: str) -> AuthServer:
+    found = next((a for a in get_auth_servers(session) if a.name.lower() == name.lower()), None)
+    if found is None:
+        raise ExchangeError(f"AuthServer {name!r} is not there after the change", cmdlet="Get-AuthServer", transient=True)
+    return found
+
+
+# -- push-notification proxy ---------------------------------------------------------------------------------
+def parse_push_app(obj: Any) -> PushProxyState:
+    p = values.properties(obj)
+    return PushProxyState(
+        present=True,
+        enabled=values.boolean(p.get("Enabled")),
+        # The seed's sample shows Organization and Uri; the object model also has AuthenticationId and Url.
+        organization=values.text(p.get("Organization")) or values.text(p.get("AuthenticationId")),
+        uri=values.text(p.get("Uri")) or values.text(p.get("Url")) or values.text(p.get("UriTemplate")),
+        name=values.text(p.get("Name")),
+        display_name=values.text(p.get("DisplayName")),
+    )
+
+
+def _is_proxy_app(state: PushProxyState, obj: Any) -> bool:
+    platform = values.text(values.properties(obj).get("Platform")) or ""
+    return (state.name or "").lower() == PUSH_PROXY_APP.lower() or platform.lower() == "proxy"
+
+
+def get_push_proxy(session: ExchangeSession) -> PushProxyState:
+    """The OnPrem-Proxy app, or `present=False` when the proxy was never enabled."""
+    for obj in session.invoke("Get-PushNotificationApp"):
+        state = parse_push_app(obj)
+        if _is_proxy_app(state, obj):
+            return state
+    return PushProxyState(present=False, enabled=False, organization=None, uri=None)
+
+
+def enable_push_proxy(session: ExchangeSession, organization: str, uri: str | None = None) -> PushProxyState:
+    """Enable-PushNotificationProxy for the tenant domain; nothing is sent when it is already so."""
+    organization = _realm(organization, "organization")
+    current = get_push_proxy(session)
+    wanted_uri = uri or PUSH_PROXY_URI
+    if current.enabled and (current.organization or "").lower() == organization and (current.uri or wanted_uri).rstrip("/") == wanted_uri.rstrip("/"):
+        return current
+    params: dict[str, Any] = {"Organization": organization}
+    if uri:
+        params["Uri"] = uri
+    objects = session.invoke("Enable-PushNotificationProxy", params)
+    return parse_push_app(objects[0]) if objects else get_push_proxy(session)
+
+
+def disable_push_proxy(session: ExchangeSession) -> PushProxyState:
+    current = get_push_proxy(session)
+    if not current.enabled:
+        return current
+    session.invoke("Disable-PushNotificationProxy", {"Confirm": False})
+    return get_push_proxy(session)
+
+
+# -- verification --------------------------------------------------------------------------------------------
+def restart_health_manager(endpoint: ExchangeEndpoint, password: str | None, server: str) -> None:
+    """Restart-Service MSExchangeHM on `server`, through that server's Windows PowerShell endpoint.
+
+    The Exchange endpoint cannot do it (NoLanguage, no Restart-Service), so this opens its own session to
+    the WinRM endpoint (configuration Microsoft.PowerShell) with the same credential and TLS settings.
+    """
+    server = _server_name(server)
+    url = endpoint.windows_powershell_url_for(server)
+    with ExchangeSession(endpoint, password, url=url, configuration_name=WINDOWS_POWERSHELL_CONFIGURATION) as session:
+        session.invoke("Restart-Service", {"Name": HEALTH_MANAGER_SERVICE, "Force": SWITCH}, server=server)
+
+
+def parse_probe_result(obj: Any, server: str) -> ProbeResult:
+    p = values.properties(obj)
+    result_type = values.text(p.get("ResultType")) or "Unknown"
+    return ProbeResult(
+        server=server,
+        result_type=result_type,
+        error=values.text(p.get("Error")),
+        exception=values.text(p.get("Exception")),
+        succeeded=result_type.lower() == "succeeded",
+    )
+
+
+def run_probe(session: ExchangeSession, server: str) -> ProbeResult:
+    """Invoke-MonitoringProbe for the push proxy on `server` (-Server is mandatory); the last result wins."""
+    server = _server_name(server)
+    objects = session.invoke("Invoke-MonitoringProbe", {"Identity": PROBE_IDENTITY, "Server": server}, server=server)
+    if not objects:
+        return ProbeResult(server, "NoResult", "the probe returned no result", None, False)
+    return parse_probe_result(objects[-1], server)

@@ -1,0 +1,195 @@
+"""One remote PowerShell session: one runspace pool (one NTLM handshake), cmdlets run one at a time.
+
+A session belongs to the thread that opened it: pypsrp's pool, its requests session and the NTLM sealing
+sequence numbers are not thread-safe, so using it from another thread raises at once instead of corrupting it.
+Activities that run in parallel each open their own session.
+
+Every cmdlet is built with add_cmdlet/add_parameter (the Exchange endpoint is NoLanguage: no scripts) and runs
+under an overall deadline: begin_invoke, then poll_invoke in slices no longer than what is left, then stop().
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.powershell import PowerShell, RunspacePool
+
+from pushproxy.errors import ExchangeError
+from pushproxy.exchange import failures
+from pushproxy.exchange.endpoint import ExchangeEndpoint
+from pushproxy.exchange.transport import RequestCounter, build_wsman
+
+log = logging.getLogger(__name__)
+
+EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
+WINDOWS_POWERSHELL_CONFIGURATION = "Microsoft.PowerShell"
+
+
+class SwitchParameter:
+    """Marker for a switch parameter (`-Force`): pypsrp sends it as <Nil/>, which PowerShell binds as present."""
+
+    def __repr__(self) -> str:
+        return "SWITCH"
+
+
+SWITCH = SwitchParameter()
+
+
+@dataclass(frozen=True)
+class CmdletOutput:
+    """What one cmdlet produced: output objects, and its error records (for callers that expect some)."""
+
+    objects: list[Any]
+    errors: list[Any]
+    warnings: list[str]
+
+
+class ExchangeSession:
+    """A context manager holding one runspace pool on one endpoint. Not to be shared between threads."""
+
+    def __init__(
+        self,
+        endpoint: ExchangeEndpoint,
+        password: str | None,
+        *,
+        url: str | None = None,
+        configuration_name: str = EXCHANGE_CONFIGURATION,
+    ) -> None:
+        self.endpoint = endpoint
+        self._url = url or endpoint.url
+        self._configuration_name = configuration_name
+        self.__password = password  # name-mangled and never in repr; only handed to pypsrp on open
+        self._pool: RunspacePool | None = None
+        self._counter: RequestCounter | None = None
+        self._owner = threading.get_ident()
+
+    def __repr__(self) -> str:
+        state = "open" if self._pool is not None else "closed"
+        return f"ExchangeSession(url={self._url!r}, auth={self.endpoint.auth!r}, user={self.endpoint.username!r}, {state})"
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def __enter__(self) -> ExchangeSession:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Open the runspace pool (WSMan Create plus the PSRP handshake)."""
+        self._check_thread()
+        if self._pool is not None:
+            return
+        try:
+            wsman, self._counter = build_wsman(self.endpoint, self.__password, url=self._url)
+            pool = RunspacePool(wsman, configuration_name=self._configuration_name)
+            pool.open()
+        except Exception as exc:
+            raise failures.from_exception(exc, cmdlet=None, server=self.endpoint.host) from None
+        self._pool = pool
+
+    def close(self) -> None:
+        """Close the pool (WSMan Delete). Errors on close are logged, not raised: the work is done."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            pool.close()
+        except Exception as exc:  # a dropped connection on close must not mask the caller's result
+            log.info("closing the Exchange session failed: %s", type(exc).__name__)
+        finally:
+            try:
+                pool.connection.transport.close()
+            except Exception:  # noqa: S110  # best effort: the socket may already be gone
+                pass
+
+    @property
+    def requests_sent(self) -> tuple[int, int]:
+        """(WSMan messages, HTTP round trips) so far on this session's connection."""
+        return self._counter.snapshot() if self._counter else (0, 0)
+
+    def _check_thread(self) -> None:
+        if threading.get_ident() != self._owner:
+            raise RuntimeError("an ExchangeSession belongs to the thread that created it; open one per thread")
+
+    # -- running cmdlets ---------------------------------------------------------------------------------
+    def run(
+        self,
+        cmdlet: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        server: str | None = None,
+        deadline_s: float | None = None,
+    ) -> CmdletOutput:
+        """Run one cmdlet; return its output and error records. Raises only for a terminating failure.
+
+        `server` names the server the call concerns, for error messages (pass -Server in `parameters`).
+        """
+        self._check_thread()
+        if self._pool is None:
+            raise RuntimeError("the session is not open: use `with ExchangeSession(...)`")
+        ps = PowerShell(self._pool)
+        ps.add_cmdlet(cmdlet)
+        for name, value in (parameters or {}).items():
+            if isinstance(value, SwitchParameter):
+                ps.add_parameter(name)
+            else:
+                ps.add_parameter(name, value)
+        limit = self.endpoint.call_deadline_s if deadline_s is None else deadline_s
+        deadline = time.monotonic() + limit
+        try:
+            ps.begin_invoke()
+            while ps.state == PSInvocationState.RUNNING:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._stop(ps)
+                    raise ExchangeError(
+                        f"did not finish within {limit:g} s; stopped",
+                        cmdlet=cmdlet,
+                        server=server,
+                        error_id="Deadline",
+                        transient=True,
+                    )
+                # Each Receive long-polls at most the time left, so the deadline holds within a second or two.
+                ps.poll_invoke(timeout=max(1, min(math.ceil(remaining), math.ceil(self.endpoint.operation_timeout_s))))
+        except ExchangeError:
+            raise
+        except Exception as exc:
+            raise failures.from_exception(exc, cmdlet=cmdlet, server=server) from None
+        errors = list(ps.streams.error)
+        warnings = [str(w) for w in ps.streams.warning]
+        if ps.had_errors or ps.state == PSInvocationState.FAILED:
+            if errors:
+                raise failures.from_error_record(errors[-1], cmdlet=cmdlet, server=server)
+            raise ExchangeError("the cmdlet failed without an error record", cmdlet=cmdlet, server=server, transient=False)
+        return CmdletOutput(objects=list(ps.output), errors=errors, warnings=warnings)
+
+    def invoke(
+        self,
+        cmdlet: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        server: str | None = None,
+        deadline_s: float | None = None,
+    ) -> list[Any]:
+        """Run one cmdlet and return its output; any error record (even non-terminating) raises ExchangeError."""
+        result = self.run(cmdlet, parameters, server=server, deadline_s=deadline_s)
+        if result.errors:
+            # Exchange writes non-terminating errors by default: had_errors stays False, so look at the stream.
+            raise failures.from_error_record(result.errors[0], cmdlet=cmdlet, server=server)
+        return result.objects
+
+    @staticmethod
+    def _stop(ps: PowerShell) -> None:
+        try:
+            ps.stop()
+        except Exception as exc:  # the deadline error is what matters; a failed stop is only logged
+            log.info("stopping a cmdlet past its deadline failed: %s", type(exc).__name__)

@@ -1,0 +1,94 @@
+"""The WSMan connection under a session: pypsrp's WSMan with our TLS policy and a request counter.
+
+TLS: system CAs (`cert_validation=True`), a CA bundle (a path), or a pinned SHA-256 of the server's certificate.
+pypsrp only takes a bool or a CA path, so the pin is enforced by mounting an HTTPS adapter whose urllib3 pools
+carry `assert_fingerprint`: urllib3 compares the peer certificate's digest during the handshake and fails the
+connection on a mismatch. With a pin, CA and host-name checks are off by design (the pin is stronger: it names
+the one certificate); an `--insecure` switch is deliberately not offered, since a pin covers the self-signed case.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+from pypsrp import _pool_manager
+from pypsrp.wsman import WSMan
+from requests.packages.urllib3.util.retry import Retry  # type: ignore[import-untyped]
+
+from pushproxy.exchange.endpoint import ExchangeEndpoint
+
+
+@dataclass
+class RequestCounter:
+    """WSMan messages and HTTP round trips (including NTLM handshake legs) sent on one connection."""
+
+    wsman_messages: int = 0
+    http_requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, wsman: int = 0, http: int = 0) -> None:
+        with self._lock:
+            self.wsman_messages += wsman
+            self.http_requests += http
+
+    def snapshot(self) -> tuple[int, int]:
+        with self._lock:
+            return self.wsman_messages, self.http_requests
+
+
+def build_wsman(endpoint: ExchangeEndpoint, password: str | None, *, url: str | None = None) -> tuple[WSMan, RequestCounter]:
+    """A pypsrp WSMan for `url` (default: the endpoint's), with our TLS policy and counting hooks installed."""
+    parts = urlsplit(url or endpoint.url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)  # pypsrp would default to 5985/5986: always pass it
+    tls = endpoint.tls
+    cert_validation: bool | str = True
+    if https and tls.mode == "ca_bundle" and tls.ca_bundle:
+        cert_validation = tls.ca_bundle
+    elif https and tls.mode == "pinned":
+        cert_validation = False  # replaced by the fingerprint check below
+    operation_timeout = max(1, int(round(endpoint.operation_timeout_s)))
+    wsman = WSMan(
+        parts.hostname or "",
+        port=port,
+        path=parts.path.lstrip("/"),
+        ssl=https,
+        auth=endpoint.auth,
+        username=endpoint.username,
+        password=password,
+        cert_validation=cert_validation,  # type: ignore[arg-type]  # pypsrp takes a CA path too
+        # http: Kerberos/NTLM seal every message (auto); https: TLS protects it, no double wrapping.
+        encryption="auto",
+        operation_timeout=operation_timeout,
+        # Receive long-polls for operation_timeout: the read timeout must outlast it.
+        read_timeout=operation_timeout + 10,
+        connection_timeout=max(1, int(round(endpoint.connect_timeout_s))),
+        reconnection_retries=0,  # retries belong to the caller (a new session), not to a half-sealed connection
+        reconnection_backoff=0.5,  # pypsrp sleeps backoff*(2**n-1) between Receive read-timeout retries
+    )
+    counter = RequestCounter()
+    transport = wsman.transport
+    # pypsrp builds its requests session lazily on the first send; build it now so we can add the pin and hooks.
+    session: requests.Session = transport._build_session()
+    transport.session = session
+    if https and tls.mode == "pinned" and tls.pinned_sha256:
+        session.mount("https://", _pinned_adapter(tls.pinned_sha256))
+    session.hooks["response"].append(lambda r, *a, **k: counter.add(http=1 + len(r.history)))
+    original_send = transport.send
+
+    def counting_send(message: bytes, **kwargs: object) -> bytes:
+        counter.add(wsman=1)
+        return original_send(message, **kwargs)  # type: ignore[arg-type]
+
+    transport.send = counting_send  # type: ignore[method-assign]
+    return wsman, counter
+
+
+def _pinned_adapter(sha256_hex: str) -> requests.adapters.HTTPAdapter:
+    # pypsrp's own adapter factory (it lets is_alive() refuse new connections), plus the pin on every pool.
+    adapter = _pool_manager.create_request_adapter(max_retries=Retry(total=0, connect=0, read=0, status=0))
+    adapter.poolmanager.connection_pool_kw["assert_fingerprint"] = sha256_hex
+    return adapter
