@@ -19,6 +19,7 @@ from pushproxy.exchange.models import (
     AuthCertificate,
     ExchangeDiscovery,
 )
+from pushproxy.exchange.operations import auth_server_serves_realm
 from pushproxy.tenant.models import TenantDiscovery
 
 Group = Literal["on_premises", "tenant"]
@@ -195,17 +196,25 @@ def plan_onboarding(
         )
 
     url = metadata_url(domain)
-    if not any(_same_url(a.auth_metadata_url, url) and a.enabled for a in ex.auth_servers):
-        existing = next((a for a in ex.auth_servers if a.name.lower() == AUTH_SERVER_NAME.lower()), None)
-        action = "update" if existing else "create"
+    # The same test ensure_auth_server applies: by metadata URL and realm, whatever the name (Hybrid Wizard's
+    # `ACS - {guid}` counts), so an applied plan is empty on the next run.
+    serving = [a for a in ex.auth_servers if auth_server_serves_realm(a, domain)]
+    if not any(a.enabled for a in serving):
+        existing = serving[0] if serving else next((a for a in ex.auth_servers if a.name.lower() == AUTH_SERVER_NAME.lower()), None)
+        if existing is None:
+            summary = f"Create the AuthServer {AUTH_SERVER_NAME} for realm {domain}"
+        elif serving:
+            summary = f"Enable the AuthServer {existing.name!r}, which serves realm {domain}"
+        else:
+            summary = f"Point the AuthServer {existing.name!r} at realm {domain} (it points at {existing.auth_metadata_url})"
         changes.append(
             Change(
                 "ensure_auth_server",
                 "on_premises",
-                f"{'Correct' if existing else 'Create'} the AuthServer {AUTH_SERVER_NAME} for realm {domain}",
+                summary,
                 {
-                    "action": action,
-                    "name": AUTH_SERVER_NAME,
+                    "action": "update" if existing else "create",
+                    "name": existing.name if existing else AUTH_SERVER_NAME,
                     "auth_metadata_url": url,
                     "current_url": existing.auth_metadata_url if existing else None,
                 },
@@ -317,10 +326,6 @@ def _current_certificate(ex: ExchangeDiscovery, now: datetime) -> tuple[AuthCert
     if (cert.key_size or 0) < MIN_AUTH_KEY_SIZE:
         return None, f"the current Auth certificate {cert.thumbprint} has a {cert.key_size}-bit key (< {MIN_AUTH_KEY_SIZE})"
     return cert, "the current Auth certificate is valid"
-
-
-def _same_url(a: str | None, b: str) -> bool:
-    return a is not None and a.strip().lower() == b.lower()
 
 
 def state_fingerprint(exchange: Mapping[str, Any], tenant: Mapping[str, Any]) -> str:

@@ -84,7 +84,7 @@ def exchange_session(spec: TenantSpec) -> Iterator[Any]:
 
 
 def _discover(session: Any, spec: TenantSpec) -> ExchangeDiscovery:
-    from pushproxy.exchange import client
+    from pushproxy import exchange as client
 
     found: ExchangeDiscovery = client.discover_exchange(session, spec.tenant_domain)
     return found
@@ -99,7 +99,7 @@ def discover_exchange(payload: dict[str, Any]) -> dict[str, Any]:
 
 def create_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
     """Create an Auth certificate on one server, unless a usable one is already current everywhere."""
-    from pushproxy.exchange import client
+    from pushproxy import exchange as client
 
     spec = spec_of(payload)
     server = str(payload["change"]["details"]["server"])
@@ -118,7 +118,7 @@ def create_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
 
 def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
     """Make `thumbprint` the current Auth certificate and publish it, unless it already is, everywhere."""
-    from pushproxy.exchange import client
+    from pushproxy import exchange as client
 
     spec = spec_of(payload)
     thumbprint = str(payload["thumbprint"]).upper()
@@ -135,7 +135,7 @@ def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
 
 def ensure_auth_server(payload: dict[str, Any]) -> dict[str, Any]:
     """Create or correct the realm's AuthServer; reuse any (e.g. `ACS - {guid}`) that has the right URL."""
-    from pushproxy.exchange import client
+    from pushproxy import exchange as client
 
     spec = spec_of(payload)
     with exchange_session(spec) as session:
@@ -145,7 +145,7 @@ def ensure_auth_server(payload: dict[str, Any]) -> dict[str, Any]:
 
 def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
     """Enable-PushNotificationProxy for the tenant domain, unless it is already enabled for it."""
-    from pushproxy.exchange import client
+    from pushproxy import exchange as client
 
     spec = spec_of(payload)
     with exchange_session(spec) as session:
@@ -158,18 +158,18 @@ def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
 
 def restart_health_manager(payload: dict[str, Any]) -> dict[str, Any]:
     """Restart MSExchangeHM through the server's Windows PowerShell endpoint (the Exchange endpoint can't)."""
-    from pushproxy.exchange import client
+    from pushproxy import exchange as client
 
     spec = spec_of(payload)
     server = str(payload["server"])
     password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
-    result = client.restart_health_manager(spec.exchange, password, server)
-    return ok({"server": server, "result": _plain(result)}, "restarted")
+    client.restart_health_manager(spec.exchange, password, server)
+    return ok({"server": server}, "restarted")
 
 
 def run_probe(payload: dict[str, Any]) -> dict[str, Any]:
     """Invoke-MonitoringProbe on one server. Any failure is a failed probe (the workflow retries until its deadline)."""
-    from pushproxy.exchange import client
+    from pushproxy import exchange as client
 
     spec = spec_of(payload)
     server = str(payload["server"])
@@ -181,11 +181,6 @@ def run_probe(payload: dict[str, Any]) -> dict[str, Any]:
         return ok(
             {"server": server, "result_type": "Error", "error": str(exc), "exception": None, "succeeded": False}, "probed"
         )
-
-
-def _plain(value: Any) -> Any:
-    to_dict = getattr(value, "to_dict", None)
-    return to_dict() if callable(to_dict) else value
 
 
 # ----------------------------------------------------------------------------------------------- tenant

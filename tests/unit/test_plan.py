@@ -215,7 +215,8 @@ def test_disabled_auth_server_does_not_count() -> None:
     off = AuthServer("EvoSts - 42", metadata_url(DOMAIN), DOMAIN, False)
     p = plan(exchange(auth_servers=(off,)))
     assert p.kinds() == ["ensure_auth_server"]
-    assert p.changes[0].details["action"] == "create"
+    assert p.changes[0].details["action"] == "update"
+    assert p.changes[0].details["name"] == "EvoSts - 42"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,112 @@
+"""How onboarding looks on a terminal (rich): the plan, the status of a run, the final summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+GROUP_TITLES = {"on_premises": "on-premises organisation", "tenant": "tenant (Microsoft Graph)"}
+
+
+def plan_table(changes: list[dict[str, Any]], title: str = "Plan") -> Table:
+    table = Table(title=title, show_lines=False, title_justify="left")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("group")
+    table.add_column("change", style="bold")
+    table.add_column("what it does")
+    for i, change in enumerate(changes, 1):
+        table.add_row(str(i), change.get("group", ""), change.get("kind", ""), change.get("summary", ""))
+    return table
+
+
+def print_plan(console: Console, changes: list[dict[str, Any]], blocking: list[dict[str, Any]]) -> None:
+    if blocking:
+        console.print("[bold red]Blocked[/]: nothing will be changed until these are fixed:")
+        for problem in blocking:
+            where = f" ({problem['server']})" if problem.get("server") else ""
+            console.print(f"  • [red]{problem['code']}[/]{where}: {problem['message']}")
+        return
+    if not changes:
+        console.print("[green]The plan is empty[/]: everything is already in place.")
+        return
+    console.print(plan_table(changes))
+
+
+def print_group_for_approval(console: Console, status: dict[str, Any]) -> None:
+    awaiting = status.get("awaiting") or {}
+    group = awaiting.get("group", "")
+    changes = [c for c in status.get("plan", []) if c.get("group") == group]
+    console.print(
+        f"\n[bold]Approval needed[/] for the {GROUP_TITLES.get(group, group)} "
+        f"(state {str(awaiting.get('state_hash', ''))[:12]}, deadline {awaiting.get('deadline', '?')}):"
+    )
+    console.print(plan_table(changes, title=f"Changes to the {GROUP_TITLES.get(group, group)}"))
+
+
+def print_status(console: Console, instance_id: str, runtime: str, status: dict[str, Any] | None) -> None:
+    status = status or {}
+    console.print(f"[bold]{instance_id}[/]: {runtime}, phase [bold]{status.get('phase', '?')}[/]")
+    if status.get("plan"):
+        console.print(plan_table(status["plan"]))
+    for done in status.get("done", []):
+        console.print(f"  ✓ {done.get('kind')}: {done.get('outcome')}")
+    if status.get("awaiting"):
+        a = status["awaiting"]
+        console.print(f"  awaiting approval of the {a.get('group')} changes until {a.get('deadline')}")
+    for approval in status.get("approvals", []):
+        console.print(f"  {approval['decision']} ({approval['group']}) by {approval['approver']} at {approval['time']}")
+    if status.get("probe"):
+        console.print(f"  probe: {status['probe'].get('result_type')}")
+    for note in status.get("notes", []):
+        console.print(f"  note: {note}")
+    if status.get("error"):
+        console.print(f"  [red]error[/]: {status['error']}")
+
+
+def print_summary(console: Console, report: dict[str, Any]) -> None:
+    outcome = report.get("outcome", "?")
+    colour = {"done": "green", "blocked": "yellow", "rejected": "yellow", "timed_out": "yellow"}.get(outcome, "red")
+    console.print(f"\n[bold {colour}]Onboarding of {report.get('tenant')}: {outcome}[/]")
+    if report.get("blocking"):
+        print_plan(console, [], report["blocking"])
+    changed = [c for c in report.get("changes", []) if c.get("outcome") != "none"]
+    if changed:
+        table = Table(title="What changed", title_justify="left")
+        table.add_column("change", style="bold")
+        table.add_column("outcome")
+        table.add_column("detail")
+        for c in report.get("changes", []):
+            table.add_row(c.get("kind", ""), c.get("outcome", ""), _detail(c))
+        console.print(table)
+    elif outcome == "done":
+        console.print("Nothing needed changing.")
+    for a in report.get("approvals", []):
+        console.print(f"  {a['group']}: {a['decision']} by {a['approver']} at {a['time']}")
+    probe = report.get("probe")
+    if probe:
+        extra = f" ({probe.get('error')})" if probe.get("error") else ""
+        console.print(
+            f"  probe on {probe.get('server')}: [bold]{probe.get('result_type')}[/]{extra} after {probe.get('attempts', 1)} attempt(s)"
+        )
+    for note in report.get("notes", []):
+        console.print(f"  note: {note}")
+    if report.get("error"):
+        console.print(f"  [red]error[/]: {report['error']}")
+
+
+def _detail(change: dict[str, Any]) -> str:
+    result = change.get("result") or {}
+    if change.get("error"):
+        return str(change["error"])
+    if "certificate" in result:
+        cert = result["certificate"] or {}
+        return f"{cert.get('thumbprint', '')} until {str(cert.get('not_after', ''))[:10]}"
+    if "thumbprint" in result:
+        return str(result["thumbprint"])
+    if "auth_server" in result:
+        return f"{result['auth_server'].get('name')}: {result.get('reason', '')}"
+    if "organization" in result:
+        return f"organization {result.get('organization')}"
+    return ""
