@@ -1,0 +1,1 @@
+"""A Microsoft Graph and Entra ID stand-in: real protocol, a directory behind it. Imports nothing of pushproxy."""

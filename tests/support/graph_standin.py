@@ -1,0 +1,165 @@
+"""Start the Graph stand-in (`python -m emulators.graph`) as a subprocess for a test.
+
+    with start_graph_standin() as g:          # HTTPS, an application consented in every tenant
+        g.url, g.cert_path, g.client_id, g.client_secret, g.tenant_id
+        g.state(); g.put_state(s); g.journal(); g.clear_journal(); g.faults([...]); g.clear_faults()
+        g.credential_spec("secret")           # a GraphCredentialSpec dict (secret_ref env:... set by g.env())
+
+The default application (unless `--client-id` is passed) has a random secret; `g.env()` gives the environment
+variables that make the secret reference and the managed identity endpoint (IDENTITY_ENDPOINT/HEADER) work.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_TENANT_ID = "11111111-2222-3333-4444-555555555555"
+EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+DEFAULT_MI_CLIENT_ID = "a1a1a1a1-0000-4000-8000-000000000001"
+
+
+class StandIn:
+    """A running Graph stand-in; a context manager that stops it on exit."""
+
+    def __init__(self, args: list[str], tls: bool) -> None:
+        self._tmp = tempfile.mkdtemp(prefix="graph-standin-")
+        self.tls = tls
+        self.cert_path: str | None = str(Path(self._tmp) / "graph-standin.pem") if tls else None
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        if "--client-id" in args:
+            self.client_id = args[args.index("--client-id") + 1]
+            if "--client-secret" in args:
+                self.client_secret = args[args.index("--client-secret") + 1]
+        else:
+            self.client_id = str(uuid.uuid4())
+            self.client_secret = secrets.token_urlsafe(24)
+            args = [*args, "--client-id", self.client_id, "--client-secret", self.client_secret]
+        if "--identity-header" in args:
+            self.identity_header = args[args.index("--identity-header") + 1]
+        else:
+            self.identity_header = secrets.token_hex(16)
+            args = [*args, "--identity-header", self.identity_header]
+        cmd = [sys.executable, "-m", "emulators.graph", "--listen", "127.0.0.1:0", *args]
+        if tls:
+            cmd += ["--tls", "--cert-out", self.cert_path or ""]
+        self.process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            self.process.kill()
+            err = self.process.stderr.read() if self.process.stderr else ""
+            raise RuntimeError(f"graph stand-in did not start: {line!r} {err[-2000:]}")
+        self.url = line.removeprefix("listening on ")
+        self.base_url = self.url
+        self.authority = self.url
+        self.graph_url = self.url
+        self.msi_endpoint = f"{self.url}/msi/token"
+        self.tenant_id = DEFAULT_TENANT_ID
+        self._http = requests.Session()
+
+    # ---------------------------------------------------------------------------------------- admin API
+
+    def state(self) -> dict[str, Any]:
+        return self._admin("GET", "/_emulator/state")
+
+    def put_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        return self._admin("PUT", "/_emulator/state", state)
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self._admin("GET", "/_emulator/journal")
+
+    def clear_journal(self) -> None:
+        self._admin("DELETE", "/_emulator/journal")
+
+    def faults(self, rules: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._admin("POST", "/_emulator/faults", {"rules": rules})
+
+    def clear_faults(self) -> None:
+        self._admin("DELETE", "/_emulator/faults")
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        # verify per request: a session-level path loses to REQUESTS_CA_BUNDLE in requests.
+        r = self._http.request(
+            method, self.url + path, json=body, timeout=30, verify=self.cert_path if self.tls else True
+        )
+        if r.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text}")
+        return r.json() if r.content else None
+
+    # ---------------------------------------------------------------------------------------- for clients
+
+    def service_principal(
+        self, tenant_id: str = DEFAULT_TENANT_ID, app_id: str = EXCHANGE_ONLINE_APP_ID
+    ) -> dict[str, Any]:
+        """The service principal as the state holds it (with key bytes)."""
+        tenant = self.state()["tenants"][tenant_id]
+        return next(sp for sp in tenant["servicePrincipals"] if sp["appId"] == app_id)
+
+    def env(self, secret_env: str = "GRAPH_STANDIN_SECRET") -> dict[str, str]:
+        """Environment for the client: the secret behind `env:<secret_env>` and the managed identity endpoint."""
+        out = {"IDENTITY_ENDPOINT": self.msi_endpoint, "IDENTITY_HEADER": self.identity_header}
+        if self.client_secret:
+            out[secret_env] = self.client_secret
+        return out
+
+    def credential_spec(self, mode: str = "secret", **extra: Any) -> dict[str, Any]:
+        """A GraphCredentialSpec dict pointed at this stand-in."""
+        spec: dict[str, Any] = {
+            "mode": mode,
+            "client_id": self.client_id,
+            "authority": self.authority,
+            "graph_url": self.graph_url,
+            "ca_bundle": self.cert_path,
+        }
+        if mode == "secret":
+            spec["secret_ref"] = "env:GRAPH_STANDIN_SECRET"
+        spec.update(extra)
+        return spec
+
+    # ---------------------------------------------------------------------------------------- lifetime
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+        self._http.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> StandIn:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_graph_standin(*args: str, tls: bool = True) -> StandIn:
+    """Start the stand-in with extra command-line `args`; wait until it listens."""
+    started = time.monotonic()
+    standin = StandIn(list(args), tls)
+    standin.startup_s = time.monotonic() - started  # type: ignore[attr-defined]
+    return standin
+
+
+__all__ = ["StandIn", "start_graph_standin", "DEFAULT_TENANT_ID", "EXCHANGE_ONLINE_APP_ID", "DEFAULT_MI_CLIENT_ID"]
