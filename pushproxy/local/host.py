@@ -415,7 +415,7 @@ class LocalHost:
             started = h.execution_started(
                 stamp, row["name"], instance_id, new_execution, result.continue_input_text, parent
             )
-            self._enqueue(db, instance_id, new_execution, stamp, started)
+            self._enqueue(db, instance_id, new_execution, self._visible_now(), started)
             self._history_cache.pop(instance_id, None)
         else:
             self._finish(db, row, result.status, result.output_text, result.custom_status_text, stamp)
@@ -454,7 +454,7 @@ class LocalHost:
                     Reason=reason if isinstance(reason, str) else f"sub-orchestration {instance_id!r} {status}",
                     Details="",
                 )
-            self._enqueue(db, row["parent_instance_id"], row["parent_execution_id"], stamp, ev)
+            self._enqueue(db, row["parent_instance_id"], row["parent_execution_id"], self._visible_now(), ev)
 
     def _start_sub_orchestration(
         self,
@@ -480,7 +480,7 @@ class LocalHost:
                 Reason=f"Orchestrator function '{name}' could not start: {problem}",
                 Details=None,
             )
-            self._enqueue(db, parent["instance_id"], parent["execution_id"], stamp, ev)
+            self._enqueue(db, parent["instance_id"], parent["execution_id"], self._visible_now(), ev)
             return
         ref = {
             "Name": parent["name"],
@@ -541,6 +541,10 @@ class LocalHost:
             "INSERT INTO inbox (instance_id, execution_id, visible_at, timer_id, event) VALUES (?, ?, ?, ?, ?)",
             (instance_id, execution_id, visible_at, timer_id, json.dumps(ev)),
         )
+
+    def _visible_now(self) -> str:
+        # Episode timestamps may run a tick ahead of the clock; what they enqueue must be due now, not then.
+        return h.format_time(self.clock.now())
 
     def _instance(self, db: sqlite3.Connection, instance_id: str) -> sqlite3.Row:
         row = db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
