@@ -1,17 +1,141 @@
-"""`pushproxy onboard` (not built yet)."""
+"""`pushproxy onboard --spec FILE`: onboard one organisation from this machine, on the local Durable host."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import select
 import sys
+from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+
+from pushproxy.errors import SpecError
+from pushproxy.local import default_database_path
+from pushproxy.onboarding import render, runner
+from pushproxy.spec import TenantSpec
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("onboard", help="(not built yet)")
+    parser = sub.add_parser(
+        "onboard",
+        help="onboard one organisation (discover, plan, approve, apply, verify)",
+        description="Onboard one organisation to the push-notification proxy. Re-running it for a tenant whose "
+        "onboarding is unfinished continues that onboarding.",
+    )
+    parser.add_argument("--spec", required=True, type=Path, help="the TenantSpec (JSON)")
+    parser.add_argument("--dry-run", action="store_true", help="discover and show the plan; change nothing")
+    parser.add_argument("--auto-approve", action="store_true", help="approve every group without asking")
+    parser.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
+    parser.add_argument("--database", type=Path, default=None, help="local host database (default ~/.local/share/pushproxy/local.sqlite)")
+    parser.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
     parser.set_defaults(func=run)
 
 
+def load_spec(path: Path) -> TenantSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError("spec", f"cannot read {path}: {exc.strerror}") from None
+    return TenantSpec.from_json(text)
+
+
+class TerminalApprover:
+    """Asks on the terminal once per awaited group, without blocking: an approval from another terminal
+    (`pushproxy approve`) is picked up while the question is open."""
+
+    def __init__(self, console: Console, user: str) -> None:
+        self.console = console
+        self.user = user
+        self.asked: tuple[str, str] | None = None
+
+    def __call__(self, status: dict[str, Any]) -> dict[str, Any] | None:
+        awaiting = status["awaiting"]
+        key = (awaiting["group"], awaiting["state_hash"])
+        if self.asked != key:
+            self.asked = key
+            render.print_group_for_approval(self.console, status)
+            self.console.print(
+                f"Approve as [bold]{self.user}[/]? [y]es / [n]o "
+                f"(or from another terminal: pushproxy approve {status.get('instance_id') or '<id>'})"
+            )
+        try:
+            ready, _, _ = select.select([sys.stdin], [], [], 0)
+        except (OSError, ValueError):  # stdin closed or not selectable: wait for `pushproxy approve`
+            return None
+        if not ready:
+            return None
+        line = sys.stdin.readline()
+        if line == "":  # EOF: nobody will answer here
+            return None
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return {"decision": "approve", "approver": self.user, "comment": "approved on the terminal", "state_hash": key[1]}
+        if answer in ("n", "no"):
+            return {"decision": "reject", "approver": self.user, "comment": "rejected on the terminal", "state_hash": key[1]}
+        self.console.print("Please answer y or n.")
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
-    print("pushproxy onboard: not built yet", file=sys.stderr)
-    return 2
+    spec = load_spec(args.spec)
+    # Progress goes to stderr when --json owns stdout.
+    console = Console(stderr=args.json)
+    if args.dry_run:
+        plan, _, _ = runner.dry_run(spec)
+        render.print_plan(console, [c.to_dict() for c in plan.changes], [p.to_dict() for p in plan.blocking])
+        if args.json:
+            print(json.dumps(plan.to_dict(), indent=2))
+        return 2 if plan.is_blocked else 0
+
+    user = runner.current_user()
+    host = runner.open_host(args.database)
+    try:
+        instance_id, resumed = runner.start_or_resume(host, spec, requested_by=user)
+        console.print(f"{'Resuming' if resumed else 'Started'} onboarding [bold]{instance_id}[/] (database {args.database or default_database_path()})")
+
+        shown_plan: list[Any] | None = None
+        last_phase: str | None = None
+
+        def on_status(status: dict[str, Any]) -> None:
+            nonlocal shown_plan, last_phase
+            status["instance_id"] = instance_id
+            if status.get("phase") != last_phase:
+                last_phase = status.get("phase")
+                console.print(f"[dim]phase:[/] {last_phase}")
+            if status.get("plan") != shown_plan and status.get("phase") != "discovering":
+                shown_plan = status.get("plan")
+                render.print_plan(console, status.get("plan") or [], status.get("blocking") or [])
+            if status.get("current"):
+                console.print(f"  applying {status['current']} …")
+
+        if args.auto_approve:
+            def decide(status: dict[str, Any]) -> dict[str, Any] | None:
+                console.print(f"[yellow]Auto-approving[/] the {status['awaiting']['group']} changes as {user} (--auto-approve)")
+                return {
+                    "decision": "approve",
+                    "approver": user,
+                    "comment": "--auto-approve",
+                    "state_hash": status["awaiting"]["state_hash"],
+                }
+        else:
+            decide = TerminalApprover(console, user)
+
+        with console.status("onboarding…", spinner="dots") if not args.json and console.is_terminal else _null():
+            final = runner.drive(host, instance_id, on_status=on_status, decide=decide, timeout=args.timeout)
+        report = final.output if isinstance(final.output, dict) else {"outcome": runner.runtime_of(final), "error": final.output}
+        render.print_summary(console, report)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        return 0 if report.get("outcome") == "done" else 1
+    finally:
+        host.close()
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

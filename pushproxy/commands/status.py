@@ -1,17 +1,64 @@
-"""`pushproxy status` (not built yet)."""
+"""`pushproxy status [ID]`: what an onboarding on this machine is doing, or every onboarding."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pushproxy.onboarding import render, runner
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("status", help="(not built yet)")
+    parser = sub.add_parser("status", help="show one onboarding (by id) or all of them")
+    parser.add_argument("id", nargs="?", help="instance id, e.g. onboarding-fabrikam.com")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--database", type=Path, default=None, help="local host database")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("pushproxy status: not built yet", file=sys.stderr)
-    return 2
+    console = Console()
+    host = runner.open_host(args.database)
+    try:
+        if args.id:
+            status = host.get_status(args.id, show_history=False)
+            if not status:
+                console.print(f"no onboarding {args.id!r} in this database", style="red")
+                return 1
+            payload = {
+                "instance_id": args.id,
+                "runtime_status": runner.runtime_of(status),
+                "custom_status": status.custom_status,
+                "output": status.output,
+            }
+            if args.json:
+                print(json.dumps(payload, indent=2, default=str))
+            else:
+                render.print_status(console, args.id, payload["runtime_status"], status.custom_status)
+            return 0
+        rows = [
+            {
+                "instance_id": s.instance_id,
+                "runtime_status": runner.runtime_of(s),
+                "phase": (s.custom_status or {}).get("phase") if isinstance(s.custom_status, dict) else None,
+                "updated": str(s.last_updated_time),
+            }
+            for s in host.get_status_by(instance_id_prefix="onboarding-")
+        ]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        table = Table(title="Onboardings", title_justify="left")
+        for column in ("instance_id", "runtime_status", "phase", "updated"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(row[c]) for c in ("instance_id", "runtime_status", "phase", "updated")))
+        console.print(table)
+        return 0
+    finally:
+        host.close()

@@ -1,0 +1,131 @@
+"""Run onboardings on one machine: the local Durable host, one instance per tenant, driven from a terminal.
+
+The same orchestrator and activities as in Azure. The instance id is derived from the tenant domain, so running
+`pushproxy onboard` again for a tenant whose onboarding is unfinished continues it instead of starting another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import azure.durable_functions as df
+
+from pushproxy.local import LocalHost, default_database_path
+from pushproxy.plan import OnboardingPlan, plan_onboarding
+from pushproxy.spec import TenantSpec, onboarding_instance_id
+
+ACTIVE = ("Pending", "Running")
+FINAL = ("Completed", "Failed", "Terminated", "Canceled")
+
+
+def onboarding_app() -> df.DFApp:
+    """A DFApp with the onboarding orchestrator and its activities: the blueprints function_app.py registers.
+
+    A fresh app each time: an app's functions can be indexed only once, and each LocalHost indexes its app.
+    """
+    from functions import activities
+    from orchestrators import onboarding
+
+    app = df.DFApp()
+    app.register_functions(activities.bp)
+    app.register_functions(onboarding.bp)
+    return app
+
+
+def open_host(database: str | Path | None = None, clock: Any = None) -> LocalHost:
+    """A LocalHost for the onboarding app on `database` (default ~/.local/share/pushproxy/local.sqlite)."""
+    path = Path(database).expanduser() if database else default_database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return LocalHost(onboarding_app(), database=path, clock=clock)
+
+
+def current_user() -> str:
+    """Who is at the terminal, as recorded for a terminal approval."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container without /etc/passwd entry): still record something honest
+        return "unknown-local-user"
+
+
+def runtime_of(status: Any) -> str:
+    runtime = getattr(status, "runtime_status", None)
+    return str(getattr(runtime, "value", runtime or "Unknown"))
+
+
+def start_or_resume(
+    host: LocalHost, spec: TenantSpec, requested_by: str | None, remediation: bool = False
+) -> tuple[str, bool]:
+    """Start the tenant's onboarding, or find the unfinished one. Returns (instance id, resumed)."""
+    instance_id = onboarding_instance_id(spec.tenant_domain)
+    status = host.get_status(instance_id, show_history=False)
+    if status and runtime_of(status) in ACTIVE:
+        return instance_id, True
+    host.start_new(
+        "onboarding",
+        instance_id,
+        {"spec": spec.to_dict(), "requested_by": requested_by, "remediation": remediation},
+    )
+    return instance_id, False
+
+
+Decider = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+def drive(
+    host: LocalHost,
+    instance_id: str,
+    *,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+    decide: Decider | None = None,
+    poll_interval: float = 0.1,
+    timeout: float | None = None,
+) -> Any:
+    """Run the instance until it ends. `on_status` sees each new custom status; while it awaits approval,
+    `decide` may return an approval event to raise (or None: keep waiting, e.g. for `pushproxy approve`)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last: Any = object()
+    while True:
+        host.run_until_idle()
+        status = host.get_status(instance_id, show_history=False)
+        custom = status.custom_status if status else None
+        if custom != last:
+            last = custom
+            if on_status and isinstance(custom, dict):
+                on_status(custom)
+        if runtime_of(status) in FINAL:
+            return status
+        if decide and isinstance(custom, dict) and custom.get("phase") == "awaiting_approval" and custom.get("awaiting"):
+            event = decide(custom)
+            if event is not None:
+                host.raise_event(instance_id, "approval", event)
+                continue
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"{instance_id} did not finish within {timeout:g} s")
+        # Sleep until the next timer is due, but never so long that an approval from elsewhere waits.
+        wait = poll_interval
+        due = host.next_due()
+        if due is not None:
+            wait = max(0.0, min(poll_interval, (due - host.clock.now()).total_seconds()))
+        host.wakeup.wait(wait)
+        host.wakeup.clear()
+
+
+def dry_run(spec: TenantSpec) -> tuple[OnboardingPlan, dict[str, Any], dict[str, Any]]:
+    """Discover both sides and plan, in this process, changing nothing and storing nothing."""
+    from pushproxy.errors import PushProxyError
+    from pushproxy.onboarding import steps
+
+    payload = {"spec": spec.to_dict()}
+    exchange = steps.discover_exchange(payload)
+    tenant = asyncio.run(steps.discover_tenant(payload))
+    for result in (exchange, tenant):
+        if not result.get("ok"):
+            raise PushProxyError(result["error"]["message"])
+    plan = plan_onboarding(exchange["result"], tenant["result"], spec.tenant_domain, datetime.now(UTC))
+    return plan, exchange["result"], tenant["result"]
