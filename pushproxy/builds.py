@@ -14,7 +14,8 @@ from importlib import resources
 from typing import Any
 
 # "Version 15.2 (Build 986.5)" or "Version 15.2 (Build 1544.4: <FilePatchLevelDescription>)" (ServerVersion.ToString)
-_SERVER_VERSION = re.compile(r"^\s*Version\s+(\d+)\.(\d+)\s*\(\s*Build\s+(\d+)\.(\d+)\s*(?::[^)]*)?\)\s*$", re.IGNORECASE)
+# (the description may itself hold parentheses: "... SU3 (KB5049233)", so it runs to the last ")")
+_SERVER_VERSION = re.compile(r"^\s*Version\s+(\d+)\.(\d+)\s*\(\s*Build\s+(\d+)\.(\d+)\s*(?::.*)?\)\s*$", re.IGNORECASE | re.DOTALL)
 # "15.2.986.5", also zero-padded "15.02.0986.005" as some tools print it
 _DOTTED = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)\.(\d+)\s*$")
 

@@ -101,7 +101,7 @@ def timestamp(value: Any) -> datetime | None:
         # 7 fractional digits (.NET ticks) are more than older parsers take: keep microseconds.
         if "." in raw:
             head, _, rest = raw.partition(".")
-            digits = "".join(ch for ch in rest if ch.isdigit())
+            digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]  # the fraction only, not the offset
             tail = rest[len(digits) :]
             raw = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
         parsed = datetime.fromisoformat(raw)
