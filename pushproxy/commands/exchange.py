@@ -1,17 +1,161 @@
-"""`pushproxy exchange` (not built yet)."""
+"""`pushproxy exchange inspect`: what discovery sees in one Exchange organisation, read-only.
+
+This is what an administrator runs first against a real organisation: servers and releases, the Auth
+certificate on each Mailbox server, AuthServers, the push proxy, and what would block onboarding.
+
+There is no `--insecure`: an administrator facing a self-signed or internal certificate pins it
+(`--pin-sha256`, the SHA-256 of the server's certificate) or names its CA (`--ca-bundle`). Turning verification
+off would send the Exchange admin's credential to whoever answers, and a pin costs one copy-paste.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pushproxy.errors import SecretError, SpecError
+from pushproxy.exchange.discovery import discover_exchange
+from pushproxy.exchange.endpoint import AUTH_METHODS, ExchangeEndpoint
+from pushproxy.exchange.models import ExchangeDiscovery
+from pushproxy.exchange.session import ExchangeSession
+from pushproxy.secrets import resolve_secret
+
+PASSWORD_VARIABLE = "PUSHPROXY_EXCHANGE_PASSWORD"
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("exchange", help="(not built yet)")
-    parser.set_defaults(func=run)
+    parser = sub.add_parser("exchange", help="read an Exchange organisation over remote PowerShell")
+    actions = parser.add_subparsers(dest="exchange_command", required=True, metavar="ACTION")
+    inspect = actions.add_parser(
+        "inspect",
+        help="show servers, Auth certificates, AuthServers, the push proxy and blocking problems (changes nothing)",
+        description=f"The password comes from {PASSWORD_VARIABLE}, or a prompt when that is not set.",
+    )
+    inspect.add_argument("--endpoint", required=True, help="remote PowerShell URL, e.g. https://mail.contoso.com/PowerShell")
+    inspect.add_argument("--auth", default="negotiate", choices=AUTH_METHODS, help="authentication (default negotiate)")
+    inspect.add_argument("--user", help="user name, e.g. admin@contoso.com or CONTOSO\\admin")
+    inspect.add_argument("--realm", help="tenant domain to check the AuthServer against (default: the user's domain)")
+    tls = inspect.add_mutually_exclusive_group()
+    tls.add_argument("--ca-bundle", help="PEM file of the CA that issued the server's certificate")
+    tls.add_argument("--pin-sha256", help="SHA-256 (hex, colons allowed) of the server's TLS certificate")
+    inspect.add_argument("--server", action="append", default=[], help="server to address with -Server (repeatable)")
+    inspect.add_argument("--timeout", type=float, default=120.0, help="deadline per cmdlet, seconds (default 120)")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.set_defaults(func=run)
+
+
+def _password(user: str | None) -> str | None:
+    try:
+        # Through the secrets module: an env: reference, like every other secret of the product.
+        return resolve_secret(f"env:{PASSWORD_VARIABLE}")
+    except SecretError:
+        pass
+    if user is None:
+        return None
+    if not sys.stdin.isatty():
+        raise SpecError("password", f"set {PASSWORD_VARIABLE} (no terminal to prompt on)")
+    return getpass.getpass(f"Password for {user}: ")
+
+
+def _default_realm(user: str | None, endpoint: ExchangeEndpoint) -> str:
+    if user and "@" in user:
+        return user.rsplit("@", 1)[1].lower()
+    labels = endpoint.host.split(".")
+    return ".".join(labels[1:]).lower() if len(labels) > 2 else endpoint.host.lower()
 
 
 def run(args: argparse.Namespace) -> int:
-    print("pushproxy exchange: not built yet", file=sys.stderr)
-    return 2
+    tls: dict[str, Any] = {"mode": "system"}
+    if args.ca_bundle:
+        tls = {"mode": "ca_bundle", "ca_bundle": args.ca_bundle}
+    elif args.pin_sha256:
+        tls = {"mode": "pinned", "pinned_sha256": args.pin_sha256}
+    endpoint = ExchangeEndpoint.from_dict(
+        {
+            "url": args.endpoint,
+            "auth": args.auth,
+            "username": args.user,
+            # Validation wants a reference; the CLI's reference is the variable (or the prompt) below.
+            "password_ref": f"env:{PASSWORD_VARIABLE}" if args.user else None,
+            "tls": tls,
+            "call_deadline_s": args.timeout,
+            "servers": args.server,
+        }
+    )
+    password = _password(args.user)
+    realm = (args.realm or _default_realm(args.user, endpoint)).lower()
+    started = time.monotonic()
+    with ExchangeSession(endpoint, password) as session:
+        discovery = discover_exchange(session, realm)
+        wsman_messages, _ = session.requests_sent
+    elapsed = time.monotonic() - started
+    if args.json:
+        print(json.dumps({**discovery.to_dict(), "elapsed_s": round(elapsed, 3), "wsman_requests": wsman_messages}, indent=2))
+    else:
+        print_discovery(Console(), endpoint.url, discovery)
+        Console(stderr=True).print(f"read in {elapsed:.2f} s, {wsman_messages} WSMan requests", style="dim")
+    return 0
+
+
+def print_discovery(console: Console, url: str, d: ExchangeDiscovery, now: datetime | None = None) -> None:
+    """The discovery as tables: servers, Auth certificates, AuthServers, push proxy, blocking problems."""
+    at = now or datetime.now(UTC)
+    console.print(f"[bold]{url}[/bold]  realm [bold]{d.realm}[/bold]")
+
+    servers = Table(title="Servers", title_justify="left")
+    for column in ("name", "roles", "build", "release", "2013 CU3+"):
+        servers.add_column(column)
+    for s in d.servers:
+        ok = "yes" if s.meets_minimum else ("n/a" if not s.gated else "[red]NO[/red]")
+        servers.add_row(s.fqdn, ", ".join(s.roles) or "-", s.build or s.admin_display_version or "?", s.release or "unknown", ok)
+    console.print(servers)
+
+    config = d.auth_config
+    console.print(
+        f"AuthConfig: current {config.current_thumbprint or '-'}, next {config.next_thumbprint or '-'}"
+        + (f" from {config.next_effective_date:%Y-%m-%d %H:%M %Z}" if config.next_effective_date else "")
+        + f", previous {config.previous_thumbprint or '-'}"
+    )
+    certs = Table(title="Auth certificate per Mailbox server", title_justify="left")
+    for column in ("server", "slot", "thumbprint", "present", "expires", "key", "signature"):
+        certs.add_column(column)
+    for c in d.auth_certificates:
+        cert = c.certificate
+        if cert is None:
+            certs.add_row(c.server, c.slot, c.thumbprint, "[red]missing[/red]", "-", "-", "-")
+            continue
+        days = (cert.not_after - at).days
+        expires = f"{cert.not_after:%Y-%m-%d} ({days} d)" if days >= 0 else f"[red]{cert.not_after:%Y-%m-%d} (expired)[/red]"
+        key = str(cert.key_size) if (cert.key_size or 0) >= 2048 else f"[red]{cert.key_size}[/red]"
+        certs.add_row(c.server, c.slot, c.thumbprint, "yes", expires, key, cert.signature_algorithm)
+    console.print(certs)
+
+    auth_servers = Table(title=f"AuthServers (expected URL {d.expected_auth_server_url})", title_justify="left")
+    for column in ("name", "enabled", "metadata URL", "realm"):
+        auth_servers.add_column(column)
+    for a in d.auth_servers:
+        auth_servers.add_row(a.name, "yes" if a.enabled else "no", a.auth_metadata_url or "-", a.realm or "-")
+    console.print(auth_servers if d.auth_servers else "AuthServers: none")
+
+    p = d.push_proxy
+    if not p.present:
+        console.print("Push proxy: never enabled (no OnPrem-Proxy app)")
+    else:
+        console.print(f"Push proxy: {'enabled' if p.enabled else 'disabled'}, organization {p.organization or '-'}, {p.uri or '-'}")
+
+    for fact in d.facts:
+        console.print(f"  • {fact}")
+    if d.blocking:
+        console.print("[bold red]Blocking problems:[/bold red]")
+        for b in d.blocking:
+            console.print(f"  [red]✗[/red] {b.message}")
+    else:
+        console.print("[green]Nothing blocks onboarding.[/green]")

@@ -19,6 +19,10 @@ def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | N
     servers = operations.get_servers(session)
     auth_config = operations.get_auth_config(session)
     mailbox = [s for s in servers if s.is_mailbox and not s.is_edge]
+    # endpoint.servers, when given, names the servers to address with -Server (the rest may be out of reach);
+    # the CU3 gate still covers every server the organisation lists.
+    wanted_names = {n.lower() for n in session.endpoint.servers}
+    addressed = [s for s in mailbox if not wanted_names or {s.name.lower(), s.fqdn.lower()} & wanted_names]
 
     wanted: list[tuple[str, str]] = []
     if auth_config.current_thumbprint:
@@ -27,7 +31,7 @@ def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | N
         wanted.append(("next", auth_config.next_thumbprint))
     certificates: list[ServerCertificate] = []
     for slot, thumbprint in wanted:
-        for server in mailbox:
+        for server in addressed:
             certificates.append(operations.get_server_certificate(session, thumbprint, server.fqdn or server.name, slot))
 
     auth_servers = operations.get_auth_servers(session)
