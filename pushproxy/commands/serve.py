@@ -1,17 +1,98 @@
-"""`pushproxy serve` (not built yet)."""
+"""`pushproxy serve`: on one machine, what the Functions host serves in Azure, for any DFApp.
+
+HTTP functions at /api/<route>, the Durable management API, timer triggers, and the orchestrations themselves on
+the local host (SQLite). Function keys are not checked locally: every route is served anonymously.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import os
+import signal
 import sys
+from pathlib import Path
 from typing import Any
+
+from pushproxy.errors import SpecError
+from pushproxy.settings import setting
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("serve", help="(not built yet)")
+    parser = sub.add_parser(
+        "serve",
+        help="serve the app's HTTP functions, timers and the Durable API on this machine",
+        description=__doc__,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7071, help="port (default 7071; 0 picks a free one)")
+    parser.add_argument(
+        "--app", default="function_app:app", help="the DFApp, as module:attribute (default function_app:app)"
+    )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="SQLite file (default $PUSHPROXY_LOCAL_DB or ~/.local/share/pushproxy/local.sqlite)",
+    )
     parser.set_defaults(func=run)
 
 
+def load_app(spec: str) -> Any:
+    """Import `module:attribute`, from the current directory first, as the Functions worker does."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise SpecError("--app", f"{spec!r} is not module:attribute (e.g. function_app:app)")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError("--app", f"cannot import {module_name!r}: {exc}") from exc
+    try:
+        return getattr(module, attribute)
+    except AttributeError as exc:
+        raise SpecError("--app", f"module {module_name!r} has no attribute {attribute!r}") from exc
+
+
 def run(args: argparse.Namespace) -> int:
-    print("pushproxy serve: not built yet", file=sys.stderr)
-    return 2
+    if not 0 <= args.port <= 65535:
+        raise SpecError("--port", "must be between 0 and 65535")
+    from pushproxy.local import LocalHost, default_database_path
+
+    app = load_app(args.app)
+    database = Path(args.database).expanduser() if args.database else default_database_path()
+    host = LocalHost(app, database=database)
+    try:
+        asyncio.run(_serve(host, args.host, args.port, setting("PUSHPROXY_TASK_HUB") or "pushproxy"))
+    finally:
+        host.close()
+    return 0
+
+
+async def _serve(host: Any, address: str, port: int, task_hub: str) -> None:
+    from aiohttp import web
+
+    from pushproxy.local.http_api import LocalFunctionsServer
+
+    server = LocalFunctionsServer(host, task_hub)
+    runner = web.AppRunner(server.make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, address, port)
+    await site.start()
+    bound = runner.addresses[0]
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    server.base_url = f"http://{shown}:{bound[1]}"
+    server.start_engine()
+    server.start_timers()
+    print(f"listening on {server.base_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        await runner.cleanup()

@@ -133,19 +133,23 @@ class LocalHost:
         self, orchestration_function_name: str, instance_id: str | None = None, client_input: Any = None
     ) -> str:
         """Create an instance (status Pending until the next `run_until_idle`) and return its id."""
-        if orchestration_function_name not in self.index.orchestrators:
-            raise UnknownOrchestrator(orchestration_function_name, list(self.index.orchestrators))
-        instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
-        _check_instance_id(instance_id)
         try:
             input_text = df_dumps(client_input) if client_input is not None else None
         except TypeError as exc:
             raise SpecError("client_input", f"is not JSON-serializable ({type(client_input).__name__})") from exc
+        return self.start_new_with_input_text(orchestration_function_name, instance_id, input_text)
+
+    def start_new_with_input_text(self, name: str, instance_id: str | None, input_text: str | None) -> str:
+        """`start_new` with the input already serialized (the HTTP API receives it as JSON text)."""
+        if name not in self.index.orchestrators:
+            raise UnknownOrchestrator(name, list(self.index.orchestrators))
+        instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
+        _check_instance_id(instance_id)
         with self.store.transaction() as db:
             row = db.execute("SELECT status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
             if row is not None and row["status"] in ACTIVE:
                 raise InstanceAlreadyRunning(instance_id, row["status"])
-            self._create_instance(db, orchestration_function_name, instance_id, input_text, parent=None)
+            self._create_instance(db, name, instance_id, input_text, parent=None)
         self.wakeup.set()
         return instance_id
 
