@@ -6,6 +6,7 @@ identity-based storage setting (AzureWebJobsStorage__accountName) is present, SQ
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from pushproxy.registry.base import Registry
@@ -33,7 +34,11 @@ __all__ = [
     "default_registry_path",
     "normalize_domain",
     "open_registry",
+    "shared_registry",
 ]
+
+_SHARED: dict[tuple[str | None, ...], Registry] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def default_registry_path() -> Path:
@@ -50,3 +55,18 @@ def open_registry(path: str | Path | None = None) -> Registry:
             account, setting("PUSHPROXY_REGISTRY_TABLE") or "pushproxyregistry", setting("AZURE_CLIENT_ID")
         )
     return SqliteRegistry(path if path is not None else default_registry_path())
+
+
+def shared_registry() -> Registry:
+    """One registry per process and configuration, for functions that run many times (HTTP, activities):
+    opening Azure Tables costs a round trip, and SQLite connections are cheap to share (the backend locks)."""
+    key = (
+        setting("AzureWebJobsStorage__accountName"),
+        setting("PUSHPROXY_REGISTRY_TABLE"),
+        str(default_registry_path()),
+    )
+    with _SHARED_LOCK:
+        registry = _SHARED.get(key)
+        if registry is None:
+            registry = _SHARED[key] = open_registry()
+        return registry

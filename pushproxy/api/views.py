@@ -1,0 +1,111 @@
+"""Response shapes of the HTTP API (and of `pushproxy verify --json`): plain JSON built from registry records and
+Durable statuses. One place, so the CLI, the routes and openapi.json agree."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pushproxy.registry.models import OnboardingRecord, TenantRecord, VerificationRecord, VerificationSummary
+
+# Durable runtime statuses during which an instance still owns its id (a second start would collide).
+ACTIVE_STATUSES = frozenset({"Pending", "Running", "ContinuedAsNew", "ContinuingAsNew", "Suspended"})
+
+
+def json_value(value: Any) -> Any:
+    """Durable hands input and custom status back as JSON text on some hosts and parsed on others: accept both."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def runtime_status_name(status: Any) -> str | None:
+    """`OrchestrationRuntimeStatus.Running` -> "Running" (None for an unknown instance)."""
+    value = getattr(status, "runtime_status", None)
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def onboarding_view(status: Any) -> dict[str, Any]:
+    """`GET /api/onboardings/{id}`: phase, plan, approvals and results of one onboarding instance."""
+    custom = json_value(getattr(status, "custom_status", None))
+    custom = custom if isinstance(custom, dict) else {}
+    given = json_value(getattr(status, "input_", None))
+    given = given if isinstance(given, dict) else {}
+    spec: dict[str, Any] = given["spec"] if isinstance(given.get("spec"), dict) else {}
+    runtime = runtime_status_name(status)
+    phase = custom.get("phase") or {"Pending": "pending", "Running": "discovering", "Failed": "failed",
+                                     "Terminated": "terminated"}.get(runtime or "", None)
+    return {
+        "id": getattr(status, "instance_id", None),
+        "tenant": custom.get("tenant") or spec.get("tenant_domain"),
+        "runtime_status": runtime,
+        "phase": phase,
+        "plan": custom.get("plan") or [],
+        "awaiting": custom.get("awaiting"),
+        "approvals": custom.get("approvals") or [],
+        "done": custom.get("done") or [],
+        "requested_by": given.get("requested_by"),
+        "remediation": bool(given.get("remediation", False)),
+        "output": json_value(getattr(status, "output", None)),
+        "created": _iso(getattr(status, "created_time", None)),
+        "last_updated": _iso(getattr(status, "last_updated_time", None)),
+    }
+
+
+def verification_status_view(status: Any) -> dict[str, Any]:
+    """A verification instance: runtime status and the summary it keeps in custom status."""
+    return {
+        "id": getattr(status, "instance_id", None),
+        "runtime_status": runtime_status_name(status),
+        "summary": json_value(getattr(status, "custom_status", None)),
+        "output": json_value(getattr(status, "output", None)),
+    }
+
+
+def tenant_row(tenant: TenantRecord, verification: VerificationRecord | None) -> dict[str, Any]:
+    """One line of `GET /api/tenants` (and of `pushproxy verify`): the tenant, its state, and why."""
+    return {
+        "tenant": tenant.domain,
+        "state": verification.state if verification else "unverified",
+        "reasons": [f.message for f in verification.findings] if verification else [],
+        "findings": [f.to_dict() for f in verification.findings] if verification else [],
+        "verified_at": _iso(verification.verified_at) if verification else None,
+        "remediation_id": verification.remediation_id if verification else None,
+        "onboarded_at": _iso(tenant.onboarded_at),
+        "last_onboarding_id": tenant.last_onboarding_id,
+    }
+
+
+def fleet_view(
+    tenants: list[TenantRecord], verifications: list[VerificationRecord], summary: VerificationSummary | None
+) -> dict[str, Any]:
+    """`GET /api/tenants`: every tenant with its latest verification, and the latest fleet summary."""
+    latest = {v.domain: v for v in verifications}
+    return {
+        "tenants": [tenant_row(t, latest.get(t.domain)) for t in tenants],
+        "summary": summary.to_dict() if summary else None,
+    }
+
+
+def tenant_view(
+    tenant: TenantRecord, verification: VerificationRecord | None, onboardings: list[OnboardingRecord]
+) -> dict[str, Any]:
+    """`GET /api/tenants/{tenant}`: the row, plus the spec (secrets by reference), findings and onboarding history."""
+    return {
+        **tenant_row(tenant, verification),
+        "spec": tenant.spec,
+        "verification": verification.to_dict() if verification else None,
+        "onboardings": [o.to_dict() for o in onboardings],
+    }

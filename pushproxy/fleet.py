@@ -1,0 +1,168 @@
+"""What the verification activities do: list the fleet, re-discover and classify one tenant, start a remediation,
+record the summary. Each reads and writes the registry; none raises for one tenant's trouble (that tenant's record
+says what went wrong, and the rest of the fleet is still verified)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from pushproxy.errors import PushProxyError, SpecError
+from pushproxy.registry import Registry, VerificationRecord, VerificationSummary, open_registry
+from pushproxy.registry.models import parse_time
+from pushproxy.verification import (
+    TenantObservation,
+    classify,
+    remediation_policy,
+    unverifiable,
+)
+
+log = logging.getLogger("pushproxy.fleet")
+
+# Keys a stored spec may carry that TenantSpec does not know (the remediation policy): stripped before validation.
+EXTRA_SPEC_KEYS = ("remediation",)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a report. Our errors never carry secrets; for foreign ones keep the type and a short message."""
+    if isinstance(exc, PushProxyError):
+        return str(exc)
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def list_fleet(registry: Registry, tenants: list[str] | None) -> list[str]:
+    """The tenants to verify: those named, else every onboarded tenant of the registry, by domain."""
+    if tenants:
+        return sorted(set(tenants))
+    return [t.domain for t in registry.list_tenants() if t.onboarded_at is not None]
+
+
+def tenant_spec(stored: dict[str, Any]) -> Any:
+    """The TenantSpec of a registry record (validated again: a stored spec is input too)."""
+    from pushproxy.spec import TenantSpec
+
+    return TenantSpec.from_dict({k: v for k, v in stored.items() if k not in EXTRA_SPEC_KEYS})
+
+
+def _observe_exchange(spec: Any) -> tuple[Any, str | None, tuple[Any, ...], str | None]:
+    """Discovery and the probe on every Mailbox server, in one session (one NTLM handshake)."""
+    from pushproxy.exchange import client
+    from pushproxy.onboarding.steps import exchange_session
+
+    try:
+        with exchange_session(spec) as session:
+            discovery = client.discover_exchange(session, spec.tenant_domain)
+            probes = []
+            try:
+                for server in discovery.mailbox_servers:
+                    if server.meets_minimum:
+                        probes.append(client.run_probe(session, server.fqdn))
+            except Exception as exc:  # the probe's own failure is a finding, the discovery still counts
+                return discovery, None, tuple(probes), _reason(exc)
+            return discovery, None, tuple(probes), None
+    except Exception as exc:
+        return None, _reason(exc), (), None
+
+
+async def _observe_tenant(spec: Any) -> tuple[Any, str | None]:
+    from pushproxy.tenant import client as tenant_client
+    from pushproxy.tenant.client import TenantClient
+
+    try:
+        graph = TenantClient(spec.graph, spec.tenant_id)
+        try:
+            return await tenant_client.discover_tenant(graph, spec.tenant_domain), None
+        finally:
+            await graph.close()
+    except Exception as exc:
+        return None, _reason(exc)
+
+
+async def observe(spec: Any) -> TenantObservation:
+    """Re-discover one tenant: Exchange (sync pypsrp, on a thread) and the tenant (async Graph) in parallel."""
+    (exchange, exchange_error, probes, probe_error), (tenant, tenant_error) = await asyncio.gather(
+        asyncio.to_thread(_observe_exchange, spec), _observe_tenant(spec)
+    )
+    return TenantObservation(
+        domain=spec.tenant_domain,
+        exchange=exchange,
+        exchange_error=exchange_error,
+        tenant=tenant,
+        tenant_error=tenant_error,
+        probes=probes,
+        probe_error=probe_error,
+    )
+
+
+async def verify_tenant(registry: Registry, domain: str, *, now: datetime, expiry_warning_days: int,
+                        verification_id: str | None) -> tuple[VerificationRecord, str]:
+    """Verify one tenant and store the result. Returns the record and the tenant's remediation policy."""
+    policy = "off"
+    try:
+        tenant = registry.get_tenant(domain)
+        if tenant is None:
+            record = unverifiable(domain, f"{domain} is not in the registry", now=now, verification_id=verification_id)
+        else:
+            policy = remediation_policy(tenant.spec)
+            try:
+                spec = tenant_spec(tenant.spec)
+            except SpecError as exc:
+                record = unverifiable(domain, f"the stored spec is invalid: {exc}", now=now, verification_id=verification_id)
+            else:
+                observation = await observe(spec)
+                record = classify(observation, now=now, expiry_warning_days=expiry_warning_days,
+                                  verification_id=verification_id)
+    except Exception as exc:  # one tenant's trouble must never fail the fleet
+        log.warning("verification of %s failed: %s", domain, _reason(exc))
+        record = unverifiable(domain, f"verification failed: {_reason(exc)}", now=now, verification_id=verification_id)
+    registry.put_verification(record)
+    return record, policy
+
+
+def remediation_input(registry: Registry, domain: str) -> dict[str, Any]:
+    """The onboarding input of a remediation: the stored spec (references only), flagged as a remediation."""
+    tenant = registry.get_tenant(domain)
+    if tenant is None:
+        raise SpecError("tenant", f"{domain} is not in the registry")
+    spec = tenant_spec(tenant.spec).to_dict()
+    return {"spec": spec, "requested_by": "verification", "remediation": True}
+
+
+def note_remediation(registry: Registry, domain: str, instance_id: str) -> None:
+    """Remember on the tenant's latest verification which onboarding it started."""
+    latest = registry.latest_verification(domain)
+    if latest is not None:
+        from dataclasses import replace
+
+        registry.put_verification(replace(latest, remediation_id=instance_id))
+
+
+def summarize(verification_id: str, started_at: str, finished_at: str, records: list[dict[str, Any]],
+              remediations: list[str]) -> VerificationSummary:
+    """The fleet summary from the per-tenant records (as plain JSON, as they come back from activities)."""
+    states = [r["state"] for r in records]
+    return VerificationSummary(
+        verification_id=verification_id,
+        started_at=parse_time(started_at, "started_at"),
+        finished_at=parse_time(finished_at, "finished_at"),
+        total=len(states),
+        healthy=states.count("healthy"),
+        drifting=states.count("drifting"),
+        failing=states.count("failing"),
+        remediations=tuple(sorted(remediations)),
+    )
+
+
+__all__ = [
+    "list_fleet",
+    "note_remediation",
+    "observe",
+    "open_registry",
+    "remediation_input",
+    "summarize",
+    "tenant_spec",
+    "verify_tenant",
+]
