@@ -1,0 +1,293 @@
+"""The Exchange client against the Exchange stand-in: real pypsrp, real sockets, NTLM over HTTP unless said."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pushproxy.errors import ExchangeError, SpecError
+from pushproxy.exchange import client
+from pushproxy.exchange.models import AUTH_METADATA_URL_TEMPLATE
+from pushproxy.exchange.session import ExchangeSession
+from tests.exchange.standin import default_org, endpoint_for, iso, with_org
+from tests.support.exchange_standin import start_exchange_standin
+
+REALM = "fabrikam.com"
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[Any]:
+    with start_exchange_standin() as s:
+        yield s
+
+
+@pytest.fixture()
+def fresh(standin: Any) -> Iterator[Any]:
+    """The stand-in with its default organisation as it started, an empty journal and no faults."""
+    original = standin.state()
+    standin.faults([])
+    standin.clear_journal()
+    yield standin
+    standin.faults([])
+    standin.put_state(original)
+
+
+def session_for(standin: Any, **kw: Any) -> ExchangeSession:
+    return ExchangeSession(endpoint_for(standin, **kw), standin.password)
+
+
+def cmdlets(standin: Any) -> list[str]:
+    return [e["operation"] for e in standin.journal() if e["operation"][:1].isupper() and "-" in e["operation"]]
+
+
+def test_discovery_of_an_organisation_ready_to_onboard(fresh: Any) -> None:
+    with session_for(fresh) as session:
+        d = client.discover_exchange(session, REALM)
+    assert [s.release for s in d.servers] == ["Exchange 2019 CU15", "Exchange 2019 CU15"]
+    assert all(s.meets_minimum for s in d.servers)
+    assert d.blocking == ()
+    current = [c for c in d.auth_certificates if c.slot == "current"]
+    assert len(current) == 2 and all(c.present for c in current)
+    cert = d.current_certificate
+    assert cert is not None and cert.key_size == 2048 and cert.is_usable(datetime.now(UTC))
+    assert cert.thumbprint == d.auth_config.current_thumbprint
+    assert d.auth_servers == () and not d.push_proxy.enabled
+    assert cmdlets(fresh) == ["Get-ExchangeServer", "Get-AuthConfig", "Get-ExchangeCertificate", "Get-ExchangeCertificate", "Get-AuthServer", "Get-PushNotificationApp"]
+
+
+def test_a_2013_cu2_server_blocks(fresh: Any) -> None:
+    def downgrade(org: dict[str, Any]) -> None:
+        org["servers"][1]["version"] = "15.0.712.24"
+
+    fresh.put_state(with_org(fresh.state(), downgrade))
+    with session_for(fresh) as session:
+        d = client.discover_exchange(session, REALM)
+    old = [s for s in d.servers if not s.meets_minimum]
+    assert [s.release for s in old] == ["Exchange 2013 CU2"]
+    assert [b.code for b in d.blocking] == ["server_below_minimum"]
+    assert old[0].name in d.blocking[0].message
+
+
+def _one_certificate(org: dict[str, Any], **facts: Any) -> None:
+    servers = [s["name"] for s in org["servers"]]
+    cert = {"thumbprint": "PLACEHOLDER", "servers": servers, **facts}
+    org["certificates"] = [cert]
+    org["auth_config"] = {"current": "PLACEHOLDER"}
+
+
+def test_a_certificate_missing_on_one_server_blocks(fresh: Any) -> None:
+    state = with_org(fresh.state(), lambda org: _one_certificate(org, servers=[org["servers"][0]["name"]]))
+    fresh.put_state(state)
+    with session_for(fresh) as session:
+        d = client.discover_exchange(session, REALM)
+    missing = [c for c in d.auth_certificates if not c.present]
+    assert len(missing) == 1 and missing[0].certificate is None
+    assert [b.code for b in d.blocking] == ["auth_certificate_missing"]
+    assert d.current_certificate is not None  # still read from the server that has it
+
+
+def test_an_expired_certificate_is_a_fact_not_a_blocker(fresh: Any) -> None:
+    fresh.put_state(with_org(fresh.state(), lambda org: _one_certificate(org, not_before=iso(-400), not_after=iso(-5))))
+    with session_for(fresh) as session:
+        d = client.discover_exchange(session, REALM)
+    cert = d.current_certificate
+    assert cert is not None and cert.is_expired(datetime.now(UTC)) and not cert.is_usable(datetime.now(UTC))
+    assert d.blocking == ()
+    assert any("expired" in f for f in d.facts)
+
+
+def test_a_1024_bit_certificate_is_a_fact_not_a_blocker(fresh: Any) -> None:
+    fresh.put_state(with_org(fresh.state(), lambda org: _one_certificate(org, key_size=1024)))
+    with session_for(fresh) as session:
+        d = client.discover_exchange(session, REALM)
+    assert d.current_certificate is not None and d.current_certificate.key_size == 1024
+    assert d.blocking == () and any("1024-bit" in f for f in d.facts)
+
+
+def test_an_hcw_auth_server_with_the_right_url_is_recognised_not_duplicated(fresh: Any) -> None:
+    hcw_name = f"ACS - {uuid.uuid4()}"
+    url = AUTH_METADATA_URL_TEMPLATE.format(realm=REALM)
+    fresh.put_state(with_org(fresh.state(), lambda org: org.__setitem__("auth_servers", [{"name": hcw_name, "auth_metadata_url": url}])))
+    fresh.clear_journal()
+    with session_for(fresh) as session:
+        change = client.ensure_auth_server(session, REALM)
+    assert change.action == "none" and change.auth_server.name == hcw_name
+    assert "New-AuthServer" not in cmdlets(fresh) and "Set-AuthServer" not in cmdlets(fresh)
+    assert [a["name"] for a in default_org(fresh.state())["auth_servers"]] == [hcw_name]
+
+
+def test_ensure_auth_server_creates_once_then_does_nothing(fresh: Any) -> None:
+    with session_for(fresh) as session:
+        first = client.ensure_auth_server(session, REALM)
+        second = client.ensure_auth_server(session, REALM.upper())
+    assert first.action == "created" and first.auth_server.name == "MicrosoftSts"
+    assert first.auth_server.auth_metadata_url == AUTH_METADATA_URL_TEMPLATE.format(realm=REALM)
+    assert second.action == "none"
+    assert cmdlets(fresh).count("New-AuthServer") == 1
+
+
+def test_ensure_auth_server_corrects_our_own_server_pointing_elsewhere(fresh: Any) -> None:
+    wrong = AUTH_METADATA_URL_TEMPLATE.format(realm="contoso.com")
+    fresh.put_state(with_org(fresh.state(), lambda org: org.__setitem__("auth_servers", [{"name": "MicrosoftSts", "auth_metadata_url": wrong}])))
+    with session_for(fresh) as session:
+        change = client.ensure_auth_server(session, REALM)
+    assert change.action == "updated"
+    assert change.auth_server.auth_metadata_url == AUTH_METADATA_URL_TEMPLATE.format(realm=REALM)
+
+
+def test_create_assign_publish_and_stage_an_auth_certificate(fresh: Any) -> None:
+    first_server = default_org(fresh.state())["servers"][0]["name"]
+    with session_for(fresh) as session:
+        created = client.new_auth_certificate(session, first_server, reuse_existing=False)
+        assert created.subject == "CN=Microsoft Exchange Server Auth Certificate" and created.key_size == 2048
+        assert created.not_after - created.not_before > timedelta(days=4 * 365)
+        config = client.set_auth_certificate(session, created.thumbprint)
+        assert config.current_thumbprint == created.thumbprint
+        d = client.discover_exchange(session, REALM)
+        assert d.blocking == () and all(c.present for c in d.auth_certificates)  # published everywhere
+        # A retry of the create finds the one just made instead of making another.
+        again = client.new_auth_certificate(session, first_server)
+        assert again.thumbprint == created.thumbprint
+
+        staged = client.new_auth_certificate(session, first_server, reuse_existing=False)
+        effective = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+        config = client.set_auth_certificate(session, staged.thumbprint, effective)
+        assert config.next_thumbprint == staged.thumbprint and config.current_thumbprint == created.thumbprint
+        assert config.next_effective_date == effective
+        d = client.discover_exchange(session, REALM)
+        assert d.next_certificate is not None and d.next_certificate.thumbprint == staged.thumbprint
+        with pytest.raises(SpecError) as err:
+            client.set_auth_certificate(session, staged.thumbprint, datetime.now(UTC) + timedelta(hours=47))
+        assert err.value.field == "effective"
+    assert cmdlets(fresh).count("New-ExchangeCertificate") == 2
+
+
+def test_push_proxy_enable_disable_and_the_probe(fresh: Any) -> None:
+    server = default_org(fresh.state())["servers"][0]["fqdn"]
+    with session_for(fresh) as session:
+        assert not client.get_push_proxy(session).present
+        failed = client.run_probe(session, server)
+        assert not failed.succeeded and failed.result_type == "Failed" and failed.error
+        client.ensure_auth_server(session, REALM)
+        state = client.enable_push_proxy(session, REALM)
+        assert state.enabled and state.organization == REALM and state.uri == "https://outlook.office365.com/PushNotifications"
+        assert client.enable_push_proxy(session, REALM) == state  # already so: nothing sent
+        probe = client.run_probe(session, server)
+        assert probe.succeeded and probe.result_type == "Succeeded", probe
+        off = client.disable_push_proxy(session)
+        assert off.present and not off.enabled
+    assert cmdlets(fresh).count("Enable-PushNotificationProxy") == 1
+
+
+def test_restart_health_manager_through_the_windows_powershell_endpoint(fresh: Any) -> None:
+    server = default_org(fresh.state())["servers"][0]["name"]
+    client.restart_health_manager(endpoint_for(fresh), fresh.password, server)
+    entries = [e for e in fresh.journal() if e["operation"] == "Restart-Service"]
+    assert entries and entries[-1]["outcome"] == "ok" and entries[-1]["parameters"].get("Name") == "MSExchangeHM"
+
+
+# -- errors ----------------------------------------------------------------------------------------------
+def test_wrong_password_is_permanent_and_never_shows_the_password(fresh: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    bad = "Wr0ng-" + uuid.uuid4().hex
+    session = ExchangeSession(endpoint_for(fresh), bad)
+    assert bad not in repr(session)
+    with pytest.raises(ExchangeError) as err:
+        with session:
+            pass
+    assert not err.value.transient and err.value.error_id == "HTTP401"
+    assert bad not in str(err.value) and bad not in repr(err.value)
+    assert bad not in caplog.text and fresh.password not in caplog.text
+
+
+def test_a_non_terminating_not_found_error_is_raised_with_exchanges_words(fresh: Any) -> None:
+    with session_for(fresh) as session:
+        with pytest.raises(ExchangeError) as err:
+            session.invoke("Get-ExchangeServer", {"Identity": "NOPE"})
+    e = err.value
+    assert not e.transient and e.cmdlet == "Get-ExchangeServer"
+    assert e.error_id and "NotFound" in e.error_id
+
+
+def test_unknown_cmdlets_and_parameters_are_permanent(fresh: Any) -> None:
+    with session_for(fresh) as session:
+        with pytest.raises(ExchangeError) as unknown:
+            session.invoke("Get-Nothing")
+        with pytest.raises(ExchangeError) as binding:
+            session.invoke("Get-AuthConfig", {"NoSuchParameter": "x"})
+        assert client.get_auth_config(session).current_thumbprint  # the pool still works
+    assert not unknown.value.transient and not binding.value.transient
+
+
+@pytest.mark.parametrize(
+    "fail",
+    [
+        {"kind": "http", "status": 503},
+        {"kind": "drop"},
+    ],
+)
+def test_transport_faults_are_transient(fresh: Any, fail: dict[str, Any]) -> None:
+    with session_for(fresh) as session:
+        fresh.faults([{"when": {"operation": "Get-AuthConfig"}, "fail": fail, "times": 1}])
+        with pytest.raises(ExchangeError) as err:
+            client.get_auth_config(session)
+    assert err.value.transient, err.value
+    with session_for(fresh) as session:  # a new session (what a retried activity opens) works
+        assert client.get_auth_config(session).current_thumbprint
+
+
+def test_a_cmdlet_past_its_deadline_is_stopped(fresh: Any) -> None:
+    fresh.faults([{"when": {"operation": "Get-AuthConfig"}, "fail": {"kind": "delay", "delay_s": 8}, "times": 1}])
+    with session_for(fresh, call_deadline_s=2, operation_timeout_s=1) as session:
+        started = time.monotonic()
+        with pytest.raises(ExchangeError) as err:
+            client.get_auth_config(session)
+        elapsed = time.monotonic() - started
+    assert err.value.transient and err.value.error_id == "Deadline"
+    assert elapsed < 6, elapsed  # bounded by the deadline plus one poll, not by the 8 s delay
+
+
+def test_an_error_n_times_then_success_is_retried_to_success(fresh: Any) -> None:
+    fresh.faults([{"when": {"operation": "Get-AuthConfig"}, "fail": {"kind": "error", "message": "The server is busy, try again later."}, "times": 2}])
+    errors: list[ExchangeError] = []
+    config = None
+    for _ in range(4):  # what the activity retry policy does: a fresh session per attempt
+        try:
+            with session_for(fresh) as session:
+                config = client.get_auth_config(session)
+            break
+        except ExchangeError as exc:
+            assert exc.transient, exc
+            errors.append(exc)
+    assert len(errors) == 2 and config is not None and config.current_thumbprint
+
+
+def test_a_session_belongs_to_its_thread(fresh: Any) -> None:
+    caught: list[BaseException] = []
+    with session_for(fresh) as session:
+        def use() -> None:
+            try:
+                client.get_auth_config(session)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the test thread
+                caught.append(exc)
+
+        worker = threading.Thread(target=use)
+        worker.start()
+        worker.join()
+        assert client.get_auth_config(session).current_thumbprint
+    assert len(caught) == 1 and isinstance(caught[0], RuntimeError)
+
+
+def test_one_pool_per_session(fresh: Any) -> None:
+    with session_for(fresh) as session:
+        client.discover_exchange(session, REALM)
+        client.get_push_proxy(session)
+    creates = [e for e in fresh.journal() if e["operation"] == "Create"]
+    assert len(creates) == 1
