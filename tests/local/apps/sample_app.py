@@ -60,10 +60,13 @@ def flaky(job: dict[str, Any]) -> str:
 
 @app.activity_trigger(input_name="job")
 def slow(job: dict[str, Any]) -> str:
+    """Blocks while the file `job["block"]` exists (at most 60 s): the crash tests kill the host meanwhile."""
     _record("slow-start", job["key"])
-    time.sleep(job["seconds"])
+    deadline = time.monotonic() + 60
+    while os.path.exists(job["block"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
     _record("slow", job["key"])
-    return f"slept {job['seconds']}"
+    return f"unblocked {job['key']}"
 
 
 @app.activity_trigger(input_name="n")
@@ -128,6 +131,15 @@ def sleeper(context: df.DurableOrchestrationContext):
     seconds = context.get_input()
     yield context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
     return (yield context.call_activity(hello, "after timer"))
+
+
+@app.orchestration_trigger(context_name="context")
+def crashy(context: df.DurableOrchestrationContext):
+    job = context.get_input()
+    first = yield context.call_activity(double, 1)
+    middle = yield context.call_activity(slow, job)
+    last = yield context.call_activity(double, 2)
+    return [first, middle, last]
 
 
 @app.orchestration_trigger(context_name="context")
