@@ -140,3 +140,58 @@ def function_app_settings() -> dict[str, Any]:
         site_config = site.properties.get("siteConfig", {})
         settings.update(name_value_pairs(site_config.get("appSettings"), variables))
     return settings
+
+
+def _tree_sitter_root(path: Path) -> Any:
+    import tree_sitter
+    import tree_sitter_bicep
+
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bicep.language()))
+    return parser.parse(path.read_bytes()).root_node
+
+
+DECLARATIONS = (
+    "parameter_declaration", "variable_declaration", "resource_declaration", "module_declaration", "output_declaration",
+)
+
+
+@dataclass(frozen=True)
+class Symbols:
+    """The names a file declares and the bare identifiers it uses as values, from tree-sitter's tree."""
+
+    declared: frozenset[str]
+    referenced: dict[str, int]  # name -> first line it is used on
+
+
+def symbols(path: Path) -> Symbols:
+    """Declared names (params, vars, resources, modules, outputs, loop variables) and referenced identifiers.
+
+    An identifier is a reference unless it names a declaration, an object key, a called function or a decorator.
+    """
+    declared: set[str] = set()
+    referenced: dict[str, int] = {}
+    stack = [_tree_sitter_root(path)]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        text = node.text.decode() if node.text else ""
+        if node.type in ("loop_variable", "loop_enumerator"):
+            declared.add(text)
+            continue
+        if node.type != "identifier" or node.parent is None:
+            continue
+        parent = node.parent
+        first = parent.children[0] if parent.children else None
+        if parent.type in DECLARATIONS and parent.child_by_field_name("name") == node:
+            declared.add(text)
+        elif parent.type in DECLARATIONS and parent.children[1] == node:
+            declared.add(text)
+        elif parent.type == "for_statement" and node.prev_sibling is not None and node.prev_sibling.type == "for":
+            declared.add(text)  # `[for item in items: ...]`
+        elif parent.type == "object_property" and first == node:
+            continue
+        elif parent.type == "call_expression" and first == node:
+            continue
+        else:
+            referenced.setdefault(text, node.start_point[0] + 1)
+    return Symbols(frozenset(declared), referenced)
