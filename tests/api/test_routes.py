@@ -1,0 +1,274 @@
+"""The HTTP API through `pushproxy serve`: routes, validation, 404s and 409s, with plain HTTP and the SDK's client.
+
+An Exchange endpoint that accepts connections and never answers keeps an onboarding (and a verification) running
+for as long as a test needs, without any stand-in: that is how the 409s are reached deterministically.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.api.served import Served
+
+REPO = Path(__file__).resolve().parents[2]
+TENANT_ID = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts TCP connections and never answers (a hung Exchange)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield int(sock.getsockname()[1])
+
+
+def spec(domain: str, port: int, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "tenant_domain": domain,
+        "tenant_id": TENANT_ID,
+        "exchange": {
+            "url": f"http://127.0.0.1:{port}/PowerShell", "auth": "ntlm", "username": "admin@fabrikam.com",
+            "password_ref": "env:NO_SUCH_PASSWORD_VAR", "connect_timeout_s": 60, "operation_timeout_s": 60,
+        },
+        "graph": {"mode": "secret", "client_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "secret_ref": "env:NO_SUCH_SECRET",
+                  "authority": "https://127.0.0.1:9", "graph_url": "https://127.0.0.1:9"},
+        # Long retries: a failing discovery keeps the instance running while the test looks at it.
+        "retry": {"first_retry_interval_s": 600, "max_attempts": 3},
+    }
+    body.update(changes)
+    return body
+
+
+def post_json(served: Served, path: str, body: Any, **kw: Any) -> requests.Response:
+    return served.request("POST", path, data=json.dumps(body), headers={"Content-Type": "application/json", **kw.pop("headers", {})}, **kw)
+
+
+def error_of(response: requests.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"]), body
+    return dict(body["error"])
+
+
+# --------------------------------------------------------------------------------------------- the document
+
+
+def test_openapi_document_is_served_and_is_the_one_in_the_repo(served: Served) -> None:
+    response = served.request("GET", "/api/openapi.json")
+    assert response.status_code == 200
+    assert response.json() == json.loads((REPO / "openapi.json").read_text())
+    assert response.json()["openapi"].startswith("3.")
+
+
+def test_every_http_function_is_in_the_document() -> None:
+    import function_app  # noqa: F401  (registers the blueprints)
+    from functions import http_api
+
+    document = json.loads((REPO / "openapi.json").read_text())
+    routes = {f"/{fb._function.get_trigger().route}" for fb in http_api.bp._function_builders}
+    assert routes == set(document["paths"])
+
+
+# --------------------------------------------------------------------------------------------- bad input: 400
+
+
+def test_a_body_that_is_not_json_is_refused(served: Served, silent_port: int) -> None:
+    response = served.request("POST", "/api/tenants/fabrikam.com/onboarding", data=b"{not json")
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "body"
+
+
+def test_a_body_that_is_not_an_object_is_refused(served: Served) -> None:
+    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", ["a"])
+    assert (response.status_code, error_of(response)["field"]) == (400, "body")
+
+
+@pytest.mark.parametrize("missing", ["tenant_id", "exchange", "graph"])
+def test_missing_fields_are_named(served: Served, silent_port: int, missing: str) -> None:
+    body = spec("fabrikam.com", silent_port)
+    del body[missing]
+    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", body)
+    assert response.status_code == 400
+    assert error_of(response)["field"] == missing
+
+
+@pytest.mark.parametrize("domain", ["fabrikam", "-fabrikam.com", "fab_rikam.com", "a..b.com"])
+def test_a_malformed_domain_in_the_route_is_refused(served: Served, silent_port: int, domain: str) -> None:
+    response = post_json(served, f"/api/tenants/{domain}/onboarding", spec("fabrikam.com", silent_port))
+    assert response.status_code == 400
+    assert error_of(response)["field"] in ("tenant", "tenant_domain")
+
+
+def test_a_body_for_another_tenant_is_refused(served: Served, silent_port: int) -> None:
+    response = post_json(served, "/api/tenants/contoso.com/onboarding", spec("fabrikam.com", silent_port))
+    assert (response.status_code, error_of(response)["field"]) == (400, "tenant_domain")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("exchange.username", "admin$(Remove-Item C:\\)"),
+        ("exchange.username", "admin; Disable-PushNotificationProxy"),
+        ("approval.approvers", ["bob`n"]),
+        ("requested_by", "eve|x"),
+    ],
+)
+def test_powershell_metacharacters_are_refused_in_any_string_field(
+    served: Served, silent_port: int, path: str, value: Any
+) -> None:
+    body = copy.deepcopy(spec("fabrikam.com", silent_port))
+    node = body
+    *parents, last = path.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[last] = value
+    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", body)
+    assert response.status_code == 400
+    assert error_of(response)["field"].startswith(path)
+
+
+def test_an_inline_secret_is_refused_without_being_echoed(served: Served, silent_port: int) -> None:
+    body = spec("fabrikam.com", silent_port)
+    body["exchange"]["password_ref"] = "Sup3rS3cret-value"
+    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", body)
+    assert response.status_code == 400
+    assert "Sup3rS3cret" not in response.text
+
+
+def test_refused_input_starts_nothing(served: Served) -> None:
+    status = served.durable(lambda client: client.get_status("onboarding-fabrikam.com"))
+    assert not status
+
+
+# --------------------------------------------------------------------------------------------- 404
+
+
+def test_unknown_onboarding_is_404(served: Served) -> None:
+    response = served.request("GET", "/api/onboardings/onboarding-unknown.example")
+    assert (response.status_code, error_of(response)["code"]) == (404, "not_found")
+    response = post_json(served, "/api/onboardings/onboarding-unknown.example/approval", {"decision": "approve", "approver": "bob"})
+    assert response.status_code == 404
+
+
+def test_unknown_tenant_is_404(served: Served) -> None:
+    response = served.request("GET", "/api/tenants/unknown.example")
+    assert (response.status_code, error_of(response)["code"]) == (404, "not_found")
+
+
+def test_malformed_instance_id_is_400(served: Served) -> None:
+    response = served.request("GET", "/api/onboardings/bad$id")
+    assert (response.status_code, error_of(response)["field"]) == (400, "id")
+
+
+# --------------------------------------------------------------------------------------------- onboarding: 202, 409
+
+
+def wait_until(predicate: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_onboarding_is_a_singleton_per_tenant(served: Served, silent_port: int) -> None:
+    headers = {"X-MS-CLIENT-PRINCIPAL-NAME": "alice@provider.example"}
+    first = post_json(served, "/api/tenants/Adatum.com/onboarding", spec("adatum.com", silent_port), headers=headers)
+    assert first.status_code == 202, first.text
+    payload = first.json()
+    assert payload["id"] == "onboarding-adatum.com"
+    assert {"statusQueryGetUri", "sendEventPostUri", "terminatePostUri"} <= set(payload)
+    assert first.headers["Location"] == payload["statusQueryGetUri"]
+
+    second = post_json(served, "/api/tenants/adatum.com/onboarding", spec("adatum.com", silent_port))
+    assert second.status_code == 409
+    error = error_of(second)
+    assert error["code"] == "already_running"
+    assert error["status_url"] == payload["statusQueryGetUri"]
+    # The status URL is the Durable one, and works.
+    assert requests.get(error["status_url"], timeout=10).json()["runtimeStatus"] in ("Pending", "Running")
+
+    # The SDK's own client sees the instance and its input: the requester from the principal header, no secret.
+    status = served.durable(lambda client: client.get_status("onboarding-adatum.com", show_input=True))
+    assert status.runtime_status.value in ("Pending", "Running")
+    given = status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
+    assert given["requested_by"] == "alice@provider.example"
+    assert given["remediation"] is False
+    assert given["spec"]["exchange"]["password_ref"] == "env:NO_SUCH_PASSWORD_VAR"
+
+    view = wait_until(lambda: served.request("GET", "/api/onboardings/onboarding-adatum.com").json())
+    assert view["id"] == "onboarding-adatum.com"
+    assert view["tenant"] == "adatum.com"
+    assert view["requested_by"] == "alice@provider.example"
+    assert {"phase", "plan", "approvals", "done", "runtime_status"} <= set(view)
+
+
+def test_approval_while_nothing_waits_is_409(served: Served, silent_port: int) -> None:
+    started = post_json(served, "/api/tenants/contoso.com/onboarding", spec("contoso.com", silent_port))
+    assert started.status_code == 202
+    response = post_json(served, "/api/onboardings/onboarding-contoso.com/approval",
+                         {"decision": "approve", "approver": "bob@provider.example"})
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "not_awaiting_approval"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"approver": "bob"}, "decision"), ({"decision": "maybe", "approver": "bob"}, "decision"),
+     ({"decision": "approve"}, "approver"), ({"decision": "approve", "approver": "bob", "extra": 1}, "extra"),
+     ({"decision": "approve", "approver": "bob", "comment": "ok; go"}, "comment")],
+)
+def test_bad_approval_bodies_are_refused(served: Served, body: dict[str, Any], field: str) -> None:
+    response = post_json(served, "/api/onboardings/onboarding-contoso.com/approval", body)
+    assert (response.status_code, error_of(response)["field"]) == (400, field)
+
+
+# --------------------------------------------------------------------------------------------- the fleet
+
+
+def test_the_fleet_starts_empty(served: Served) -> None:
+    response = served.request("GET", "/api/tenants")
+    assert response.status_code == 200
+    assert response.json() == {"tenants": [], "summary": None}
+
+
+def test_verification_is_a_singleton(served: Served, silent_port: int) -> None:
+    from pushproxy.registry import SqliteRegistry, TenantRecord
+
+    with SqliteRegistry(served.registry_path) as registry:
+        registry.put_tenant(TenantRecord("hung.example", spec("hung.example", silent_port),
+                                         onboarded_at=registry_time()))
+    first = served.request("POST", "/api/verifications")
+    assert first.status_code == 202, first.text
+    assert first.json()["id"] == "verification"
+    # The hung tenant's Exchange never answers, so the verification is still running.
+    second = post_json(served, "/api/verifications", {"tenants": ["hung.example"]})
+    assert second.status_code == 409
+    assert error_of(second)["status_url"] == first.json()["statusQueryGetUri"]
+    running = served.request("GET", "/api/verifications/verification").json()
+    assert running["runtime_status"] in ("Pending", "Running")
+
+
+@pytest.mark.parametrize(("body", "field"), [({"tenants": []}, "tenants"), ({"tenants": ["bad domain"]}, "tenants[0]"),
+                                             ({"other": 1}, "other")])
+def test_bad_verification_requests_are_refused(served: Served, body: dict[str, Any], field: str) -> None:
+    response = post_json(served, "/api/verifications", body)
+    assert (response.status_code, error_of(response)["field"]) == (400, field)
+
+
+def registry_time() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
