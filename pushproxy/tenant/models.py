@@ -328,8 +328,9 @@ class ServicePrincipal:
 class KeyChange:
     """What an add or remove did to the service principal's keys.
 
-    `action` is "none" when nothing had to change (idempotent re-run). `restored` lists thumbprints of keys
-    that someone added between our read and our PATCH, which our PATCH removed and we then put back.
+    `action` is "none" when nothing had to change (idempotent re-run). `concurrent_changes` lists thumbprints
+    of keys that another writer added or removed while we wrote (seen in our read-back after the PATCH); when
+    it is not empty we planned and wrote again from a fresh read (see pushproxy.tenant.client).
     """
 
     action: KeyAction
@@ -337,7 +338,8 @@ class KeyChange:
     service_principal_id: str
     key_id: str | None = None
     kept: tuple[str, ...] = ()
-    restored: tuple[str, ...] = ()
+    concurrent_changes: tuple[str, ...] = ()
+    writes: int = 0
     keys_before: int = 0
     keys_after: int = 0
 
@@ -348,7 +350,8 @@ class KeyChange:
             "service_principal_id": self.service_principal_id,
             "key_id": self.key_id,
             "kept": list(self.kept),
-            "restored": list(self.restored),
+            "concurrent_changes": list(self.concurrent_changes),
+            "writes": self.writes,
             "keys_before": self.keys_before,
             "keys_after": self.keys_after,
         }
@@ -365,7 +368,8 @@ class KeyChange:
             service_principal_id=_str(d, "service_principal_id") or "",
             key_id=_str(d, "key_id", required=False),
             kept=tuple(d.get("kept") or ()),
-            restored=tuple(d.get("restored") or ()),
+            concurrent_changes=tuple(d.get("concurrent_changes") or ()),
+            writes=int(d.get("writes") or 0),
             keys_before=int(d.get("keys_before") or 0),
             keys_after=int(d.get("keys_after") or 0),
         )
@@ -390,6 +394,7 @@ class TenantProblem:
 # Stable codes of TenantProblem, for the planner to branch on.
 PROBLEM_DOMAIN_NOT_VERIFIED = "tenant_domain_not_verified"
 PROBLEM_NO_EXCHANGE_SERVICE_PRINCIPAL = "no_exchange_service_principal"
+PROBLEM_PERMISSION_MISSING = "graph_permission_missing"
 
 
 @dataclass(frozen=True)
@@ -401,6 +406,8 @@ class TenantDiscovery:
     domain_verified: bool
     service_principal: ServicePrincipal | None
     blocking: tuple[TenantProblem, ...] = field(default_factory=tuple)
+    # Application permissions in our Graph token (its roles claim); empty when the token carries none.
+    granted_roles: tuple[str, ...] = ()
 
     def has_key(self, thumbprint: str) -> bool:
         """True when the Exchange Online service principal already holds the certificate with this thumbprint."""
@@ -413,6 +420,7 @@ class TenantDiscovery:
             "domain_verified": self.domain_verified,
             "service_principal": self.service_principal.to_dict() if self.service_principal else None,
             "blocking": [p.to_dict() for p in self.blocking],
+            "granted_roles": list(self.granted_roles),
         }
 
     @classmethod
@@ -428,4 +436,5 @@ class TenantDiscovery:
             domain_verified=bool(d.get("domain_verified")),
             service_principal=ServicePrincipal.from_dict(sp) if sp else None,
             blocking=tuple(TenantProblem.from_dict(p) for p in blocking),
+            granted_roles=tuple(str(r) for r in d.get("granted_roles") or ()),
         )

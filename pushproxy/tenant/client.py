@@ -1,0 +1,342 @@
+"""TenantClient: the Graph operations the workflow needs on one tenant, through msgraph-sdk.
+
+The concurrent-change race. Graph has no conditional write for keyCredentials (no ETag/If-Match on a
+servicePrincipal), and PATCH replaces the whole collection. What we do:
+1. Every write is planned from a read made in the same call, just before it: never from the discovery snapshot,
+   which may be days old by the time someone approves. The window is one Graph round trip.
+2. After the PATCH we read again. Every key we meant to keep and ours (for an add) must be there, and the
+   removed one gone (for a remove). Keys we didn't send are someone else's write that landed after ours: kept.
+3. If something we sent is missing, another writer with an older view overwrote us. We plan again from a
+   fresh read (so we keep what they added and never resurrect what they removed on purpose, e.g. Exchange
+   hybrid clean-up mode) and write again, up to `max_write_rounds`; then TenantError "ConcurrentKeyChange"
+   (transient: the activity's retry policy runs the whole idempotent step again later).
+What no client can see: a key added by someone else between our read and our PATCH is deleted by our PATCH and
+leaves no trace in the collection. Only that writer's own verification (or the tenant's audit log) shows it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.models.key_credential import KeyCredential
+from msgraph.generated.models.organization import Organization
+from msgraph.generated.models.service_principal import ServicePrincipal as GraphServicePrincipal
+from msgraph.generated.organization.organization_request_builder import OrganizationRequestBuilder
+from msgraph.generated.service_principals_with_app_id.service_principals_with_app_id_request_builder import (
+    ServicePrincipalsWithAppIdRequestBuilder,
+)
+
+from pushproxy.errors import TenantError
+from pushproxy.tenant.credentials import GraphCredential, build_credential
+from pushproxy.tenant.failures import tenant_error_from_exception
+from pushproxy.tenant.graph import GRAPH_SCOPE, build_graph_client
+from pushproxy.tenant.keys import (
+    CertificateFacts,
+    KeyToSend,
+    certificate_facts,
+    describe,
+    key_info_thumbprint,
+    plan_add,
+    plan_remove,
+)
+from pushproxy.tenant.models import (
+    EXCHANGE_ONLINE_APP_ID,
+    GraphCredentialSpec,
+    KeyChange,
+    KeyCredentialInfo,
+    ServicePrincipal,
+    TenantFacts,
+    normalize_thumbprint,
+)
+
+T = TypeVar("T")
+SP_SELECT = ["id", "appId", "displayName", "keyCredentials"]
+
+
+class TenantClient:
+    """Async client for one tenant. Use `async with TenantClient(spec, tenant_id) as c:` or call `close()`."""
+
+    def __init__(
+        self,
+        credential_spec: GraphCredentialSpec,
+        tenant_id: str,
+        *,
+        max_retries: int = 5,
+        max_retry_wait_s: float = 60.0,
+        max_write_rounds: int = 3,
+    ) -> None:
+        if not isinstance(credential_spec, GraphCredentialSpec):
+            credential_spec = GraphCredentialSpec.from_dict(credential_spec)
+        self.spec = credential_spec
+        self.tenant_id = tenant_id
+        self.max_write_rounds = max_write_rounds
+        self._credential: GraphCredential = build_credential(credential_spec, tenant_id)
+        self._graph, self._http = build_graph_client(
+            self._credential.credential,
+            credential_spec.graph_url,
+            ca_bundle=credential_spec.ca_bundle,
+            max_retries=max_retries,
+            max_total_wait_s=max_retry_wait_s,
+        )
+
+    def __repr__(self) -> str:
+        return f"TenantClient(tenant={self.tenant_id!r}, client_id={self.spec.client_id!r}, mode={self.spec.mode!r})"
+
+    async def __aenter__(self) -> TenantClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self._credential.close()
+
+    # ------------------------------------------------------------------------------------------ calls
+
+    async def _call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run one Graph call; translate every failure into TenantError."""
+        try:
+            await self._credential.prepare()
+            return await fn()
+        except Exception as exc:
+            translated = tenant_error_from_exception(
+                exc, operation=operation, tenant=self.tenant_id, client_id=self.spec.client_id
+            )
+            if translated is None:
+                raise
+            if translated is exc:
+                raise
+            raise translated from None  # the original may carry response bodies; the translation is enough
+
+    async def granted_roles(self) -> tuple[str, ...]:
+        """The application permissions in our access token (its `roles` claim), to report a missing grant early."""
+
+        async def read() -> tuple[str, ...]:
+            # enable_cae: the same cached token the Graph calls use (kiota asks for CAE tokens).
+            token = await self._credential.credential.get_token(GRAPH_SCOPE, enable_cae=True)
+            try:
+                payload = token.token.split(".")[1]
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            except (IndexError, ValueError):
+                return ()
+            roles = claims.get("roles") or []
+            return tuple(str(r) for r in roles) if isinstance(roles, list) else ()
+
+        return await self._call("token", read)
+
+    # ------------------------------------------------------------------------------------------ reads
+
+    async def get_tenant_facts(self) -> TenantFacts:
+        """Organisation id, display name and verified domains (`GET /organization`)."""
+        query = OrganizationRequestBuilder.OrganizationRequestBuilderGetQueryParameters(
+            select=["id", "displayName", "verifiedDomains"]
+        )
+        config = RequestConfiguration(query_parameters=query)
+        result = await self._call(
+            "GET /organization", lambda: self._graph.organization.get(request_configuration=config)
+        )
+        orgs: list[Organization] = list(result.value or []) if result else []
+        if not orgs:
+            raise TenantError("GET /organization returned no organisation", code="NoOrganization")
+        org = orgs[0]
+        domains = [d for d in (org.verified_domains or []) if d.name]
+        default = next((d.name for d in domains if d.is_default), None)
+        initial = next((d.name for d in domains if d.is_initial), None)
+        return TenantFacts(
+            tenant_id=str(org.id),
+            display_name=org.display_name or "",
+            verified_domains=tuple(str(d.name) for d in domains),
+            default_domain=default,
+            initial_domain=initial,
+        )
+
+    async def get_exchange_service_principal(self) -> ServicePrincipal | None:
+        """The Exchange Online service principal with its keys (bytes included), or None when the tenant has none."""
+        return await self.get_service_principal(EXCHANGE_ONLINE_APP_ID)
+
+    async def get_service_principal(self, app_id: str) -> ServicePrincipal | None:
+        # Key bytes come back only on a single-object GET that selects keyCredentials.
+        query = ServicePrincipalsWithAppIdRequestBuilder.ServicePrincipalsWithAppIdRequestBuilderGetQueryParameters(
+            select=SP_SELECT
+        )
+        config = RequestConfiguration(query_parameters=query)
+        builder = self._graph.service_principals_with_app_id(app_id)
+        try:
+            sp = await self._call(
+                f"GET /servicePrincipals(appId='{app_id}')", lambda: builder.get(request_configuration=config)
+            )
+        except TenantError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _service_principal(sp) if sp is not None else None
+
+    # ------------------------------------------------------------------------------------------ writes
+
+    async def add_certificate_key(self, cert_der: bytes) -> KeyChange:
+        """Put the certificate's public key on the Exchange Online service principal, keeping every other key.
+
+        Idempotent by thumbprint: when the key is already there nothing is written (action "none").
+        """
+        cert = certificate_facts(cert_der)
+        return await self._converge(
+            cert.thumbprint,
+            action="added",
+            plan=lambda keys: plan_add(keys, cert),
+            done=lambda thumbs: cert.thumbprint in thumbs,
+            cert=cert,
+        )
+
+    async def remove_key(self, thumbprint: str) -> KeyChange:
+        """Remove the key with this thumbprint from the Exchange Online service principal, keeping every other key."""
+        wanted = normalize_thumbprint(thumbprint)
+        return await self._converge(
+            wanted,
+            action="removed",
+            plan=lambda keys: plan_remove(keys, wanted),
+            done=lambda thumbs: wanted not in thumbs,
+            cert=None,
+        )
+
+    async def _converge(
+        self,
+        thumbprint: str,
+        *,
+        action: str,
+        plan: Callable[[tuple[KeyCredentialInfo, ...]], list[KeyToSend] | None],
+        done: Callable[[set[str]], bool],
+        cert: CertificateFacts | None,
+    ) -> KeyChange:
+        sp = await self._require_exchange_sp()
+        keys_before = len(sp.key_credentials)
+        concurrent: list[str] = []
+        last_sent: list[KeyToSend] = []
+        writes = 0
+        for _round in range(self.max_write_rounds):
+            body = plan(sp.key_credentials)
+            if body is None:
+                # Already in the wanted state (first round: nothing to do; later rounds: someone did it for us).
+                return KeyChange(
+                    action="none" if not last_sent else action,  # type: ignore[arg-type]
+                    thumbprint=thumbprint,
+                    service_principal_id=sp.id,
+                    kept=tuple(k.thumbprint for k in last_sent if k.thumbprint != thumbprint)
+                    or describe(sp.key_credentials),
+                    concurrent_changes=tuple(concurrent),
+                    writes=writes,
+                    keys_before=keys_before,
+                    keys_after=len(sp.key_credentials),
+                    key_id=_key_id_of(sp, thumbprint),
+                )
+            await self._patch_keys(sp.id, body)
+            writes += 1
+            last_sent = body
+            after = await self._require_exchange_sp()
+            present = {k.thumbprint for k in after.key_credentials if k.thumbprint}
+            sent = {k.thumbprint for k in body}
+            missing = sent - present
+            extra = present - sent
+            concurrent.extend(t for t in sorted(missing | extra) if t not in concurrent)
+            if not missing and done(present):
+                return KeyChange(
+                    action=action,  # type: ignore[arg-type]
+                    thumbprint=thumbprint,
+                    service_principal_id=after.id,
+                    key_id=_key_id_of(after, thumbprint) if cert is not None else None,
+                    kept=tuple(k.thumbprint for k in body if k.thumbprint != thumbprint),
+                    concurrent_changes=tuple(concurrent),
+                    writes=writes,
+                    keys_before=keys_before,
+                    keys_after=len(after.key_credentials),
+                )
+            sp = after  # someone overwrote part of our write: plan again from what is there now
+        raise TenantError(
+            f"keyCredentials of the Exchange Online service principal kept changing under us after {self.max_write_rounds} "
+            f"writes (keys that came and went: {', '.join(concurrent)}); another tool is writing them at the same time",
+            code="ConcurrentKeyChange",
+            transient=True,
+        )
+
+    async def _require_exchange_sp(self) -> ServicePrincipal:
+        sp = await self.get_exchange_service_principal()
+        if sp is None:
+            raise TenantError(
+                f"the tenant has no Exchange Online service principal (appId {EXCHANGE_ONLINE_APP_ID}): "
+                "Exchange Online is not provisioned in this tenant",
+                code="NoExchangeServicePrincipal",
+            )
+        return sp
+
+    async def _patch_keys(self, sp_id: str, keys: list[KeyToSend]) -> None:
+        body = GraphServicePrincipal(key_credentials=[_graph_key(k) for k in keys])
+        builder = self._graph.service_principals.by_service_principal_id(sp_id)
+        await self._call(f"PATCH /servicePrincipals/{sp_id}", lambda: builder.patch(body))
+
+
+# ---------------------------------------------------------------------------------------------- mapping
+
+
+def _graph_key(key: KeyToSend) -> KeyCredential:
+    """msgraph-sdk's KeyCredential: `key` and `custom_key_identifier` are raw bytes (the SDK base64-encodes them)."""
+    out = KeyCredential(key=key.key_der, type=key.type, usage=key.usage)
+    if key.custom_key_identifier is not None:
+        out.custom_key_identifier = key.custom_key_identifier
+    if key.display_name is not None:
+        out.display_name = key.display_name
+    if key.start is not None:
+        out.start_date_time = key.start
+    if key.end is not None:
+        out.end_date_time = key.end
+    return out
+
+
+def _service_principal(sp: GraphServicePrincipal) -> ServicePrincipal:
+    keys = []
+    for k in sp.key_credentials or []:
+        der = _bytes(k.key)
+        custom = _bytes(k.custom_key_identifier)
+        keys.append(
+            KeyCredentialInfo(
+                key_id=str(k.key_id) if k.key_id else "",
+                type=k.type or "",
+                usage=k.usage or "",
+                thumbprint=key_info_thumbprint(der, custom),
+                display_name=k.display_name,
+                start=k.start_date_time,
+                end=k.end_date_time,
+                custom_key_identifier_b64=base64.b64encode(custom).decode() if custom else None,
+                key_b64=base64.b64encode(der).decode() if der else None,
+            )
+        )
+    return ServicePrincipal(
+        id=str(sp.id), app_id=str(sp.app_id), display_name=sp.display_name or "", key_credentials=tuple(keys)
+    )
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):  # kiota versions differ: some leave base64 text
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            return None
+    return None
+
+
+def _key_id_of(sp: ServicePrincipal, thumbprint: str) -> str | None:
+    found = next((k for k in sp.key_credentials if k.thumbprint == thumbprint), None)
+    return found.key_id if found else None
+
+
+# Imported last: discovery is written against TenantClient (callers import both from here).
+from pushproxy.tenant.discovery import discover_tenant, require_verified_domain  # noqa: E402
+
+__all__ = ["TenantClient", "discover_tenant", "require_verified_domain"]
