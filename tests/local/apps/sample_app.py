@@ -219,7 +219,9 @@ def workflow(context: df.DurableOrchestrationContext):
         elif kind == "event":
             out.append((yield context.wait_for_external_event(arg)))
         elif kind == "fan":
-            out.append(sum((yield context.task_all([context.call_activity(double, i) for i in range(arg)]))))
+            # The SDK's task_all([]) yields None, not [].
+            results = yield context.task_all([context.call_activity(double, i) for i in range(arg)])
+            out.append(sum(results or []))
     return out
 
 
