@@ -9,6 +9,8 @@ param tags object
 param maximumElasticWorkerCount int
 
 var isElasticPremium = startsWith(sku, 'EP')
+// The tier of each SKU family, stated rather than left for App Service to infer.
+var tier = isElasticPremium ? 'ElasticPremium' : startsWith(sku, 'P') ? 'PremiumV3' : startsWith(sku, 'S') ? 'Standard' : 'Basic'
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: name
@@ -17,7 +19,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   kind: isElasticPremium ? 'elastic' : 'linux'
   sku: {
     name: sku
-    tier: isElasticPremium ? 'ElasticPremium' : null
+    tier: tier
   }
   properties: {
     reserved: true // Linux
