@@ -162,4 +162,30 @@ def start_graph_standin(*args: str, tls: bool = True) -> StandIn:
     return standin
 
 
-__all__ = ["StandIn", "start_graph_standin", "DEFAULT_TENANT_ID", "EXCHANGE_ONLINE_APP_ID", "DEFAULT_MI_CLIENT_ID"]
+__all__ = ["StandIn", "start_graph_standin", "make_certificate", "DEFAULT_TENANT_ID", "EXCHANGE_ONLINE_APP_ID", "DEFAULT_MI_CLIENT_ID"]
+
+
+def make_certificate(subject: str = "CN=Microsoft Exchange Server Auth Certificate", days: int = 365, key_size: int = 2048) -> tuple[bytes, str]:
+    """A self-signed certificate: (public DER, PEM of the private key followed by the certificate)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    name = x509.Name.from_rfc4514_string(subject)
+    now = datetime.now(UTC).replace(microsecond=0)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now - timedelta(days=1) + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem += cert.public_bytes(serialization.Encoding.PEM)
+    return cert.public_bytes(serialization.Encoding.DER), pem.decode()
