@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.bicep_model import INFRA, Resource, bicep_paths, deployed, parse, resources, walk
+from tests.infra.bicep_model import INFRA, Resource, bicep_paths, body, deployed, parse, resources, walk
 
 MAIN = INFRA / "main.bicep"
 
@@ -84,7 +84,7 @@ def test_main_is_at_subscription_scope_and_creates_the_resource_group() -> None:
     groups = [r for r in deployed("Microsoft.Resources/resourceGroups") if r.path == MAIN]
     assert len(groups) == 1
     for module in parse(MAIN)["modules"].values():
-        assert module["config"].get("config", module["config"]).get("scope") == groups[0].symbol
+        assert body(module["config"]).get("scope") == groups[0].symbol
 
 
 def test_parameters_file_feeds_azd_values_into_declared_parameters() -> None:
@@ -320,3 +320,25 @@ def test_output_check_catches_a_listener_key() -> None:
     assert output_problems("listenerKey", value)
     assert output_problems("RELAY", "Endpoint=sb://x/;SharedAccessKeyName=listen;SharedAccessKey=${k}")
     assert output_problems("AZURE_KEY_VAULT_NAME", "vault") == []
+
+
+AZD_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:=([^}]*))?\}")
+
+
+def test_parameter_file_defaults_satisfy_the_allowed_values() -> None:
+    # azd substitutes ${VAR=default} from the environment; with nothing set, the defaults must be valid.
+    values = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    declared = main_params()
+    for name, entry in values.items():
+        value = entry["value"]
+        if not isinstance(value, str):
+            assert declared[name]["type"] == "array" and isinstance(value, list), name
+            continue
+        match = AZD_REFERENCE.fullmatch(value)
+        assert match, f"{name}: {value!r} is not an azd ${{VAR}} reference"
+        default = match.group(2)
+        allowed = decorator(declared[name], "allowed")
+        if default is not None and allowed:
+            assert default in allowed, f"{name}: default {default!r} not in {allowed}"
+        if allowed:
+            assert default is not None, f"{name}: an unset {match.group(1)} would give '' (not allowed)"
