@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pypsrp.serializer import TaggedValue
-
 from pushproxy import builds, certs
 from pushproxy.errors import ExchangeError, SpecError
 from pushproxy.exchange import failures, values
@@ -185,7 +183,7 @@ def new_auth_certificate(session: ExchangeSession, server: str, *, reuse_existin
         {
             "KeySize": 2048,
             "PrivateKeyExportable": True,
-            "SubjectName": AUTH_CERTIFICATE_SUBJECT.lower(),
+            "SubjectName": AUTH_CERTIFICATE_SUBJECT,
             "FriendlyName": AUTH_CERTIFICATE_FRIENDLY_NAME,
             "DomainName": [],
             # Not SMTP: that prompts to replace the default transport certificate (and fails without a host).
@@ -221,7 +219,9 @@ def set_auth_certificate(session: ExchangeSession, thumbprint: str, effective: d
                 cmdlet,
                 {
                     "NewCertificateThumbprint": thumbprint,
-                    "NewCertificateEffectiveDate": TaggedValue("DT", effective.isoformat()),
+                    # pypsrp 0.9.1 cannot serialise a <DT> (it writes an empty element): send ISO 8601 text,
+                    # which PowerShell's parameter binder converts to the DateTime the cmdlet declares.
+                    "NewCertificateEffectiveDate": effective.astimezone(UTC).isoformat(),
                     "Force": SWITCH,
                 },
             )

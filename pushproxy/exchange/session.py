@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import requests
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 
@@ -145,25 +146,33 @@ class ExchangeSession:
                 ps.add_parameter(name, value)
         limit = self.endpoint.call_deadline_s if deadline_s is None else deadline_s
         deadline = time.monotonic() + limit
+        transport = self._pool.connection.transport
+        base_read_timeout = transport.read_timeout
+
+        def past_deadline() -> ExchangeError:
+            return ExchangeError(f"did not finish within {limit:g} s; stopped", cmdlet=cmdlet, server=server, error_id="Deadline", transient=True)
+
         try:
+            # Command and Send use the transport's read timeout: bound it by the time left, so a server that
+            # never answers cannot hold the call past its deadline (Receive gets its own bound below).
+            transport.read_timeout = max(1, min(base_read_timeout, math.ceil(limit) + 1))
             ps.begin_invoke()
             while ps.state == PSInvocationState.RUNNING:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    transport.read_timeout = 5  # the stop signal gets a short wait of its own
                     self._stop(ps)
-                    raise ExchangeError(
-                        f"did not finish within {limit:g} s; stopped",
-                        cmdlet=cmdlet,
-                        server=server,
-                        error_id="Deadline",
-                        transient=True,
-                    )
-                # Each Receive long-polls at most the time left, so the deadline holds within a second or two.
+                    raise past_deadline()
+                # Each Receive long-polls at most the time left (pypsrp adds 2 s of HTTP slack).
                 ps.poll_invoke(timeout=max(1, min(math.ceil(remaining), math.ceil(self.endpoint.operation_timeout_s))))
         except ExchangeError:
             raise
         except Exception as exc:
+            if time.monotonic() >= deadline and isinstance(exc, requests.exceptions.Timeout):
+                raise past_deadline() from None
             raise failures.from_exception(exc, cmdlet=cmdlet, server=server) from None
+        finally:
+            transport.read_timeout = base_read_timeout
         errors = list(ps.streams.error)
         warnings = [str(w) for w in ps.streams.warning]
         if ps.had_errors or ps.state == PSInvocationState.FAILED:

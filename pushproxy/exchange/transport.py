@@ -81,6 +81,10 @@ def build_wsman(endpoint: ExchangeEndpoint, password: str | None, *, url: str | 
 
     def counting_send(message: bytes, **kwargs: object) -> bytes:
         counter.add(wsman=1)
+        # pypsrp resends a timed-out Receive up to 5 times with growing sleeps; once is enough here, since the
+        # caller's deadline and the activity's retry policy take over after that.
+        if isinstance(kwargs.get("retries_on_read_timeout"), int):
+            kwargs["retries_on_read_timeout"] = min(int(kwargs["retries_on_read_timeout"]), 1)  # type: ignore[call-overload]
         return original_send(message, **kwargs)  # type: ignore[arg-type]
 
     transport.send = counting_send  # type: ignore[method-assign]
