@@ -162,10 +162,19 @@ def start_graph_standin(*args: str, tls: bool = True) -> StandIn:
     return standin
 
 
-__all__ = ["StandIn", "start_graph_standin", "make_certificate", "DEFAULT_TENANT_ID", "EXCHANGE_ONLINE_APP_ID", "DEFAULT_MI_CLIENT_ID"]
+__all__ = [
+    "StandIn",
+    "start_graph_standin",
+    "make_certificate",
+    "DEFAULT_TENANT_ID",
+    "EXCHANGE_ONLINE_APP_ID",
+    "DEFAULT_MI_CLIENT_ID",
+]
 
 
-def make_certificate(subject: str = "CN=Microsoft Exchange Server Auth Certificate", days: int = 365, key_size: int = 2048) -> tuple[bytes, str]:
+def make_certificate(
+    subject: str = "CN=Microsoft Exchange Server Auth Certificate", days: int = 365, key_size: int = 2048
+) -> tuple[bytes, str]:
     """A self-signed certificate: (public DER, PEM of the private key followed by the certificate)."""
     from datetime import UTC, datetime, timedelta
 

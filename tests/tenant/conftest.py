@@ -51,4 +51,13 @@ def client_for(
 
 def graph_calls(graph: StandIn, prefix: str = "/v1.0/") -> list[str]:
     """The Graph operations in the journal, in order."""
-    return [e["operation"].split(" ")[0] + " " + e["endpoint"] for e in graph.journal() if e["endpoint"].startswith(prefix)]
+    return [
+        e["operation"].split(" ")[0] + " " + e["endpoint"] for e in graph.journal() if e["endpoint"].startswith(prefix)
+    ]
+
+
+@pytest.fixture
+def monkeypatch_env(standin_module: tuple[StandIn, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in's environment (secret, managed identity endpoint) without resetting its state."""
+    for name, value in standin_module[0].env().items():
+        monkeypatch.setenv(name, value)

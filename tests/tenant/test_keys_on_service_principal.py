@@ -38,7 +38,9 @@ def test_existing_keys_survive_upload(graph: StandIn, certs: list[tuple[bytes, s
     assert sp_thumbs(graph) == {FOREIGN, thumb(der)}
 
 
-def test_new_key_carries_thumbprint_name_and_dates_of_the_certificate(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:
+def test_new_key_carries_thumbprint_name_and_dates_of_the_certificate(
+    graph: StandIn, certs: list[tuple[bytes, str]]
+) -> None:
     der = certs[1][0]
     from cryptography import x509
 
@@ -56,7 +58,9 @@ def test_new_key_carries_thumbprint_name_and_dates_of_the_certificate(graph: Sta
     assert new["key"] == base64.b64encode(der).decode()
 
 
-def test_kept_keys_are_resent_as_fresh_objects_with_key_type_usage_only(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:
+def test_kept_keys_are_resent_as_fresh_objects_with_key_type_usage_only(
+    graph: StandIn, certs: list[tuple[bytes, str]]
+) -> None:
     run(_add(graph, certs[2][0]))
     patch = next(e for e in graph.journal() if e["operation"].startswith("PATCH"))
     kept = [k for k in patch["parameters"]["body"]["keyCredentials"] if base64.b64decode(k["key"]) != certs[2][0]]
