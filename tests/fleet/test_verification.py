@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pushproxy.registry import open_registry
+from pushproxy.registry import VerificationRecord, open_registry
 from tests.fleet import fleet_support as fs
 
 
@@ -20,6 +20,12 @@ def host(fleet_env: dict[str, str]) -> Any:
     local = LocalHost(function_app.app, database=Path(fleet_env["PUSHPROXY_LOCAL_DB"]))
     yield local
     local.close()
+
+
+def latest(registry: Any, domain: str) -> VerificationRecord:
+    record = registry.latest_verification(domain)
+    assert record is not None, domain
+    return record
 
 
 def run_verification(host: Any, tenants: list[str] | None = None, batch_size: int = 4) -> Any:
@@ -81,7 +87,7 @@ def test_each_drift_kind_is_found_and_one_unreachable_tenant_does_not_stop_the_f
     assert (summary.total, summary.healthy, summary.drifting, summary.failing) == (11, 1, 2, 8)
     assert status.custom_status["phase"] == "done"
     assert status.custom_status["total"] == 11
-    assert "connection" in registry.latest_verification("unreachable.example").findings[0].message.lower()
+    assert "connection" in latest(registry, "unreachable.example").findings[0].message.lower()
     # Default policy (approval required): remediate what an onboarding puts back, nothing it can't.
     assert summary.remediations == ("expired.example", "noauthserver.example", "nokey.example", "proxyoff.example",
                                     "wrongauthserver.example")
@@ -99,8 +105,8 @@ def test_remediation_starts_an_onboarding_that_asks_for_approval_again(exchange:
 
     status = run_verification(host)
     assert status.output["remediations"] == ["nokey.example"]
-    assert registry.latest_verification("nokey.example").remediation_id == "onboarding-nokey.example"
-    assert registry.latest_verification("optout.example").remediation_id is None
+    assert latest(registry, "nokey.example").remediation_id == "onboarding-nokey.example"
+    assert latest(registry, "optout.example").remediation_id is None
     assert not host.get_status("onboarding-optout.example")
 
     onboarding = host.get_status("onboarding-nokey.example", show_input=True)
@@ -120,7 +126,7 @@ def test_only_the_named_tenants_are_verified(exchange: Any, graph: Any, host: An
     status = run_verification(host, tenants=["two.example"])
     assert [t["tenant"] for t in status.output["tenants"]] == ["two.example"]
     assert registry.latest_verification("one.example") is None
-    assert registry.latest_verification("two.example").state == "healthy"
+    assert latest(registry, "two.example").state == "healthy"
 
 
 def test_a_tenant_missing_from_the_registry_is_reported_not_fatal(exchange: Any, graph: Any, host: Any) -> None:
@@ -129,4 +135,4 @@ def test_a_tenant_missing_from_the_registry_is_reported_not_fatal(exchange: Any,
     status = run_verification(host, tenants=["one.example", "ghost.example"])
     states = {t["tenant"]: t["state"] for t in status.output["tenants"]}
     assert states == {"one.example": "healthy", "ghost.example": "failing"}
-    assert registry.latest_verification("ghost.example").findings[0].kind == "unverifiable"
+    assert latest(registry, "ghost.example").findings[0].kind == "unverifiable"
