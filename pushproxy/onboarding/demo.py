@@ -64,7 +64,7 @@ class StandIn:
                 self.process.wait()
 
 
-def _start(module: str, args: list[str], workdir: Path, cert_path: Path) -> StandIn:
+def _start(module: str, args: list[str], workdir: Path, cert_path: Path, env: dict[str, str] | None = None) -> StandIn:
     log = open(workdir / f"{module.rsplit('.', 1)[-1]}.log", "w")  # noqa: SIM115  # closed with the process
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--listen", "127.0.0.1:0", *args],
@@ -72,6 +72,7 @@ def _start(module: str, args: list[str], workdir: Path, cert_path: Path) -> Stan
         stderr=log,
         text=True,
         cwd=_repo_root(),
+        env={**os.environ, **(env or {})},
     )
     assert process.stdout is not None
     line = process.stdout.readline().strip()
@@ -117,6 +118,8 @@ def standins(workdir: Path) -> Iterator[tuple[StandIn, StandIn, dict[str, str]]]
             ],
             workdir,
             exchange_cert,
+            # The probe reads the Graph stand-in's state over HTTPS: trust its self-signed certificate.
+            env={"SSL_CERT_FILE": str(graph_cert)},
         )
         yield exchange, graph, {"client_id": client_id, "client_secret": client_secret, "password": password}
     finally:
@@ -168,17 +171,25 @@ def writes(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _print_calls(console: Console, title: str, entries: list[dict[str, Any]]) -> None:
     console.print(f"[bold]{title}[/] ({len(entries)})")
+    lines: list[list[Any]] = []  # [text, outcome, count]: repeats in a row are folded (the probe retries)
     for e in entries:
         params = e.get("parameters") or {}
         shown = " ".join(f"-{k} {_short(v)}" for k, v in params.items()) if isinstance(params, dict) else ""
+        text = f"{e.get('operation')} {shown}".strip()
         outcome = e.get("outcome", "")
+        if lines and lines[-1][0] == text and lines[-1][1] == outcome:
+            lines[-1][2] += 1
+        else:
+            lines.append([text, outcome, 1])
+    for text, outcome, count in lines:
         colour = "green" if outcome == "ok" else "red"
-        console.print(f"  [{colour}]{outcome:5}[/] {e.get('operation')} {shown}")
+        times = f"  ×{count}" if count > 1 else ""
+        console.print(f"  [{colour}]{outcome:5}[/] {text}{times}", soft_wrap=True)
 
 
 def _short(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "…"
+    return text if len(text) <= 70 else text[:67] + "…"
 
 
 def run_demo(console: Console, wait_s: float = 3.0, keep: bool = False) -> int:
@@ -234,9 +245,9 @@ def _onboard_once(console: Console, host: Any, spec: TenantSpec) -> dict[str, An
         if phase and not shown.get(phase):
             shown[phase] = True
             console.print(f"[dim]phase:[/] {phase}")
-            if phase in ("awaiting_approval", "applying") and not shown.get("plan"):
-                shown["plan"] = True
-                render.print_plan(console, status.get("plan") or [], status.get("blocking") or [])
+        if phase != "discovering" and not shown.get("plan"):
+            shown["plan"] = True
+            render.print_plan(console, status.get("plan") or [], status.get("blocking") or [])
         for approval in status.get("approvals", []):
             key = f"approval:{approval['group']}:{approval['time']}"
             if not shown.get(key):
