@@ -244,6 +244,22 @@ def test_transport_faults_are_transient(fresh: Any, fail: dict[str, Any]) -> Non
         assert client.get_auth_config(session).current_thumbprint
 
 
+def test_a_refused_pool_open_is_transient(fresh: Any) -> None:
+    fresh.faults([{"when": {"operation": "Create"}, "fail": {"kind": "http", "status": 503}, "times": 1}])
+    with pytest.raises(ExchangeError) as err:
+        with session_for(fresh):
+            pass
+    assert err.value.transient and err.value.cmdlet is None
+
+
+def test_no_credential_in_debug_logs_of_a_whole_discovery(fresh: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with session_for(fresh) as session:
+        client.discover_exchange(session, REALM)
+    assert "Received message" in caplog.text  # pypsrp logged its decrypted traffic at DEBUG
+    assert fresh.password not in caplog.text
+
+
 def test_a_cmdlet_past_its_deadline_is_stopped(fresh: Any) -> None:
     fresh.faults([{"when": {"operation": "Get-AuthConfig"}, "fail": {"kind": "delay", "delay_s": 8}, "times": 1}])
     with session_for(fresh, call_deadline_s=2, operation_timeout_s=1) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,12 @@ def _pin(standin: Any) -> str:
 
 
 @pytest.mark.parametrize("auth", ["ntlm", "basic", "negotiate"])
-def test_https_with_a_ca_bundle(tls_standin: Any, auth: str) -> None:
+def test_https_with_a_ca_bundle(tls_standin: Any, auth: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     endpoint = endpoint_for(tls_standin, auth=auth, tls={"mode": "ca_bundle", "ca_bundle": tls_standin.cert_path})
     with ExchangeSession(endpoint, tls_standin.password) as session:
         assert client.get_auth_config(session).current_thumbprint
+    assert tls_standin.password not in caplog.text  # Basic sends it in a header; no log line carries it
 
 
 def test_https_with_a_pinned_certificate(tls_standin: Any) -> None:

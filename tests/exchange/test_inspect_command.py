@@ -1,0 +1,68 @@
+"""`pushproxy exchange inspect` against the stand-in: what an administrator sees first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pushproxy.cli import main
+from tests.support.exchange_standin import start_exchange_standin
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[Any]:
+    with start_exchange_standin(tls=True) as s:
+        yield s
+
+
+def _args(standin: Any, *extra: str) -> list[str]:
+    return ["exchange", "inspect", "--endpoint", standin.url, "--auth", "ntlm", "--user", standin.user, "--ca-bundle", standin.cert_path, *extra]
+
+
+def test_inspect_prints_json(standin: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PUSHPROXY_EXCHANGE_PASSWORD", standin.password)
+    assert main(_args(standin, "--json")) == 0
+    out = capsys.readouterr()
+    d = json.loads(out.out)
+    assert d["realm"] == "fabrikam.com"  # from the user's domain
+    assert [s["release"] for s in d["servers"]] == ["Exchange 2019 CU15", "Exchange 2019 CU15"]
+    assert d["blocking"] == [] and d["wsman_requests"] > 0
+    assert standin.password not in out.out + out.err
+
+
+def test_inspect_prints_tables_with_blocking_problems(standin: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    original = standin.state()
+    state = json.loads(json.dumps(original))
+    org = state["organizations"]["fabrikam.com"]
+    org["servers"][0]["version"] = "15.0.712.24"
+    standin.put_state(state)
+    try:
+        monkeypatch.setenv("PUSHPROXY_EXCHANGE_PASSWORD", standin.password)
+        monkeypatch.setenv("COLUMNS", "200")
+        assert main(_args(standin)) == 0
+    finally:
+        standin.put_state(original)
+    out = capsys.readouterr().out
+    assert "Exchange 2013 CU2" in out and "Blocking problems" in out
+    assert "Auth certificate per Mailbox server" in out and "Push proxy: disabled" in out
+
+
+def test_a_wrong_password_is_one_clear_line(standin: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PUSHPROXY_EXCHANGE_PASSWORD", "not-the-password-123")
+    assert main(_args(standin)) == 1
+    err = capsys.readouterr().err
+    assert "authentication failed" in err and "not-the-password-123" not in err
+
+
+def test_there_is_no_insecure_switch(standin: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(_args(standin, "--insecure"))
+    assert "--insecure" in capsys.readouterr().err
+
+
+def test_bad_input_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exchange", "inspect", "--endpoint", "https://mail.contoso.com", "--user", "a@contoso.com"]) == 1
+    assert "url:" in capsys.readouterr().err
