@@ -35,7 +35,7 @@ def run_verification(host: Any, tenants: list[str] | None = None, batch_size: in
     return host.get_status("verification")
 
 
-DRIFTS = {
+DRIFTS: dict[str, list[fs.Drift]] = {
     "healthy.example": [],
     "proxyoff.example": [fs.proxy_disabled],
     "nokey.example": [fs.key_missing],
