@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pathspec
@@ -89,3 +94,44 @@ def test_local_settings_sample_names_only_known_settings() -> None:
 
 def test_local_settings_is_ignored_by_git() -> None:
     assert "local.settings.json" in (REPO / ".gitignore").read_text(encoding="utf-8").split()
+
+
+def deployed_files(spec: pathspec.GitIgnoreSpec) -> list[str]:
+    """Files of the working tree the package would contain: everything .funcignore doesn't match."""
+    keep: list[str] = []
+    for directory, subdirs, files in os.walk(REPO):
+        rel_dir = os.path.relpath(directory, REPO)
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        subdirs[:] = [d for d in subdirs if not spec.match_file(rel_dir + d + "/")]
+        keep.extend(rel_dir + f for f in files if not spec.match_file(rel_dir + f))
+    return sorted(keep)
+
+
+IMPORT_CHECK = """
+import importlib.abc, sys
+class NotDeployed(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.partition(".")[0] in {"emulators", "tests", "benchmarks", "infra"}:
+            raise ImportError(f"{name} is left out of the package by .funcignore")
+        return None
+sys.meta_path.insert(0, NotDeployed())
+sys.path.insert(0, sys.argv[1])
+import function_app, pushproxy
+assert pushproxy.__file__.startswith(sys.argv[1]), pushproxy.__file__
+print(len(function_app.app.get_functions()))
+"""
+
+
+def test_the_package_imports_without_what_funcignore_leaves_out(
+    funcignore: pathspec.GitIgnoreSpec, tmp_path: Path
+) -> None:
+    files = deployed_files(funcignore)
+    assert "function_app.py" in files and "host.json" in files and "requirements.txt" in files
+    package = tmp_path / "package"
+    for rel in files:
+        (package / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, package / rel)
+    result = subprocess.run([sys.executable, "-c", IMPORT_CHECK, str(package)], cwd=package,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout.strip().splitlines()[-1]) > 0, "function_app registers no function"
