@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with ExchangeSession(endpoint, password) as session:
         discovery = discover_exchange(session, realm)
-        wsman_messages, _ = session.requests_sent
+        wsman_messages = session.requests_sent
     elapsed = time.monotonic() - started
     if args.json:
         print(json.dumps({**discovery.to_dict(), "elapsed_s": round(elapsed, 3), "wsman_requests": wsman_messages}, indent=2))

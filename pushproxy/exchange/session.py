@@ -71,6 +71,7 @@ class ExchangeSession:
         self._pool: RunspacePool | None = None
         self._counter: RequestCounter | None = None
         self._owner = threading.get_ident()
+        self._broken: str | None = None  # why the connection can no longer be trusted
 
     def __repr__(self) -> str:
         state = "open" if self._pool is not None else "closed"
@@ -113,9 +114,9 @@ class ExchangeSession:
                 pass
 
     @property
-    def requests_sent(self) -> tuple[int, int]:
-        """(WSMan messages, HTTP round trips) so far on this session's connection."""
-        return self._counter.snapshot() if self._counter else (0, 0)
+    def requests_sent(self) -> int:
+        """WSMan messages sent so far on this session's connection."""
+        return self._counter.wsman_messages if self._counter else 0
 
     def _check_thread(self) -> None:
         if threading.get_ident() != self._owner:
@@ -137,6 +138,9 @@ class ExchangeSession:
         self._check_thread()
         if self._pool is None:
             raise RuntimeError("the session is not open: use `with ExchangeSession(...)`")
+        if self._broken:
+            # After a transport failure pypsrp's sealing state and the server's may disagree: don't reuse it.
+            raise ExchangeError(f"the session broke earlier ({self._broken}); open a new one", cmdlet=cmdlet, server=server, error_id="SessionBroken", transient=True)
         ps = PowerShell(self._pool)
         ps.add_cmdlet(cmdlet)
         for name, value in (parameters or {}).items():
@@ -168,6 +172,7 @@ class ExchangeSession:
         except ExchangeError:
             raise
         except Exception as exc:
+            self._broken = type(exc).__name__
             if time.monotonic() >= deadline and isinstance(exc, requests.exceptions.Timeout):
                 raise past_deadline() from None
             raise failures.from_exception(exc, cmdlet=cmdlet, server=server) from None

@@ -23,24 +23,18 @@ from pushproxy.exchange.endpoint import ExchangeEndpoint
 
 @dataclass
 class RequestCounter:
-    """WSMan messages and HTTP round trips (including NTLM handshake legs) sent on one connection."""
+    """WSMan messages sent on one connection (Create, Command, Send, Receive, Signal, Delete)."""
 
     wsman_messages: int = 0
-    http_requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, wsman: int = 0, http: int = 0) -> None:
+    def add(self) -> None:
         with self._lock:
-            self.wsman_messages += wsman
-            self.http_requests += http
-
-    def snapshot(self) -> tuple[int, int]:
-        with self._lock:
-            return self.wsman_messages, self.http_requests
+            self.wsman_messages += 1
 
 
 def build_wsman(endpoint: ExchangeEndpoint, password: str | None, *, url: str | None = None) -> tuple[WSMan, RequestCounter]:
-    """A pypsrp WSMan for `url` (default: the endpoint's), with our TLS policy and counting hooks installed."""
+    """A pypsrp WSMan for `url` (default: the endpoint's), with our TLS policy and a message counter installed."""
     parts = urlsplit(url or endpoint.url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)  # pypsrp would default to 5985/5986: always pass it
@@ -71,16 +65,15 @@ def build_wsman(endpoint: ExchangeEndpoint, password: str | None, *, url: str | 
     )
     counter = RequestCounter()
     transport = wsman.transport
-    # pypsrp builds its requests session lazily on the first send; build it now so we can add the pin and hooks.
+    # pypsrp builds its requests session lazily on the first send; build it now so we can mount the pin.
     session: requests.Session = transport._build_session()
     transport.session = session
     if https and tls.mode == "pinned" and tls.pinned_sha256:
         session.mount("https://", _pinned_adapter(tls.pinned_sha256))
-    session.hooks["response"].append(lambda r, *a, **k: counter.add(http=1 + len(r.history)))
     original_send = transport.send
 
     def counting_send(message: bytes, **kwargs: object) -> bytes:
-        counter.add(wsman=1)
+        counter.add()
         # pypsrp resends a timed-out Receive up to 5 times with growing sleeps; once is enough here, since the
         # caller's deadline and the activity's retry policy take over after that.
         if isinstance(kwargs.get("retries_on_read_timeout"), int):

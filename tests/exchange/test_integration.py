@@ -239,7 +239,10 @@ def test_transport_faults_are_transient(fresh: Any, fail: dict[str, Any]) -> Non
         fresh.faults([{"when": {"operation": "Get-AuthConfig"}, "fail": fail, "times": 1}])
         with pytest.raises(ExchangeError) as err:
             client.get_auth_config(session)
+        with pytest.raises(ExchangeError) as again:  # the broken connection is not reused
+            client.get_auth_config(session)
     assert err.value.transient, err.value
+    assert again.value.transient and again.value.error_id == "SessionBroken"
     with session_for(fresh) as session:  # a new session (what a retried activity opens) works
         assert client.get_auth_config(session).current_thumbprint
 
