@@ -14,11 +14,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from pushproxy.api import validation, views
-from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, running_status, start_singleton
+from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
 from pushproxy.api.errors import ApiError, not_found
 from pushproxy.errors import PushProxyError, SpecError
 from pushproxy.registry import shared_registry
-from pushproxy.settings import setting
 from pushproxy.spec import onboarding_instance_id
 
 bp = df.Blueprint()
@@ -177,15 +176,6 @@ async def start_verification_request(req: func.HttpRequest, client: df.DurableOr
     return client.create_check_status_response(req, VERIFICATION_INSTANCE_ID)
 
 
-def verification_input(tenants: list[str] | None) -> dict[str, Any]:
-    """The verification orchestrator's input: settings are read here, since an orchestrator must not."""
-    return {
-        "tenants": tenants,
-        "batch_size": int(setting("PUSHPROXY_VERIFY_BATCH_SIZE") or 20),
-        "expiry_warning_days": int(setting("PUSHPROXY_CERT_EXPIRY_WARNING_DAYS") or 60),
-    }
-
-
 @bp.route(route="verifications/{id}", methods=["GET"], auth_level=AUTH)
 @bp.durable_client_input(client_name="client")
 @api
@@ -210,4 +200,4 @@ def _openapi_text() -> str:
     return OPENAPI_PATH.read_text(encoding="utf-8")
 
 
-__all__ = ["bp", "running_status", "verification_input"]
+__all__ = ["bp"]

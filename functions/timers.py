@@ -8,8 +8,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions.http_api import verification_input
-from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton
+from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
 
 bp = df.Blueprint()
 log = logging.getLogger("pushproxy.timers")

@@ -189,10 +189,10 @@ async def start_remediation(payload: dict[str, Any], client: str = "") -> dict[s
 def _start_on_local_host(instance_id: str, client_input: dict[str, Any]) -> bool:
     """On one machine: start the onboarding in the local host's database (PUSHPROXY_LOCAL_DB), which the running
     host picks up on its next round, as it does for `pushproxy approve` from another process."""
-    import function_app
+    from pushproxy.commands.verify import fleet_app
     from pushproxy.local import InstanceAlreadyRunning, LocalHost
 
-    host = LocalHost(function_app.app)
+    host = LocalHost(fleet_app())
     try:
         host.start_new("onboarding", instance_id, client_input)
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pushproxy.api.views import ACTIVE_STATUSES, runtime_status_name
+from pushproxy.settings import setting
 
 VERIFICATION_INSTANCE_ID = "verification"
 
@@ -27,3 +28,10 @@ async def start_singleton(client: Any, orchestrator: str, instance_id: str, clie
         return False
     await client.start_new(orchestrator, instance_id, client_input)
     return True
+
+
+def verification_input(tenants: list[str] | None) -> dict[str, Any]:
+    """The verification orchestrator's input: settings are read by the starter, since an orchestrator must not."""
+    batch_size = int(setting("PUSHPROXY_VERIFY_BATCH_SIZE") or 20)
+    warning_days = int(setting("PUSHPROXY_CERT_EXPIRY_WARNING_DAYS") or 60)
+    return {"tenants": tenants, "batch_size": max(1, batch_size), "expiry_warning_days": max(0, warning_days)}

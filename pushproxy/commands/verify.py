@@ -1,17 +1,111 @@
-"""`pushproxy verify` (not built yet)."""
+"""`pushproxy verify [--tenant T] [--json]`: verify the fleet on this machine and print each tenant's state.
+
+Runs the same verification orchestrator as the timer in Azure, on the local host (SQLite), against the registry
+(PUSHPROXY_REGISTRY_PATH). Exit code 0 when the verification ran, whatever it found; 1 when it could not run.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+from pathlib import Path
 from typing import Any
+
+from pushproxy.errors import PushProxyError
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("verify", help="(not built yet)")
+    parser = sub.add_parser("verify", help="verify onboarded tenants: healthy, drifting or failing, and why",
+                            description=__doc__)
+    parser.add_argument("--tenant", action="append", default=None, metavar="DOMAIN",
+                        help="verify only this tenant (repeatable); default: every onboarded tenant")
+    parser.add_argument("--json", action="store_true", help="print JSON (as GET /api/tenants)")
+    parser.add_argument("--database", type=Path, default=None,
+                        help="local host database (default $PUSHPROXY_LOCAL_DB or ~/.local/share/pushproxy/local.sqlite)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the verification (default 3600)")
     parser.set_defaults(func=run)
 
 
+def fleet_app() -> Any:
+    """A DFApp with every blueprint function_app.py registers (a fresh one: an app can be indexed only once)."""
+    import azure.durable_functions as df
+
+    from functions import activities, http_api, timers
+    from orchestrators import onboarding, verification
+
+    app = df.DFApp()
+    for blueprint in (activities.bp, http_api.bp, timers.bp, onboarding.bp, verification.bp):
+        app.register_functions(blueprint)
+    return app
+
+
+class VerifyError(PushProxyError):
+    pass
+
+
 def run(args: argparse.Namespace) -> int:
-    print("pushproxy verify: not built yet", file=sys.stderr)
-    return 2
+    from pushproxy.api import validation, views
+    from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, verification_input
+    from pushproxy.api.errors import ApiError
+    from pushproxy.local import LocalHost, default_database_path
+    from pushproxy.registry import open_registry
+
+    try:
+        tenants = sorted({validation.tenant_domain(t, "--tenant") for t in args.tenant}) if args.tenant else None
+    except ApiError as exc:
+        raise VerifyError(exc.message) from None
+    database = Path(args.database).expanduser() if args.database else default_database_path()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    host = LocalHost(fleet_app(), database=database)
+    try:
+        status = host.get_status(VERIFICATION_INSTANCE_ID)
+        running = status and views.runtime_status_name(status) in views.ACTIVE_STATUSES
+        if not running:
+            host.start_new("verification", VERIFICATION_INSTANCE_ID, verification_input(tenants))
+        status = host.wait_for(VERIFICATION_INSTANCE_ID, timeout=args.timeout)
+    finally:
+        host.close()
+    if views.runtime_status_name(status) != "Completed":
+        raise VerifyError(f"the verification ended {views.runtime_status_name(status)}: {status.output}")
+
+    registry = open_registry()
+    try:
+        records = [t for t in registry.list_tenants() if tenants is None or t.domain in tenants]
+        shown = {t.domain for t in records}
+        verifications = [v for v in registry.list_verifications() if v.domain in shown]
+        fleet = views.fleet_view(records, verifications, registry.latest_verification_summary())
+    finally:
+        registry.close()
+    # Named tenants missing from the registry still get a line: the verification reported them failing.
+    for row in status.output.get("tenants", []) if isinstance(status.output, dict) else []:
+        if row["tenant"] not in shown:
+            fleet["tenants"].append({"tenant": row["tenant"], "state": row["state"], "reasons": row["reasons"]})
+    if args.json:
+        print(json.dumps(fleet, indent=2))
+    else:
+        print_fleet(fleet)
+    return 0
+
+
+STYLES = {"healthy": "green", "drifting": "yellow", "failing": "red", "unverified": "dim"}
+
+
+def print_fleet(fleet: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Tenants", title_justify="left")
+    table.add_column("tenant")
+    table.add_column("state")
+    table.add_column("why")
+    for row in fleet["tenants"]:
+        state = row["state"]
+        table.add_row(row["tenant"], f"[{STYLES.get(state, '')}]{state}[/]", "\n".join(row["reasons"]) or "-")
+    console.print(table)
+    summary = fleet.get("summary")
+    if summary:
+        line = f"{summary['total']} verified: {summary['healthy']} healthy, {summary['drifting']} drifting, {summary['failing']} failing"
+        if summary["remediations"]:
+            line += f"; remediation onboarding started for {', '.join(summary['remediations'])} (it waits for approval)"
+        console.print(line)

@@ -1,0 +1,55 @@
+"""`pushproxy verify` on the local host: a table of tenants (healthy, drifting or failing, and why), or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pushproxy.registry import open_registry
+from tests.fleet import fleet_support as fs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def verify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pushproxy", "verify", *args], cwd=REPO, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=180)
+
+
+def fleet(exchange: Any, graph: Any) -> None:
+    expiring = fs.OrgPlan.onboarded("expiring.example")
+    fs.cert_expiring(expiring, days=12)
+    broken = fs.OrgPlan.onboarded("broken.example")
+    fs.unreachable(broken)
+    fs.build_fleet(exchange, graph, [fs.OrgPlan.onboarded("healthy.example"), expiring, broken], open_registry())
+
+
+def test_verify_prints_each_tenant_and_why(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
+    fleet(exchange, graph)
+    done = verify(fleet_env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for line in ("healthy.example", "expiring.example", "broken.example", "healthy", "drifting", "failing",
+                 "expires in 1", "3 verified: 1 healthy, 1 drifting, 1 failing"):
+        assert line in out, out
+
+
+def test_verify_json_for_one_tenant(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
+    fleet(exchange, graph)
+    done = verify(fleet_env, "--tenant", "Expiring.example", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["tenants"]
+    assert [(r["tenant"], r["state"]) for r in rows] == [("expiring.example", "drifting")]
+    assert rows[0]["findings"][0]["kind"] == "cert_expiring"
+    assert rows[0]["findings"][0]["detail"]["days_left"] in (11, 12)
+
+
+def test_verify_refuses_a_malformed_tenant(fleet_env: dict[str, str]) -> None:
+    done = verify(fleet_env, "--tenant", "not a domain")
+    assert done.returncode == 1
+    assert "--tenant" in done.stderr
+    assert done.stderr.count("\n") == 1
