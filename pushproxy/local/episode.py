@@ -15,6 +15,7 @@ from typing import Any
 
 from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
+from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
 from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask
 from azure.durable_functions.orchestrator import Orchestrator
 
@@ -75,6 +76,8 @@ class EpisodeResult:
     cancelled_timers: list[int] = field(default_factory=list)
     sub_orchestrations: list[ScheduledSubOrchestration] = field(default_factory=list)
     continue_input_text: str | None = None
+    # The SDK's parsed form of the whole history after this episode, so the next one need not parse it again.
+    parsed_history: list[HistoryEvent] = field(default_factory=list)
 
 
 def _flatten(actions: Any, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,8 +127,13 @@ def run_episode(
     timestamp: datetime,
     parent_instance_id: str | None,
     signature: list[list[Any]],
+    parsed: list[HistoryEvent] | None = None,
 ) -> EpisodeResult:
-    """Run one episode of `orchestrator` (the registered handle) and return what to record and do next."""
+    """Run one episode of `orchestrator` (the registered handle) and return what to record and do next.
+
+    `parsed` is `history` already turned into the SDK's HistoryEvent objects by an earlier episode: the SDK parses
+    every timestamp with dateutil, which would otherwise dominate the cost of replaying a long history.
+    """
     ts = h.format_time(timestamp)
     appended: list[dict[str, Any]] = [h.event(h.ORCHESTRATOR_STARTED, ts), *new_events]
     full = history + appended
@@ -140,7 +148,13 @@ def run_episode(
         "upperSchemaVersionNew": 2,  # V3; the two …Duration fields are left out, so timers are never split
     }
     # Build the context ourselves (the worker would parse the same JSON) so we can read its open tasks afterwards.
-    ctx = DurableOrchestrationContext(**request)
+    appended_parsed = [HistoryEvent(**e) for e in appended]
+    if parsed is None or len(parsed) != len(history):
+        parsed = [HistoryEvent(**e) for e in history]
+    # The constructor only needs the first events (OrchestratorStarted, ExecutionStarted) to set itself up;
+    # HistoryEvent objects are read, never changed, by the replay, so reusing them is safe.
+    ctx = DurableOrchestrationContext(**{**request, "history": full[:2]})
+    ctx._histories = parsed + appended_parsed
     ctx._input_expected_type = getattr(orchestrator, "_df_input_type", None)
     user_fn = getattr(orchestrator, "orchestrator_function", None)
     if user_fn is None:
@@ -220,6 +234,9 @@ def run_episode(
         result.timers.clear()
         result.sub_orchestrations.clear()
     result.appended.append(h.event(h.ORCHESTRATOR_COMPLETED, ts))
+    # Scheduling and closing events were added after the replay: parse them now, for the next episode.
+    appended_parsed.extend(HistoryEvent(**e) for e in result.appended[len(appended_parsed) :])
+    result.parsed_history = parsed + appended_parsed
     return result
 
 

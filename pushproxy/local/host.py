@@ -38,6 +38,8 @@ from pushproxy.local.store import Store
 from pushproxy.settings import setting
 
 ACTIVE = ("Pending", "Running")
+# How long results may keep arriving before the orchestrator is replayed on them (fan-in batching).
+BATCH_WINDOW_S = 0.002
 FINAL = ("Completed", "Failed", "Terminated")
 # Characters the Durable extension refuses in instance ids.
 _BAD_ID_CHARS = set("/\\#?")
@@ -120,7 +122,8 @@ class LocalHost:
         self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         self._runner = ActivityRunner(max_activities)
         self._in_flight: dict[int, tuple[concurrent.futures.Future[ActivityOutcome], sqlite3.Row]] = {}
-        self._history_cache: dict[str, tuple[str, int, list[dict[str, Any]]]] = {}
+        # instance -> (execution, history length, events, the same events parsed by the SDK)
+        self._history_cache: dict[str, tuple[str, int, list[dict[str, Any]], list[Any] | None]] = {}
         self._run_lock = threading.Lock()
         self._last_reclaim = 0.0
         self._last_renew = time.monotonic()
@@ -282,11 +285,16 @@ class LocalHost:
         with self._run_lock:
             episodes = 0
             while True:
-                progressed = self._commit_finished()
+                # Results and new work first, episodes when nothing else moves: a fan-out's results then reach
+                # the orchestrator in a few large batches instead of one replay per handful of results.
+                committed = self._commit_finished()
+                if self._dispatch() or committed:
+                    continue
+                if self._in_flight and self._settle():
+                    continue  # more results arrived within the batch window: commit them before replaying
                 ran = self._run_due_episodes()
                 episodes += ran
-                progressed = self._dispatch() or progressed or ran > 0
-                if progressed:
+                if ran:
                     continue
                 if not self._in_flight:
                     return episodes
@@ -295,6 +303,14 @@ class LocalHost:
                     futures, timeout=max(self.lease_seconds / 3, 0.05), return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 self._renew_leases()
+
+    def _settle(self) -> bool:
+        """Wait a moment for in-flight activities; True if one finished. A replay costs more than this wait."""
+        futures = [f for f, _ in self._in_flight.values()]
+        done, _ = concurrent.futures.wait(
+            futures, timeout=BATCH_WINDOW_S, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        return bool(done)
 
     def wait_for(
         self,
@@ -358,7 +374,7 @@ class LocalHost:
             if not new_events:
                 return True
             new_events.sort(key=lambda e: e["EventType"] != h.EXECUTION_STARTED)
-            history = self._load_history(db, row)
+            history, parsed = self._load_history(db, row)
             ts = self._next_timestamp(row)
             orchestrator = self.index.orchestrators.get(row["name"])
             try:
@@ -374,6 +390,7 @@ class LocalHost:
                     ts,
                     row["parent_instance_id"],
                     json.loads(row["signature"]),
+                    parsed,
                 )
             except (NonDeterminismError, UnsupportedAction) as exc:
                 result = _failed_episode(row["name"], ts, new_events, exc)
@@ -385,7 +402,7 @@ class LocalHost:
     def _apply(self, db: sqlite3.Connection, row: sqlite3.Row, result: EpisodeResult, ts: datetime) -> None:
         instance_id, execution_id = row["instance_id"], row["execution_id"]
         stamp = h.format_time(ts)
-        self._append_history(db, row, result.appended)
+        self._append_history(db, row, result.appended, result.parsed_history or None)
         db.executemany(
             "INSERT INTO work (instance_id, execution_id, task_id, name, input) VALUES (?, ?, ?, ?, ?)",
             [(instance_id, execution_id, a.task_id, a.name, a.input_text) for a in result.activities],
@@ -565,11 +582,11 @@ class LocalHost:
                 return floor
         return now
 
-    def _load_history(self, db: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]:
+    def _load_history(self, db: sqlite3.Connection, row: sqlite3.Row) -> tuple[list[dict[str, Any]], list[Any] | None]:
         instance_id, execution_id, length = row["instance_id"], row["execution_id"], row["history_len"]
         cached = self._history_cache.get(instance_id)
         if cached is not None and cached[0] == execution_id and cached[1] == length:
-            return cached[2]
+            return cached[2], cached[3]
         events = [
             json.loads(e[0])
             for e in db.execute(
@@ -577,10 +594,16 @@ class LocalHost:
                 (instance_id, execution_id),
             )
         ]
-        self._history_cache[instance_id] = (execution_id, length, events)
-        return events
+        self._history_cache[instance_id] = (execution_id, length, events, None)
+        return events, None
 
-    def _append_history(self, db: sqlite3.Connection, row: sqlite3.Row, events: list[dict[str, Any]]) -> None:
+    def _append_history(
+        self,
+        db: sqlite3.Connection,
+        row: sqlite3.Row,
+        events: list[dict[str, Any]],
+        parsed_history: list[Any] | None = None,
+    ) -> None:
         instance_id, execution_id, start = row["instance_id"], row["execution_id"], row["history_len"]
         db.executemany(
             "INSERT INTO history (instance_id, seq, execution_id, event) VALUES (?, ?, ?, ?)",
@@ -591,7 +614,10 @@ class LocalHost:
         cached = self._history_cache.get(instance_id)
         if cached is not None and cached[0] == execution_id and cached[1] == start:
             # The cache only advances if the transaction commits; a rollback leaves history_len behind it.
-            self._history_cache[instance_id] = (execution_id, length, cached[2] + events)
+            merged = cached[2] + events
+            if parsed_history is None or len(parsed_history) != len(merged):
+                parsed_history = None
+            self._history_cache[instance_id] = (execution_id, length, merged, parsed_history)
         else:
             self._history_cache.pop(instance_id, None)
 
