@@ -1,0 +1,118 @@
+"""Onboarding end to end on the local host, against both stand-ins over real sockets."""
+
+from __future__ import annotations
+
+import uuid
+
+from pushproxy.plan import metadata_url
+from pushproxy.registry import open_registry
+from tests.e2e.conftest import DOMAIN, World, approver, count_ok
+
+
+def test_happy_path(world: World) -> None:
+    keys_before = world.service_principal()["keyCredentials"]
+    report = world.onboard(world.spec(approval={"policy": "required"}), decide=approver("alice"))
+
+    assert report["outcome"] == "done"
+    assert report["changed"] == ["ensure_auth_server", "upload_tenant_key", "enable_push_proxy"]
+    assert [(a["group"], a["decision"], a["approver"]) for a in report["approvals"]] == [
+        ("on_premises", "approve", "alice"),
+        ("tenant", "approve", "alice"),
+    ]
+    assert report["probe"]["succeeded"] and report["probe"]["result_type"] == "Succeeded"
+    org = world.org()
+    assert org["push_proxy"]["enabled"] and org["push_proxy"]["organization"] == DOMAIN
+    assert [a["auth_metadata_url"] for a in org["auth_servers"]] == [metadata_url(DOMAIN)]
+    # The tenant's existing key is still there (PATCH re-sends kept keys, so by key bytes, not keyId), and ours
+    # was added next to it.
+    keys_after = world.service_principal()["keyCredentials"]
+    assert len(keys_before) >= 1
+    assert len(keys_after) == len(keys_before) + 1
+    assert {k["key"] for k in keys_before} <= {k["key"] for k in keys_after}
+    # The registry has the tenant and the run, with who approved what.
+    registry = open_registry()
+    assert registry.get_tenant(DOMAIN) is not None
+    (run,) = registry.list_onboardings(DOMAIN)
+    assert run.outcome == "done" and [a["approver"] for a in run.approvals] == ["alice", "alice"]
+
+
+def test_second_run_has_an_empty_plan_and_writes_nothing(world: World) -> None:
+    spec = world.spec()
+    assert world.onboard(spec)["outcome"] == "done"
+    world.exchange.clear_journal()
+    world.graph.clear_journal()
+
+    report = world.onboard(spec)
+
+    assert report["outcome"] == "done"
+    assert report["plan"] == [] and report["changes"] == [] and report["approvals"] == []
+    assert report["probe"]["succeeded"]
+    exchange_writes, graph_writes = world.writes()
+    assert exchange_writes == [] and graph_writes == []
+    assert count_ok(world.exchange.journal(), "Invoke-MonitoringProbe") == 1
+
+
+def test_hybrid_wizard_auth_server_with_the_right_url_is_reused(world: World) -> None:
+    org = world.org()
+    org["auth_servers"] = [
+        {"name": f"ACS - {uuid.uuid4()}", "auth_metadata_url": metadata_url(DOMAIN), "realm": DOMAIN, "enabled": True}
+    ]
+    world.put_org(org)
+
+    report = world.onboard(world.spec())
+
+    assert report["outcome"] == "done"
+    assert "ensure_auth_server" not in [c["kind"] for c in report["plan"]]
+    journal = world.exchange.journal()
+    assert count_ok(journal, "New-AuthServer") == 0 and count_ok(journal, "Set-AuthServer") == 0
+    assert [a["name"] for a in world.org()["auth_servers"]] == [org["auth_servers"][0]["name"]]
+
+
+def test_down_level_server_blocks_with_no_write(world: World) -> None:
+    org = world.org()
+    org["servers"][1]["version"] = "15.0.712.24"  # Exchange 2013 CU2
+    world.put_org(org)
+
+    report = world.onboard(world.spec())
+
+    assert report["outcome"] == "blocked"
+    assert [(b["code"], b["server"]) for b in report["blocking"]] == [("server_below_minimum", org["servers"][1]["name"])]
+    assert report["plan"] == [] and report["changes"] == []
+    assert world.writes() == ([], [])
+
+
+def test_expired_auth_certificate_is_replaced_only_after_approval(world: World) -> None:
+    org = world.org()
+    servers = [s["name"] for s in org["servers"]]
+    org["certificates"] = [
+        {"thumbprint": "OLD", "not_before": "2019-01-01T00:00:00+00:00", "not_after": "2024-01-01T00:00:00+00:00", "servers": servers}
+    ]
+    org["auth_config"] = {**org["auth_config"], "current": "OLD"}
+    world.put_org(org)
+    expired = world.org()["auth_config"]["current"]
+    seen_before_approval: list[list[str]] = []
+
+    def decide(status: dict[str, object]) -> dict[str, str]:
+        journal = world.exchange.journal()
+        seen_before_approval.append([e["operation"] for e in journal if e["operation"].startswith(("New-", "Set-"))])
+        return {"decision": "approve", "approver": "bob"}
+
+    report = world.onboard(world.spec(approval={"policy": "required"}), decide=decide)
+
+    assert seen_before_approval == [[], []]  # nothing was created while waiting for either approval
+    assert report["outcome"] == "done", report
+    assert [c["kind"] for c in report["plan"]] == [
+        "create_auth_certificate",
+        "assign_auth_certificate",
+        "ensure_auth_server",
+        "upload_tenant_key",
+        "enable_push_proxy",
+    ]
+    journal = world.exchange.journal()
+    assert count_ok(journal, "New-ExchangeCertificate") == 1
+    new = world.org()["auth_config"]["current"]
+    assert new != expired
+    assert report["changes"][0]["result"]["certificate"]["thumbprint"] == new
+    assert any(e["operation"] == "Set-AuthConfig" and e["parameters"].get("CertificateThumbprint") == new for e in journal)
+    # The new certificate's key is in the tenant, and the probe (which checks it there) succeeded.
+    assert report["probe"]["succeeded"]
