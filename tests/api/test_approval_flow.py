@@ -24,7 +24,7 @@ def standins() -> Iterator[tuple[Any, Any]]:
 
     with start_graph_standin() as graph:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("SSL_CERT_FILE", graph.cert_path)  # the probe reads the Graph stand-in's state over HTTPS
+            patch.setenv("SSL_CERT_FILE", str(graph.cert_path))  # the probe reads the Graph stand-in's state over HTTPS
             exchange = start_exchange_standin("--tenant-state", f"{graph.url}/_emulator/state")
         with exchange:
             yield exchange, graph

@@ -26,7 +26,7 @@ def exchange(graph: Any) -> Iterator[Any]:
     # The probe reads the tenant from the Graph stand-in (HTTPS, its own CA), as the real probe depends on the
     # tenant's keys; the stand-in's urllib trusts the CA named by SSL_CERT_FILE.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSL_CERT_FILE", graph.cert_path)
+        patch.setenv("SSL_CERT_FILE", str(graph.cert_path))
         standin = start_exchange_standin("--tenant-state", f"{graph.url}/_emulator/state")
     with standin:
         yield standin
