@@ -42,11 +42,23 @@ def _reread_raw_object(xml_text: str) -> GenericComplexObject | None:
         names = [t.text or "" for t in tn.findall("T")]
         if not any(n in _OBJECT_TYPES for n in names):
             ET.SubElement(tn, "T").text = "System.Object"
+    # A TNRef to a type list sent with an earlier object can't be resolved here: make it a plain object.
+    defined = {tn.get("RefId") for tn in element.iter("TN")}
+    for parent in element.iter():
+        for i, child in enumerate(list(parent)):
+            if child.tag == "TNRef" and child.get("RefId") not in defined:
+                tn = ET.Element("TN", {"RefId": f"__pp{child.get('RefId')}"})
+                ET.SubElement(tn, "T").text = "System.Object"
+                parent.remove(child)
+                parent.insert(i, tn)
     if element.find("TN") is None and element.find("TNRef") is None:
-        tn = ET.Element("TN", {"RefId": "__pp0"})
+        tn = ET.Element("TN", {"RefId": "__pp"})
         ET.SubElement(tn, "T").text = "System.Object"
         element.insert(0, tn)
-    result = Serializer().deserialize(element)
+    try:
+        result = Serializer().deserialize(element)
+    except (KeyError, ValueError, TypeError, AttributeError):  # malformed CLIXML: no object, not a crash
+        return None
     return result if isinstance(result, GenericComplexObject) else None
 
 

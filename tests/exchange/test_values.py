@@ -72,6 +72,11 @@ def test_an_object_whose_type_chain_lacks_system_object_comes_back_as_xml_and_is
     cert = operations.parse_exchange_certificate(raw)
     assert cert.thumbprint == "8BFE845E6DCA42BBDC8F872672CDA1A4E0C3EBF1"
     assert (values.text(raw) or "").startswith("[Subject]")
+    # The next object only refers to that type list (TNRef): read on its own, it is still an object.
+    second = capture_xml("mon-GetExchangeCertificateBroken.xml")[1]
+    assert "<TNRef" in second
+    assert operations.parse_exchange_certificate(second).thumbprint == "D003810EBE1624145889D031FBB77ED2BD280FD3"
+    assert values.as_object("<Obj><broken") is None
 
 
 def test_new_exchange_certificate_capture() -> None:
