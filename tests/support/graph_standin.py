@@ -55,12 +55,18 @@ class StandIn:
         cmd = [sys.executable, "-m", "emulators.graph", "--listen", "127.0.0.1:0", *args]
         if tls:
             cmd += ["--tls", "--cert-out", self.cert_path or ""]
-        self.process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stderr goes to a file: a pipe nobody reads fills up and blocks the server mid-test.
+        self.stderr_path = Path(self._tmp) / "stderr.log"
+        self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
         if not line.startswith("listening on "):
             self.process.kill()
-            err = self.process.stderr.read() if self.process.stderr else ""
+            self.process.wait()
+            err = self.stderr_path.read_text()
+            self._stderr.close()
+            shutil.rmtree(self._tmp, ignore_errors=True)
             raise RuntimeError(f"graph stand-in did not start: {line!r} {err[-2000:]}")
         self.url = line.removeprefix("listening on ")
         self.base_url = self.url
@@ -139,9 +145,9 @@ class StandIn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
+        if self.process.stdout:
+            self.process.stdout.close()
+        self._stderr.close()
         self._http.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
