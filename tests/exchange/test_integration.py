@@ -247,6 +247,26 @@ def test_transport_faults_are_transient(fresh: Any, fail: dict[str, Any]) -> Non
         assert client.get_auth_config(session).current_thumbprint
 
 
+@pytest.mark.parametrize(
+    ("exception", "message", "transient"),
+    [
+        ("ADTransientException", "Active Directory server dc1 is not available.", True),
+        ("TaskException", "Fail to create a runspace because you have exceeded the maximum number of connections allowed : 18", True),
+        ("UnauthorizedAccessException", "Access is denied.", False),
+        ("ManagementObjectNotFoundException", "The operation couldn't be performed because object 'X' couldn't be found.", False),
+    ],
+)
+def test_exchange_errors_are_classified(fresh: Any, exception: str, message: str, transient: bool) -> None:
+    fresh.faults([{"when": {"operation": "Get-AuthServer"}, "fail": {"kind": "error", "exception": exception, "message": message}, "times": 1}])
+    with session_for(fresh) as session:
+        with pytest.raises(ExchangeError) as err:
+            client.get_auth_servers(session)
+        assert client.get_auth_servers(session) == ()  # an error record leaves the session usable
+    e = err.value
+    assert e.transient is transient and e.cmdlet == "Get-AuthServer"
+    assert e.error_id and exception in e.error_id and message in e.message
+
+
 def test_a_refused_pool_open_is_transient(fresh: Any) -> None:
     fresh.faults([{"when": {"operation": "Create"}, "fail": {"kind": "http", "status": 503}, "times": 1}])
     with pytest.raises(ExchangeError) as err:
