@@ -325,9 +325,14 @@ def test_a_session_belongs_to_its_thread(fresh: Any) -> None:
     assert len(caught) == 1 and isinstance(caught[0], RuntimeError)
 
 
-def test_one_pool_per_session(fresh: Any) -> None:
-    with session_for(fresh) as session:
+@pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
+def test_one_pool_and_one_handshake_per_session(fresh: Any, auth: str) -> None:
+    before = fresh.stats().get("auth.ntlm_handshakes", 0)
+    with session_for(fresh, auth=auth) as session:
         client.discover_exchange(session, REALM)
         client.get_push_proxy(session)
+        sent = session.requests_sent
     creates = [e for e in fresh.journal() if e["operation"] == "Create"]
     assert len(creates) == 1
+    assert fresh.stats()["auth.ntlm_handshakes"] - before == 1
+    assert sent == 2 + 2 * 7  # Create + pool Receive, then Command + Receive for each of 7 cmdlets
