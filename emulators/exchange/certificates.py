@@ -38,8 +38,12 @@ def new_key(key_size: int) -> rsa.RSAPrivateKey:
 
 def _name(subject: str) -> x509.Name:
     """Parse `CN=a, O=b` (what Exchange prints) into a Name; RFC 4514 order is the reverse of the printed one."""
+    parts = []
+    for part in subject.split(","):
+        key, sep, value = part.strip().partition("=")
+        parts.append(f"{key.strip().upper()}{sep}{value.strip()}")  # Exchange takes "cn=..." as well as "CN=..."
     try:
-        return x509.Name.from_rfc4514_string(", ".join(reversed([part.strip() for part in subject.split(",")])))
+        return x509.Name.from_rfc4514_string(",".join(reversed(parts)))
     except ValueError as exc:
         raise ValueError(f"SubjectName {subject!r}: not a distinguished name ({exc})") from exc
 

@@ -81,6 +81,16 @@ def load_capture_text(text: str) -> list[ET.Element]:
     return result
 
 
+def compact(element: ET.Element) -> ET.Element:
+    """Drop the indentation Export-Clixml adds: on the wire PowerShell writes no whitespace between elements."""
+    for node in element.iter():
+        if len(node) and node.text is not None and not node.text.strip():
+            node.text = None
+        if node.tail is not None and not node.tail.strip():
+            node.tail = None
+    return element
+
+
 def _make_self_contained(
     element: ET.Element,
     type_names: dict[str, ET.Element],

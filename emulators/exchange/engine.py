@@ -166,16 +166,12 @@ class StandIn:
         return wsman.response(req, body)
 
     def _start(self, shell: Shell, ready: list[Pipeline], endpoint: Endpoint, user: str) -> None:
-        """Start complete pipelines, unless a fault rule on their cmdlet acts on this HTTP request first."""
+        """Start complete pipelines, unless an http/drop fault rule on their cmdlet fails this HTTP request."""
         for pipe in ready:
             for name, _, _ in pipe.commands:
-                fault = self.faults.take("Command", endpoint.org, cmdlet=name, kinds=("http", "drop", "delay"))
-                if fault is None:
-                    continue
-                self.journal.record(name, {}, user, endpoint.label, endpoint.org, "fault", fault.kind)
-                if fault.kind == "delay":
-                    time.sleep(fault.delay_s)
-                else:
+                fault = self.faults.take("Command", endpoint.org, cmdlet=name, kinds=("http", "drop"))
+                if fault is not None:
+                    self.journal.record(name, {}, user, endpoint.label, endpoint.org, "fault", fault.kind)
                     shell.discard(pipe)
                     raise TransportFault(fault)
             shell.start(pipe)
@@ -278,7 +274,10 @@ class StandIn:
                 confirmed=common.get("Confirm") is False or str(common.get("Confirm")).lower() == "false",
                 extras={"tenant_state_url": self.tenant_state_url},
             )
-            fault = self.faults.take(name, org.name, cmdlet=name, kinds=("error",))
+            fault = self.faults.take(name, org.name, cmdlet=name, kinds=("error", "delay"))
+            if fault is not None and fault.kind == "delay":
+                time.sleep(fault.delay_s)  # a slow cmdlet: the client's Receive long-polls meanwhile
+                fault = None
             try:
                 if fault is not None:
                     failure = CmdletError(fault.exception, fault.message, ErrorCategory.NotSpecified,

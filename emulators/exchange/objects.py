@@ -44,7 +44,7 @@ def _renamed_template(name: str, org_name: str, realm: str, display: str, server
         ("Solo.com", realm),
     ):
         text = text.replace(old, new)
-    return clixml.load_capture_text(text)[0]
+    return clixml.compact(clixml.load_capture_text(text)[0])
 
 
 def _fresh(name: str, org: Organisation, server: Server) -> ET.Element:

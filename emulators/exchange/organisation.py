@@ -318,11 +318,15 @@ class ExchangeState:
                 raise StateError(f"{where}.servers: expected a non-empty list")
             servers = [Server.from_json(s, f"{where}.servers[{i}]", realm) for i, s in enumerate(servers_in)]
             renamed: dict[str, str] = {}
+            # No "certificates" at all: the default valid Auth certificate on every server ([] means none).
+            certs_in = body.get("certificates", [{"thumbprint": "@default"}])
+            if not isinstance(certs_in, list):
+                raise StateError(f"{where}.certificates: expected a list")
             certs = [
                 self._cert_from_json(c, f"{where}.certificates[{i}]", servers, renamed)
-                for i, c in enumerate(body.get("certificates", []) or [])
+                for i, c in enumerate(certs_in)
             ]
-            ac_in = body.get("auth_config", {})
+            ac_in = body.get("auth_config", {"current": "@default"} if "@default" in renamed else {})
             if not isinstance(ac_in, dict):
                 raise StateError(f"{where}.auth_config: expected an object")
             ac = AuthConfig(

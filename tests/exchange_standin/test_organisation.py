@@ -1,0 +1,309 @@
+"""The organisation behind the endpoint behaves as DOMAIN.md describes, in Exchange's NoLanguage runspace."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.serializer import ObjectMeta
+
+from tests.exchange_standin.conftest import exchange_pool, run
+from tests.support.exchange_standin import StandIn, start_exchange_standin
+
+PROBE = "PushNotifications.Proxy\\PushNotificationsEnterpriseConnectivityProbe"
+METADATA = "https://accounts.accesscontrol.windows.net/metadata/json/1/?realm=fabrikam.com"
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandIn]:
+    with start_exchange_standin() as s:
+        s.initial = s.state()  # type: ignore[attr-defined]
+        yield s
+
+
+@pytest.fixture
+def pool(standin: StandIn) -> Iterator[RunspacePool]:
+    standin.put_state(standin.initial)  # type: ignore[attr-defined]
+    standin.clear_journal()
+    standin.clear_faults()
+    with exchange_pool(standin) as pool:
+        yield pool
+
+
+def _sha1(der: bytes) -> str:
+    return hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - X.509 thumbprint
+
+
+def _errors(ps: PowerShell) -> list[str]:
+    return [str(e) for e in ps.streams.error]
+
+
+def _new_auth_cert(pool: RunspacePool, server: str = "FABRIKAM-EX1") -> str:
+    ps = run(pool, "New-ExchangeCertificate", KeySize=2048, PrivateKeyExportable=True,
+             SubjectName="cn=Microsoft Exchange Server Auth Certificate",
+             FriendlyName="Microsoft Exchange Server Auth Certificate", DomainName=[], Services="None", Server=server)
+    assert not ps.streams.error, _errors(ps)
+    return _sha1(ps.output[0].adapted_properties["RawData"])
+
+
+def _onboard(pool: RunspacePool) -> None:
+    run(pool, "New-AuthServer", Name="MicrosoftSts", AuthMetadataUrl=METADATA)
+    run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com")
+
+
+def _probe(pool: RunspacePool, server: str = "fabrikam-ex1.fabrikam.com") -> dict[str, str]:
+    result = run(pool, "Invoke-MonitoringProbe", Identity=PROBE, Server=server).output[0]
+    return {k: str(result.adapted_properties[k]) for k in ("ResultType", "Error", "Exception", "Server")}
+
+
+# ---- default state ---------------------------------------------------------------------------------------------
+
+
+def test_default_state_is_ready_to_onboard(pool: RunspacePool) -> None:
+    servers = run(pool, "Get-ExchangeServer").output
+    assert [str(s.adapted_properties["AdminDisplayVersion"]) for s in servers] == ["Version 15.2 (Build 1748.10)"] * 2
+    config = run(pool, "Get-AuthConfig").output[0].adapted_properties
+    assert config["ServiceName"] == "00000002-0000-0ff1-ce00-000000000000"
+    for server in ("FABRIKAM-EX1", "FABRIKAM-EX2"):
+        der = run(pool, "Get-ExchangeCertificate", Thumbprint=config["CurrentCertificateThumbprint"],
+                  Server=server).output[0].adapted_properties["RawData"]
+        cert = x509.load_der_x509_certificate(der)
+        assert cert.not_valid_before_utc < dt.datetime.now(dt.UTC) < cert.not_valid_after_utc
+    assert run(pool, "Get-AuthServer").output == []
+    app = run(pool, "Get-PushNotificationApp").output[0].adapted_properties
+    assert app["Enabled"] is False
+
+
+# ---- NoLanguage and errors --------------------------------------------------------------------------------------
+
+
+def test_a_script_is_refused(pool: RunspacePool) -> None:
+    ps = PowerShell(pool)
+    ps.add_script("Get-ExchangeServer | Where-Object { $_.Name -like 'X*' }")
+    ps.invoke()
+    assert ps.had_errors and ps.streams.error[0].fq_error == "ScriptsNotAllowed"
+    assert "no-language mode" in str(ps.streams.error[0])
+
+
+def test_an_unknown_cmdlet_is_command_not_found(pool: RunspacePool) -> None:
+    ps = run(pool, "Get-Mailbox")
+    assert ps.had_errors and ps.streams.error[0].fq_error == "CommandNotFoundException"
+    assert ps.streams.error[0].reason == "CommandNotFoundException"
+
+
+def test_an_unknown_parameter_is_a_terminating_binding_error(pool: RunspacePool) -> None:
+    ps = run(pool, "Get-ExchangeServer", Bogus="x")
+    assert ps.had_errors
+    assert ps.streams.error[0].fq_error == "NamedParameterNotFound,Get-ExchangeServer"
+    assert ps.streams.error[0].reason == "ParameterBindingException"
+
+
+def test_exchange_errors_are_non_terminating_with_an_exchange_error_id(pool: RunspacePool) -> None:
+    ps = run(pool, "Get-ExchangeServer", Identity="NOPE")
+    assert ps.had_errors is False and ps.output == []
+    err = ps.streams.error[0]
+    assert err.fq_error is not None and err.exception is not None
+    assert err.fq_error.startswith("[Server=FABRIKAM-EX1,RequestId=")
+    assert "[FailureCategory=Cmdlet-ManagementObjectNotFoundException]" in err.fq_error
+    assert err.fq_error.endswith(",Microsoft.Exchange.Management.SystemConfigurationTasks.GetExchangeServer")
+    assert err.message == "NotSpecified: (NOPE:String) [Get-ExchangeServer], ManagementObjectNotFoundException"
+    assert err.exception.types[0] == "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+
+
+def test_error_action_stop_makes_the_error_terminating(pool: RunspacePool) -> None:
+    ps = run(pool, "Get-ExchangeServer", Identity="NOPE", ErrorAction="Stop")
+    assert ps.had_errors and "couldn't be found" in str(ps.streams.error[0])
+
+
+def test_a_prompting_cmdlet_fails_without_confirm_false_or_force(pool: RunspacePool) -> None:
+    ps = run(pool, "Disable-PushNotificationProxy")
+    assert ps.had_errors and ps.streams.error[0].fq_error == "HostFunctionNotImplemented"
+    assert not run(pool, "Disable-PushNotificationProxy", Confirm=False).had_errors
+    thumbprint = _new_auth_cert(pool)
+    assert run(pool, "Set-AuthConfig", CertificateThumbprint=thumbprint).had_errors
+    assert not run(pool, "Set-AuthConfig", "Force", CertificateThumbprint=thumbprint).had_errors
+
+
+# ---- certificates and AuthConfig ----------------------------------------------------------------------------------
+
+
+def test_new_certificate_exists_only_on_its_server_until_published(pool: RunspacePool) -> None:
+    thumbprint = _new_auth_cert(pool, "FABRIKAM-EX1")
+    assert len(run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX1").output) == 1
+    missing = run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX2")
+    assert missing.output == [] and missing.had_errors is False
+    assert "ManagementObjectNotFoundException" in str(missing.streams.error[0].fq_error)
+    run(pool, "Set-AuthConfig", "Force", CertificateThumbprint=thumbprint)
+    run(pool, "Set-AuthConfig", "PublishCertificate")
+    assert len(run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX2").output) == 1
+
+
+def test_set_auth_config_rotates_and_clears(pool: RunspacePool) -> None:
+    old = run(pool, "Get-AuthConfig").output[0].adapted_properties["CurrentCertificateThumbprint"]
+    new = _new_auth_cert(pool)
+    effective = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    run(pool, "Set-AuthConfig", NewCertificateThumbprint=new, NewCertificateEffectiveDate=effective.isoformat())  # pypsrp sends no DateTime: a string binds
+    config = run(pool, "Get-AuthConfig").output[0].adapted_properties
+    assert config["NextCertificateThumbprint"] == new
+    assert dt.datetime.fromisoformat(config["NextCertificateEffectiveDate"]) > dt.datetime.now(dt.UTC)
+    run(pool, "Set-AuthConfig", "Force", CertificateThumbprint=new)
+    config = run(pool, "Get-AuthConfig").output[0].adapted_properties
+    assert (config["CurrentCertificateThumbprint"], config["PreviousCertificateThumbprint"]) == (new, old)
+    run(pool, "Set-AuthConfig", "ClearPreviousCertificate")
+    assert run(pool, "Get-AuthConfig").output[0].adapted_properties["PreviousCertificateThumbprint"] == ""
+
+
+def test_assigning_an_unknown_thumbprint_is_a_terminating_error(pool: RunspacePool) -> None:
+    ps = run(pool, "Set-AuthConfig", "Force", CertificateThumbprint="AB" * 20)
+    assert ps.had_errors and "could not be found on any Exchange server" in str(ps.streams.error[0])
+
+
+def test_export_with_a_secure_string_password_gives_a_pfx(standin: StandIn, pool: RunspacePool) -> None:
+    thumbprint = _new_auth_cert(pool)
+    pool.exchange_keys()
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Export-ExchangeCertificate").add_parameter("Thumbprint", thumbprint)
+    ps.add_parameter("BinaryEncoded").add_parameter("Password", pool.serialize("Pfx-Pa55", ObjectMeta("SS")))
+    ps.invoke()
+    assert not ps.streams.error, _errors(ps)
+    data = ps.output[0].adapted_properties["FileData"]
+    key, cert, _ = pkcs12.load_key_and_certificates(data, b"Pfx-Pa55")
+    assert key is not None and cert is not None and _sha1(cert.public_bytes(_der())) == thumbprint
+    entry = [e for e in standin.journal() if e["operation"] == "Export-ExchangeCertificate"][-1]
+    assert entry["parameters"]["Password"] == "***"
+    assert "Pfx-Pa55" not in json.dumps(standin.journal())
+
+
+def _der() -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+# ---- AuthServer and push proxy -------------------------------------------------------------------------------------
+
+
+def test_auth_server_lifecycle(pool: RunspacePool) -> None:
+    created = run(pool, "New-AuthServer", Name="MicrosoftSts", AuthMetadataUrl=METADATA).output[0]
+    assert created.types[0] == "Microsoft.Exchange.Data.Directory.SystemConfiguration.AuthServer"
+    assert created.adapted_properties["AuthMetadataUrl"] == METADATA
+    again = run(pool, "New-AuthServer", Name="MicrosoftSts", AuthMetadataUrl=METADATA)
+    assert "ManagementObjectAlreadyExistsException" in str(again.streams.error[0].fq_error)
+    other = METADATA.replace("fabrikam.com", "contoso.com")
+    run(pool, "Set-AuthServer", Identity="MicrosoftSts", AuthMetadataUrl=other)
+    assert run(pool, "Get-AuthServer", Identity="MicrosoftSts").output[0].adapted_properties["AuthMetadataUrl"] == other
+    assert run(pool, "Remove-AuthServer", Identity="MicrosoftSts").had_errors  # prompts
+    run(pool, "Remove-AuthServer", Identity="MicrosoftSts", Confirm=False)
+    assert run(pool, "Get-AuthServer").output == []
+
+
+def test_enable_push_notification_proxy_returns_the_app(pool: RunspacePool) -> None:
+    app = run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com").output[0]
+    assert str(app) == "OnPrem-Proxy"
+    props = app.adapted_properties
+    assert (props["DisplayName"], props["Enabled"], props["Url"]) == (
+        "On Premises Proxy app", True, "https://outlook.office365.com/PushNotifications")
+    assert run(pool, "Get-PushNotificationApp").output[0].adapted_properties["Enabled"] is True
+    assert run(pool, "Enable-PushNotificationProxy", Organization="not a domain").streams.error
+
+
+# ---- the probe ------------------------------------------------------------------------------------------------------
+
+
+def test_probe_fails_saying_what_is_missing(pool: RunspacePool) -> None:
+    result = _probe(pool)
+    assert result["ResultType"] == "Failed"
+    assert "push notification proxy is not enabled" in result["Error"]
+    assert "No enabled AuthServer" in result["Error"]
+
+
+def test_probe_succeeds_once_configured(pool: RunspacePool) -> None:
+    _onboard(pool)
+    assert _probe(pool) == {"ResultType": "Succeeded", "Error": "", "Exception": "",
+                            "Server": "fabrikam-ex1.fabrikam.com"}
+
+
+def test_probe_fails_when_the_current_certificate_is_missing_on_the_server(pool: RunspacePool) -> None:
+    _onboard(pool)
+    thumbprint = _new_auth_cert(pool, "FABRIKAM-EX1")
+    run(pool, "Set-AuthConfig", "Force", CertificateThumbprint=thumbprint)
+    assert _probe(pool, "fabrikam-ex1.fabrikam.com")["ResultType"] == "Succeeded"
+    result = _probe(pool, "fabrikam-ex2.fabrikam.com")
+    assert result["ResultType"] == "Failed" and "not present on server FABRIKAM-EX2" in result["Error"]
+
+
+def test_probe_fails_when_the_certificate_has_expired(standin: StandIn, pool: RunspacePool) -> None:
+    state = standin.state()
+    org = state["organizations"]["fabrikam.com"]
+    cert = org["certificates"][0]
+    cert.pop("der")  # regenerate it from the facts below; the auth_config reference follows
+    cert["not_before"], cert["not_after"] = "2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"
+    standin.put_state(state)
+    _onboard(pool)
+    result = _probe(pool)
+    assert result["ResultType"] == "Failed" and "is not valid now" in result["Error"]
+
+
+class _TenantState(BaseHTTPRequestHandler):
+    body = b"{}"
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_probe_with_tenant_state_needs_the_key_on_the_service_principal() -> None:
+    import base64
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TenantState)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/_emulator/state"
+    try:
+        with start_exchange_standin("--tenant-state", url) as standin, exchange_pool(standin) as pool:
+            _onboard(pool)
+            thumbprint = run(pool, "Get-AuthConfig").output[0].adapted_properties["CurrentCertificateThumbprint"]
+            der = run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint).output[0].adapted_properties["RawData"]
+            sp: dict[str, Any] = {"appId": "00000002-0000-0ff1-ce00-000000000000", "keyCredentials": []}
+            tenant = {"id": "t", "verifiedDomains": [{"name": "fabrikam.com"}], "servicePrincipals": [sp]}
+            _TenantState.body = json.dumps({"tenants": {"t": tenant}}).encode()
+            result = _probe(pool)
+            assert result["ResultType"] == "Failed" and "service principal has no key" in result["Error"]
+            sp["keyCredentials"].append({"key": base64.b64encode(der).decode(), "type": "AsymmetricX509Cert"})
+            _TenantState.body = json.dumps({"tenants": {"t": tenant}}).encode()
+            assert _probe(pool)["ResultType"] == "Succeeded"
+    finally:
+        server.shutdown()
+
+
+# ---- the Windows PowerShell endpoint ---------------------------------------------------------------------------------
+
+
+def test_windows_powershell_endpoint_restarts_only_the_health_manager(standin: StandIn, pool: RunspacePool) -> None:
+    from pypsrp.wsman import WSMan
+
+    with RunspacePool(WSMan(**standin.wsman_kwargs("ntlm", windows=True)),
+                      configuration_name="Microsoft.PowerShell") as wps:
+        assert not run(wps, "Restart-Service", Name="MSExchangeHM").streams.error
+        assert run(wps, "Restart-Service", Name="W3SVC").streams.error
+        assert run(wps, "Get-ExchangeServer").had_errors  # not an Exchange endpoint
+        script = PowerShell(wps)
+        script.add_script("Restart-Service MSExchangeHM")
+        script.invoke()
+        assert script.had_errors
+    restarts = [e for e in standin.journal() if e["operation"] == "Restart-Service"]
+    assert [(e["endpoint"], e["outcome"]) for e in restarts] == [("wsman", "ok"), ("wsman", "error")]
