@@ -90,11 +90,14 @@ class ExchangeSession:
         self._check_thread()
         if self._pool is not None:
             return
+        wsman = None
         try:
             wsman, self._counter = build_wsman(self.endpoint, self.__password, url=self._url)
             pool = RunspacePool(wsman, configuration_name=self._configuration_name)
             pool.open()
         except Exception as exc:
+            if wsman is not None:
+                wsman.transport.close()  # don't leave the socket of a refused open behind
             raise failures.from_exception(exc, cmdlet=None, server=self.endpoint.host) from None
         self._pool = pool
 
