@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -30,7 +32,7 @@ from msgraph.generated.service_principals_with_app_id.service_principals_with_ap
     ServicePrincipalsWithAppIdRequestBuilder,
 )
 
-from pushproxy.errors import TenantError
+from pushproxy.errors import SpecError, TenantError
 from pushproxy.tenant.credentials import GraphCredential, build_credential
 from pushproxy.tenant.failures import tenant_error_from_exception
 from pushproxy.tenant.graph import GRAPH_SCOPE, build_graph_client
@@ -54,6 +56,9 @@ from pushproxy.tenant.models import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# What Entra accepts in an authority path (azure-identity checks the same characters).
+_TENANT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$")
 SP_SELECT = ["id", "appId", "displayName", "keyCredentials"]
 
 
@@ -69,6 +74,8 @@ class TenantClient:
         max_retry_wait_s: float = 60.0,
         max_write_rounds: int = 3,
     ) -> None:
+        if not isinstance(tenant_id, str) or not _TENANT.match(tenant_id):
+            raise SpecError("tenant_id", "must be the tenant's id (a GUID) or one of its domain names")
         if not isinstance(credential_spec, GraphCredentialSpec):
             credential_spec = GraphCredentialSpec.from_dict(credential_spec)
         self.spec = credential_spec
@@ -225,8 +232,7 @@ class TenantClient:
                     action="none" if not last_sent else action,  # type: ignore[arg-type]
                     thumbprint=thumbprint,
                     service_principal_id=sp.id,
-                    kept=tuple(k.thumbprint for k in last_sent if k.thumbprint != thumbprint)
-                    or describe(sp.key_credentials),
+                    kept=tuple(t for t in describe(sp.key_credentials) if t != thumbprint),
                     concurrent_changes=tuple(concurrent),
                     writes=writes,
                     keys_before=keys_before,
@@ -235,6 +241,15 @@ class TenantClient:
                 )
             await self._patch_keys(sp.id, body)
             writes += 1
+            # An audit line: which keys we wrote (public thumbprints only), so a key change is always traceable.
+            log.info(
+                "tenant %s: keyCredentials of service principal %s written (%s %s; sent %s)",
+                self.tenant_id,
+                sp.id,
+                action,
+                thumbprint,
+                ", ".join(k.thumbprint for k in body),
+            )
             last_sent = body
             after = await self._require_exchange_sp()
             present = {k.thumbprint for k in after.key_credentials if k.thumbprint}

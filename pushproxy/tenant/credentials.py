@@ -22,6 +22,7 @@ from azure.identity.aio import (
 
 from pushproxy.errors import SecretError, SpecError
 from pushproxy.secrets import resolve_secret
+from pushproxy.settings import setting
 from pushproxy.tenant.models import GraphCredentialSpec
 
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
@@ -103,7 +104,9 @@ def build_credential(spec: GraphCredentialSpec, tenant_id: str) -> GraphCredenti
         mi_kwargs: dict[str, Any] = {}
         if spec.ca_bundle:
             mi_kwargs["connection_verify"] = spec.ca_bundle
-        managed_identity = ManagedIdentityCredential(client_id=spec.managed_identity_client_id, **mi_kwargs)
+        # A user-assigned identity: the spec's, else the Function App's (AZURE_CLIENT_ID); none means system-assigned.
+        mi_client_id = spec.managed_identity_client_id or setting("AZURE_CLIENT_ID")
+        managed_identity = ManagedIdentityCredential(client_id=mi_client_id, **mi_kwargs)
         assertion = FederatedAssertion(managed_identity)
         federated = ClientAssertionCredential(tenant_id, spec.client_id, func=assertion, **common)
         return GraphCredential(federated, assertion)

@@ -115,3 +115,30 @@ def test_one_process_serves_several_tenants(graph: StandIn) -> None:
     graph.put_state(state)
     assert _facts(graph, "secret", tenant="northwind.example") == other
     assert _facts(graph, "secret", tenant=graph.tenant_id) == graph.tenant_id
+
+
+def test_bad_tenant_id_is_refused_before_any_request(graph: StandIn) -> None:
+    from pushproxy.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        client_for(graph, tenant="fabrikam.com/../evil")
+    assert err.value.field == "tenant_id"
+    assert graph.journal() == []
+
+
+def test_key_changes_are_logged_without_secrets(
+    graph: StandIn, certs: list[tuple[bytes, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+
+    async def go() -> None:
+        async with client_for(graph) as c:
+            await c.add_certificate_key(certs[0][0])
+
+    run(go())
+    lines = [r.getMessage() for r in caplog.records if r.name == "pushproxy.tenant.client"]
+    assert any("keyCredentials of service principal" in line for line in lines)
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert graph.client_secret and graph.client_secret not in everything
