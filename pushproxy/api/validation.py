@@ -160,9 +160,9 @@ def verification_request(body: bytes | None) -> list[str] | None:
     unknown = sorted(set(data) - {"tenants"})
     if unknown:
         raise bad_input(unknown[0], "unknown field (expected tenants)")
-    tenants = data.get("tenants")
-    if tenants is None:
+    if "tenants" not in data:
         return None
+    tenants = data["tenants"]
     if not isinstance(tenants, list) or not tenants:
         raise bad_input("tenants", "must be a non-empty list of tenant domains")
     return sorted({tenant_domain(t, f"tenants[{i}]") if isinstance(t, str) else _not_domain(i) for i, t in enumerate(tenants)})
