@@ -8,20 +8,24 @@ a path segment aiohttp's router can express.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import hmac
+import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 from aiohttp import web
+from cryptography import x509
 
 from emulators.graph.certs import make_certificate_der
 from emulators.graph.defaults import EXCHANGE_ONLINE_APP_ID
-from emulators.graph.directory import Directory, GraphError, render_key
+from emulators.graph.directory import Directory, GraphError, render_key, thumbprint_b64
 from emulators.graph.faults import FaultBook, FaultRule
 from emulators.graph.tokens import Caller, GraphAuthError, TokenError, TokenService
 
@@ -114,7 +118,6 @@ class GraphStandIn:
         if rule is not None and rule.kind == "concurrent_key" and rule.at == "after" and before_keys is not None:
             # Another writer read the keys before our request and writes its stale view back after it.
             self._concurrent_write(request, rule, base=before_keys)
-        entry.setdefault("status", response.status)
         entry["status"] = response.status
         entry["outcome"] = "ok" if response.status < 400 else "error"
         if rule is not None:
@@ -445,15 +448,11 @@ def _masked_body(request: web.Request, body: bytes) -> dict[str, Any]:
         return {}
     ctype = request.content_type
     if ctype == "application/x-www-form-urlencoded":
-        from urllib.parse import parse_qsl
-
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         return {k: ("***" if k in _SECRET_FORM_FIELDS else v) for k, v in form.items()}
     if request.path.startswith("/_emulator/"):
         return {}
     try:
-        import json
-
         return {"body": json.loads(body)}
     except ValueError:
         return {"body_bytes": len(body)}
@@ -474,29 +473,16 @@ def _token_error(exc: TokenError, request_id: str) -> web.Response:
 
 
 def _generated_key() -> dict[str, Any]:
-    import base64
-
+    """Another writer's key: a fresh certificate, shaped as Graph stores it."""
     der = make_certificate_der("CN=Concurrent Writer Certificate")
+    cert = x509.load_der_x509_certificate(der)
     return {
         "keyId": str(uuid.uuid4()),
-        "customKeyIdentifier": None,
+        "customKeyIdentifier": thumbprint_b64(der),
         "displayName": "CN=Concurrent Writer Certificate",
         "type": "AsymmetricX509Cert",
         "usage": "Verify",
         "key": base64.b64encode(der).decode(),
-        "startDateTime": None,
-        "endDateTime": None,
-    } | _dates_and_thumb(der)
-
-
-def _dates_and_thumb(der: bytes) -> dict[str, Any]:
-    from cryptography import x509
-
-    from emulators.graph.directory import thumbprint_b64
-
-    cert = x509.load_der_x509_certificate(der)
-    return {
-        "customKeyIdentifier": thumbprint_b64(der),
         "startDateTime": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "endDateTime": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
