@@ -42,7 +42,12 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
     return spec
 
 
-DELETE = object()
+class _Delete:
+    def __repr__(self) -> str:  # a stable test id across xdist workers
+        return "<missing>"
+
+
+DELETE = _Delete()
 
 
 def test_good_spec_round_trips_through_json() -> None:
