@@ -36,8 +36,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, standins: tuple[Any, Any]) 
 
 
 def load(mode: str) -> Any:
+    from schemathesis.generation.modes import GenerationMode
+
     schema = schemathesis.openapi.from_path(REPO / "openapi.json")
-    schema.config.generation.update(modes=[mode], max_examples=MAX_EXAMPLES)
+    schema.config.generation.update(modes=[GenerationMode(mode)], max_examples=MAX_EXAMPLES)
     return schema
 
 
