@@ -80,6 +80,7 @@ def new_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
         ctx.error(CmdletError("ArgumentException", f"KeySize {key_size} isn't supported: use 1024, 2048 or 4096.",
                               ErrorCategory.InvalidArgument))
         return
+    ctx.confirmed = ctx.confirmed or bool(p.get("Force"))
     services = ",".join(p.get("Services", ["IMAP", "POP", "SMTP"])).replace(" ", "")
     if "smtp" in services.lower().split(","):
         ctx.should_continue(
