@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pushproxy.errors import SpecError
-from pushproxy.settings import setting
+from pushproxy.settings import DEFAULTS, setting
 
 
 def register(sub: Any) -> None:
@@ -56,27 +57,59 @@ def load_app(spec: str) -> Any:
         raise SpecError("--app", f"module {module_name!r} has no attribute {attribute!r}") from exc
 
 
+def host_settings(directory: Path) -> dict[str, Any]:
+    """What host.json (next to the app, if any) says about the route prefix, task hub and activity concurrency."""
+    path = directory / "host.json"
+    if not path.is_file():
+        return {}
+    try:
+        extensions = json.loads(path.read_text(encoding="utf-8")).get("extensions", {})
+    except (OSError, ValueError) as exc:
+        raise SpecError("host.json", f"cannot be read as JSON: {exc}") from exc
+    found: dict[str, Any] = {}
+    prefix = extensions.get("http", {}).get("routePrefix")
+    if isinstance(prefix, str):
+        found["route_prefix"] = prefix
+    durable = extensions.get("durableTask", {})
+    if isinstance(durable.get("maxConcurrentActivityFunctions"), int):
+        found["max_activities"] = max(1, durable["maxConcurrentActivityFunctions"])
+    hub = durable.get("hubName")
+    if isinstance(hub, str) and hub:
+        found["task_hub"] = resolve_setting_reference(hub)
+    return found
+
+
+def resolve_setting_reference(value: str) -> str:
+    """`%NAME%` -> the environment, then pushproxy.settings.DEFAULTS, as the Functions host resolves app settings."""
+    if value.startswith("%") and value.endswith("%") and len(value) > 2:
+        name = value[1:-1]
+        return os.environ.get(name) or DEFAULTS.get(name) or value
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise SpecError("--port", "must be between 0 and 65535")
     from pushproxy.local import LocalHost, default_database_path
 
     app = load_app(args.app)
+    configured = host_settings(Path.cwd())
     database = Path(args.database).expanduser() if args.database else default_database_path()
-    host = LocalHost(app, database=database)
+    host = LocalHost(app, database=database, max_activities=configured.get("max_activities", 16))
+    task_hub = configured.get("task_hub") or setting("PUSHPROXY_TASK_HUB") or "pushproxy"
     try:
-        asyncio.run(_serve(host, args.host, args.port, setting("PUSHPROXY_TASK_HUB") or "pushproxy"))
+        asyncio.run(_serve(host, args.host, args.port, task_hub, configured.get("route_prefix", "api")))
     finally:
         host.close()
     return 0
 
 
-async def _serve(host: Any, address: str, port: int, task_hub: str) -> None:
+async def _serve(host: Any, address: str, port: int, task_hub: str, route_prefix: str) -> None:
     from aiohttp import web
 
     from pushproxy.local.http_api import LocalFunctionsServer
 
-    server = LocalFunctionsServer(host, task_hub)
+    server = LocalFunctionsServer(host, task_hub, route_prefix=route_prefix)
     runner = web.AppRunner(server.make_app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, address, port)
@@ -87,6 +120,9 @@ async def _serve(host: Any, address: str, port: int, task_hub: str) -> None:
     server.start_engine()
     server.start_timers()
     print(f"listening on {server.base_url}", flush=True)
+    print(
+        "pushproxy serve: function keys are not checked locally; every route is anonymous", file=sys.stderr, flush=True
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -89,9 +89,10 @@ def _route_regex(template: str) -> re.Pattern[str]:
 class LocalFunctionsServer:
     """The aiohttp application behind `pushproxy serve`. The host's engine runs in its own thread."""
 
-    def __init__(self, host: LocalHost, task_hub: str, poll_interval: float = 0.5) -> None:
+    def __init__(self, host: LocalHost, task_hub: str, poll_interval: float = 0.5, route_prefix: str = "api") -> None:
         self.host = host
         self.task_hub = task_hub
+        self.route_prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
         self.poll_interval = poll_interval
         self.base_url = ""
         self._stop = threading.Event()
@@ -118,8 +119,9 @@ class LocalFunctionsServer:
             app.router.add_post(prefix + "/instances/{instance_id}/terminate", self.terminate)
             for verb in ("suspend", "resume", "rewind", "restart"):
                 app.router.add_post(prefix + "/instances/{instance_id}/" + verb, self.not_supported)
-        app.router.add_route("*", "/api/{path:.*}", self.http_trigger)
-        app.router.add_route("*", "/api", self.http_trigger)
+        app.router.add_route("*", self.route_prefix + "/{path:.*}", self.http_trigger)
+        if self.route_prefix:
+            app.router.add_route("*", self.route_prefix, self.http_trigger)
         return app
 
     def start_engine(self) -> None:
@@ -174,13 +176,13 @@ class LocalFunctionsServer:
         return await asyncio.to_thread(fn.user_function, **kwargs)
 
     async def http_trigger(self, request: web.Request) -> web.StreamResponse:
-        path = request.path[len("/api") :].lstrip("/")
+        path = request.path[len(self.route_prefix) :].lstrip("/")
         for regex, fn, methods in self._routes:
             match = regex.match(path)
             if match is None:
                 continue
             if methods and request.method.upper() not in methods:
-                return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on /api/{path}")
+                return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
             body = await request.read()
             req = func.HttpRequest(
                 method=request.method,
@@ -197,7 +199,7 @@ class LocalFunctionsServer:
                 print(f"pushproxy serve: function {fn.name!r} raised {type(exc).__name__}", file=sys.stderr, flush=True)
                 return _error(500, "FunctionError", f"function {fn.name!r} failed ({type(exc).__name__})")
             return _to_response(result)
-        return _error(404, "NotFound", f"no HTTP function serves /api/{path}")
+        return _error(404, "NotFound", f"no HTTP function serves {request.path}")
 
     async def _run_timer(self, fn: RegisteredFunction, schedule: Schedule) -> None:
         if _trigger_binding(fn).get("runOnStartup"):
