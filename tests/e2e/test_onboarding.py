@@ -116,3 +116,28 @@ def test_expired_auth_certificate_is_replaced_only_after_approval(world: World) 
     assert any(e["operation"] == "Set-AuthConfig" and e["parameters"].get("CertificateThumbprint") == new for e in journal)
     # The new certificate's key is in the tenant, and the probe (which checks it there) succeeded.
     assert report["probe"]["succeeded"]
+
+
+def test_verification_restarts_the_health_manager_and_waits_on_a_durable_timer(world: World) -> None:
+    from pushproxy.onboarding import runner
+    from tests.e2e.conftest import FakeClock
+
+    clock = FakeClock()
+    host = world.host(clock=clock)
+    spec = world.spec(
+        exchange={"windows_powershell_url": f"{world.exchange.base_url}/wsman"},
+        verification={"restart_health_manager": True, "wait_s": 120},
+    )
+    instance_id, _ = runner.start_or_resume(host, spec, requested_by="e2e")
+    status = host.wait_for(instance_id, until=lambda s: bool((s.custom_status or {}).get("waiting_until")), timeout=60)
+    assert status.custom_status["phase"] == "verifying"
+    assert count_ok(world.exchange.journal(), "Invoke-MonitoringProbe") == 0  # still waiting the 120 s
+    restart = [e for e in world.exchange.journal() if e["operation"] == "Restart-Service"]
+    assert [(e["parameters"].get("Name"), e["outcome"]) for e in restart] == [("MSExchangeHM", "ok")]
+
+    clock.advance(seconds=121)
+    final = host.wait_for(instance_id, timeout=60)
+
+    assert final.output["outcome"] == "done"
+    assert final.output["probe"]["succeeded"]
+    assert any("restarted MSExchangeHM" in n for n in final.output["notes"])
