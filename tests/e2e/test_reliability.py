@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from pushproxy.onboarding import runner
 from tests.e2e.conftest import World, count_ok
 
@@ -90,3 +92,14 @@ def test_host_killed_mid_apply_is_resumed_by_a_new_one(world: World) -> None:
     enable = next(c for c in report["changes"] if c["kind"] == "enable_push_proxy")
     assert enable["outcome"] in ("enabled", "none")
     assert json.loads(json.dumps(report))["probe"]["succeeded"]
+
+
+def test_wrong_exchange_password_fails_with_a_clear_error_and_no_secret(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("E2E_EXCHANGE_PASSWORD", "not-the-password-Zq9")
+
+    report = world.onboard(world.spec())
+
+    assert report["outcome"] == "failed"
+    assert report["error"].startswith("discovery failed")
+    assert "not-the-password-Zq9" not in json.dumps(report)
+    assert world.writes() == ([], [])
