@@ -347,9 +347,20 @@ class LocalHost:
     # -- episodes ---------------------------------------------------------------------------------------------
 
     def _run_due_episodes(self) -> int:
+        # Only instances of orchestrators this app defines: hosts of different apps may share one database file
+        # (`pushproxy verify` and `pushproxy onboard`), and each leaves the others' instances alone.
+        names = list(self.index.orchestrators)
+        if not names:
+            return 0
         now = h.format_time(self.clock.now())
         due = (
-            self.store.read().execute("SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= ?", (now,)).fetchall()
+            self.store.read()
+            .execute(
+                "SELECT DISTINCT inbox.instance_id FROM inbox JOIN instances USING (instance_id) "
+                f"WHERE inbox.visible_at <= ? AND instances.name IN ({','.join('?' * len(names))})",  # noqa: S608
+                (now, *names),
+            )
+            .fetchall()
         )
         return sum(1 for (instance_id,) in due if self._episode(instance_id))
 
@@ -403,10 +414,22 @@ class LocalHost:
         instance_id, execution_id = row["instance_id"], row["execution_id"]
         stamp = h.format_time(ts)
         self._append_history(db, row, result.appended, result.parsed_history or None)
+        known = [a for a in result.activities if a.name in self.index.activities]
         db.executemany(
             "INSERT INTO work (instance_id, execution_id, task_id, name, input) VALUES (?, ?, ?, ?, ?)",
-            [(instance_id, execution_id, a.task_id, a.name, a.input_text) for a in result.activities],
+            [(instance_id, execution_id, a.task_id, a.name, a.input_text) for a in known],
         )
+        for a in result.activities:
+            if a.name not in self.index.activities:
+                # Fail now, as the worker does for a function it cannot find, rather than wait for a host that has it.
+                ev = h.event(
+                    h.TASK_FAILED,
+                    stamp,
+                    TaskScheduledId=a.task_id,
+                    Reason=f"Activity function '{a.name}' failed: no activity named {a.name!r} in this app",
+                    Details="",
+                )
+                self._enqueue(db, instance_id, execution_id, self._visible_now(), ev)
         for timer in result.timers:
             fire = h.format_time(timer.fire_at)
             ev = h.event(h.TIMER_FIRED, fire, TimerId=timer.timer_id, FireAt=fire)
@@ -628,12 +651,16 @@ class LocalHost:
         if capacity <= 0:
             return False
         self._reclaim_orphans()
+        names = list(self.index.activities)
+        if not names:
+            return False
         now = time.time()
         candidates = (
             self.store.read()
             .execute(
-                "SELECT id FROM work WHERE lease_owner IS NULL OR lease_until < ? ORDER BY id LIMIT ?",
-                (now, capacity + len(self._in_flight)),
+                "SELECT id FROM work WHERE (lease_owner IS NULL OR lease_until < ?) "
+                f"AND name IN ({','.join('?' * len(names))}) ORDER BY id LIMIT ?",  # noqa: S608
+                (now, *names, capacity + len(self._in_flight)),
             )
             .fetchall()
         )
@@ -652,19 +679,7 @@ class LocalHost:
                 [(self._owner, os.getpid(), now + self.lease_seconds, r["id"]) for r in rows],
             )
         for r in rows:
-            fn = self.index.activities.get(r["name"])
-            future: concurrent.futures.Future[ActivityOutcome]
-            if fn is None:
-                future = concurrent.futures.Future()
-                future.set_result(
-                    ActivityOutcome(
-                        ok=False,
-                        reason=f"Activity function '{r['name']}' failed: no activity named {r['name']!r} in this app",
-                        details=None,
-                    )
-                )
-            else:
-                future = self._runner.start(fn, r["input"])
+            future = self._runner.start(self.index.activities[r["name"]], r["input"])
             self._in_flight[r["id"]] = (future, r)
         return bool(rows)
 

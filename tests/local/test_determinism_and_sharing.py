@@ -86,3 +86,25 @@ def test_a_new_host_continues_where_the_last_one_stopped(db_path: Path, clock: F
     second = LocalHost(app, database=db_path, clock=clock)
     second.run_until_idle()
     assert second.get_status(iid).output == "ok on attempt 2"
+
+
+def test_hosts_of_different_apps_leave_each_others_instances_alone(db_path: Path, clock: FakeClock) -> None:
+    from tests.local.apps import other_app
+
+    ours = LocalHost(app, database=db_path, clock=clock)
+    theirs = LocalHost(other_app.app, database=db_path, clock=clock)
+    mine = ours.start_new("sequence")
+    other = theirs.start_new("other")
+    theirs.run_until_idle()
+    assert theirs.get_status(other).output == "other"
+    assert ours.get_status(mine).runtime_status.value == "Pending"  # not failed by a host that lacks it
+    ours.run_until_idle()
+    assert ours.get_status(mine).runtime_status.value == "Completed"
+
+
+def test_an_unknown_activity_fails_its_task_with_a_clear_message(host: LocalHost) -> None:
+    iid = host.start_new("calls_missing")
+    host.run_until_idle()
+    assert host.get_status(iid).output.startswith(
+        "Activity function 'no_such_activity' failed: no activity named 'no_such_activity' in this app"
+    )

@@ -194,6 +194,15 @@ def nondeterministic(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def calls_missing(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("no_such_activity", 1)
+    except Exception as exc:
+        return str(exc)
+    return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
 def uses_entity(context: df.DurableOrchestrationContext):
     yield context.call_entity(df.EntityId("counter", "k"), "add", 1)
     return "unreachable"
