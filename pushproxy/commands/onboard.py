@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import sys
 from pathlib import Path
@@ -49,6 +50,8 @@ class TerminalApprover:
         self.console = console
         self.user = user
         self.asked: tuple[str, str] | None = None
+        self._pending = ""
+        self._eof = False
 
     def __call__(self, status: dict[str, Any]) -> dict[str, Any] | None:
         awaiting = status["awaiting"]
@@ -57,17 +60,11 @@ class TerminalApprover:
             self.asked = key
             render.print_group_for_approval(self.console, status)
             self.console.print(
-                f"Approve as [bold]{self.user}[/]? [y]es / [n]o "
+                f"Approve as [bold]{self.user}[/]? \\[y]es / \\[n]o "
                 f"(or from another terminal: pushproxy approve {status.get('instance_id') or '<id>'})"
             )
-        try:
-            ready, _, _ = select.select([sys.stdin], [], [], 0)
-        except (OSError, ValueError):  # stdin closed or not selectable: wait for `pushproxy approve`
-            return None
-        if not ready:
-            return None
-        line = sys.stdin.readline()
-        if line == "":  # EOF: nobody will answer here
+        line = self._line()
+        if line is None:
             return None
         answer = line.strip().lower()
         if answer in ("y", "yes"):
@@ -75,6 +72,27 @@ class TerminalApprover:
         if answer in ("n", "no"):
             return {"decision": "reject", "approver": self.user, "comment": "rejected on the terminal", "state_hash": key[1]}
         self.console.print("Please answer y or n.")
+        return None
+
+    def _line(self) -> str | None:
+        """One typed line if there is one, else None at once. Reads the file descriptor itself: Python's
+        buffered stdin could hold a line that select() no longer reports."""
+        if "\n" not in self._pending and not self._eof:
+            try:
+                fd = sys.stdin.fileno()
+                ready, _, _ = select.select([fd], [], [], 0)
+                if ready:
+                    chunk = os.read(fd, 4096)
+                    self._eof = not chunk
+                    self._pending += chunk.decode(errors="replace")
+            except (OSError, ValueError):  # no usable stdin: wait for `pushproxy approve`
+                self._eof = True
+        if "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            return line
+        if self._eof and self._pending:
+            line, self._pending = self._pending, ""
+            return line
         return None
 
 
@@ -93,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
     host = runner.open_host(args.database)
     try:
         instance_id, resumed = runner.start_or_resume(host, spec, requested_by=user)
+        if resumed:
+            started_with = (host.get_status(instance_id, show_history=False).input or {}).get("spec")
+            if started_with != spec.to_dict():
+                console.print(
+                    "[yellow]Note[/]: an unfinished onboarding of this tenant exists; it continues with the spec it "
+                    "was started with, not the one given now."
+                )
         console.print(f"{'Resuming' if resumed else 'Started'} onboarding [bold]{instance_id}[/] (database {args.database or default_database_path()})")
 
         shown_plan: list[Any] | None = None
