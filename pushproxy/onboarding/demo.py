@@ -204,7 +204,8 @@ def run_demo(console: Console, wait_s: float = 3.0, keep: bool = False) -> int:
         # Secrets live only in this process's environment; the spec names them.
         os.environ[EXCHANGE_PASSWORD_ENV] = secret["password"]
         os.environ[GRAPH_SECRET_ENV] = secret["client_secret"]
-        os.environ.setdefault("PUSHPROXY_REGISTRY_PATH", str(workdir / "registry.sqlite"))
+        # The demo never writes to a real registry.
+        os.environ["PUSHPROXY_REGISTRY_PATH"] = str(workdir / "registry.sqlite")
         spec = demo_spec(exchange, graph, secret["client_id"], wait_s)
         (workdir / "tenant-spec.json").write_text(spec.to_json(), encoding="utf-8")
         console.print(f"TenantSpec: {workdir / 'tenant-spec.json'} (secrets by reference: env:…)")
