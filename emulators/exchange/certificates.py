@@ -132,7 +132,3 @@ def export_pfx(der: bytes, key: rsa.RSAPrivateKey, password: str | None, friendl
     )
     return pkcs12.serialize_key_and_certificates(friendly_name.encode(), key, cert, None, encryption)
 
-
-def key_matches(der: bytes, key: rsa.RSAPrivateKey) -> bool:
-    cert_key = x509.load_der_x509_certificate(der).public_key()
-    return isinstance(cert_key, rsa.RSAPublicKey) and cert_key.public_numbers() == key.public_key().public_numbers()

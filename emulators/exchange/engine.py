@@ -21,6 +21,7 @@ from emulators.exchange.organisation import ExchangeState
 from emulators.exchange.session import Pipeline, PipelineSink, ReceiveTimeout, Shell, UnknownCommand
 from emulators.exchange.wsman import NS, WSManFault, el, sub
 
+SHELL_IDLE_TIMEOUT_S = 7200.0  # WinRM's default IdleTimeOut (PT7200S, as the Create response says)
 EXCHANGE = "Microsoft.Exchange"
 WINDOWS_POWERSHELL = "Microsoft.PowerShell"
 
@@ -97,6 +98,8 @@ class StandIn:
     def _shell(self, req: wsman.Request, endpoint: Endpoint) -> Shell:
         with self._lock:
             shell = self._shells.get((req.shell_id or "").upper())
+            if shell is not None:
+                shell.last_used = time.monotonic()
         if shell is None or shell.org != endpoint.org or shell.endpoint != endpoint.configuration:
             raise WSManFault(
                 wsman.SHELL_NOT_FOUND,
@@ -128,6 +131,10 @@ class StandIn:
         shell = Shell(shell_id, req.resource_uri, endpoint.org, user, endpoint.configuration, self._run_pipeline)
         shell.feed(_b64(creation.text), None)
         with self._lock:
+            # Abandoned shells (a client that never sent Delete) go once idle, as WinRM's IdleTimeOut does.
+            now = time.monotonic()
+            for stale in [k for k, v in self._shells.items() if now - v.last_used > SHELL_IDLE_TIMEOUT_S]:
+                self._shells.pop(stale).close()
             self._shells[shell_id] = shell
         self.journal.record("Create", {"configuration": configuration}, user, endpoint.label, endpoint.org, "ok")
         created = el("wst:ResourceCreated")

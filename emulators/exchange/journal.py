@@ -10,7 +10,7 @@ from typing import Any
 from psrpcore.types import PSSecureString
 
 MASK = "***"
-_SECRET_NAMES = ("password", "secret", "credential", "key")
+_SECRET_NAMES = ("password", "secret", "credential")
 
 
 def masked(name: str | None, value: Any) -> Any:

@@ -119,7 +119,9 @@ def _convert(cmdlet: str, param: Param, value: Any) -> Any:
             return bool(value)
         if param.kind == "securestring":
             if not isinstance(value, PSSecureString):
-                raise ValueError(f'Cannot convert the "{value}" value of type "System.String" to type "System.Security.SecureString"')
+                # Never echo the value: it was meant to be secret.
+                raise ValueError(f'Cannot convert a value of type "{type(value).__name__}" to type '
+                                 '"System.Security.SecureString"')
             return value
         if param.kind == "datetime":
             if isinstance(value, dt.datetime):

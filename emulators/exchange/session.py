@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from psrpcore import CreatePipelineEvent, PSRPPayload, ServerPipeline, ServerRunspacePool, StreamType
 from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PSInvocationState, PSRPMessageType, PSSecureString
+from psrpcore.types import PSInvocationState, PSRPMessageType
 
 from emulators.exchange import errors
 from emulators.exchange.clixml import RawObject
@@ -72,6 +73,7 @@ class Shell:
         self.user = user
         self.endpoint = endpoint
         self.created = dt.datetime.now(dt.UTC)
+        self.last_used = time.monotonic()
         self._runner = runner
         self._cond = threading.Condition()
         self._pool = _RunspacePool()
@@ -192,9 +194,6 @@ class Shell:
             self._pipelines.clear()
             self._queues.clear()
             self._cond.notify_all()
-
-    def decrypt(self, value: PSSecureString) -> str:
-        return value.decrypt()
 
 
 class PipelineSink:

@@ -307,3 +307,13 @@ def test_windows_powershell_endpoint_restarts_only_the_health_manager(standin: S
         assert script.had_errors
     restarts = [e for e in standin.journal() if e["operation"] == "Restart-Service"]
     assert [(e["endpoint"], e["outcome"]) for e in restarts] == [("wsman", "ok"), ("wsman", "error")]
+
+
+def test_a_plain_string_password_is_refused_without_echoing_it(standin: StandIn, pool: RunspacePool) -> None:
+    thumbprint = _new_auth_cert(pool)
+    ps = run(pool, "Export-ExchangeCertificate", Thumbprint=thumbprint, Password="Plain-Pa55")
+    assert ps.had_errors and ps.streams.error[0].fq_error == (
+        "ParameterArgumentTransformationError,Export-ExchangeCertificate")
+    assert "Plain-Pa55" not in str(ps.streams.error[0]) and "Plain-Pa55" not in json.dumps(standin.journal())
+    new = [e for e in standin.journal() if e["operation"] == "New-ExchangeCertificate"][-1]
+    assert new["parameters"]["KeySize"] == 2048  # only secrets are masked

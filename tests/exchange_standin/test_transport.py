@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
-from pypsrp.powershell import RunspacePool
+from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from tests.exchange_standin.conftest import exchange_pool, run
@@ -181,3 +181,52 @@ def test_unknown_path_is_404(http_standin: StandIn) -> None:
     with pytest.raises(WinRMTransportError) as err:
         RunspacePool(WSMan(**kwargs), configuration_name="Microsoft.Exchange").open()
     assert err.value.code == 404
+
+
+def test_large_output_spans_several_receives(http_standin: StandIn) -> None:
+    original = http_standin.state()
+    servers = [{"name": f"EX{i:02d}"} for i in range(40)]  # 40 x ~110 KB: far beyond one MaxEnvelopeSize
+    http_standin.put_state({"organizations": {"fabrikam.com": {"servers": servers}}})
+    try:
+        before = http_standin.stats().get("wsman.Receive", 0)
+        with exchange_pool(http_standin) as pool:
+            ps = run(pool, "Get-ExchangeServer")
+        assert [str(s) for s in ps.output] == [s["name"] for s in servers]
+        assert http_standin.stats()["wsman.Receive"] - before > 10
+    finally:
+        http_standin.put_state(original)
+
+
+def test_large_input_arrives_through_send(http_standin: StandIn) -> None:
+    huge = "x" * 1_200_000  # pypsrp sends the first fragment with Command and the rest with Send
+    before = http_standin.stats().get("wsman.Send", 0)
+    with exchange_pool(http_standin) as pool:
+        ps = run(pool, "Get-ExchangeServer", Identity=huge)
+        assert "couldn't be found" in str(ps.streams.error[0])
+        assert len(run(pool, "Get-ExchangeServer").output) == 2
+    assert http_standin.stats()["wsman.Send"] - before >= 2
+
+
+def test_stop_ends_a_running_pipeline(https_standin: StandIn) -> None:
+    from pypsrp.complex_objects import PSInvocationState
+
+    https_standin.faults([{"when": {"cmdlet": "Get-AuthConfig"}, "fail": {"kind": "delay", "delay_s": 3}, "times": 1}])
+    try:
+        with exchange_pool(https_standin, "basic") as pool:
+            ps = PowerShell(pool)
+            ps.add_cmdlet("Get-AuthConfig")
+            ps.begin_invoke()
+            ps.stop()
+            assert ps.state == PSInvocationState.STOPPED
+            assert len(run(pool, "Get-ExchangeServer").output) == 2
+    finally:
+        https_standin.clear_faults()
+
+
+def test_windows_powershell_endpoint_per_organisation(http_standin: StandIn) -> None:
+    kwargs = http_standin.wsman_kwargs("ntlm", org="fabrikam.com", windows=True)
+    with RunspacePool(WSMan(**kwargs), configuration_name="Microsoft.PowerShell") as pool:
+        assert not run(pool, "Restart-Service", Name="MSExchangeHM").streams.error
+    with pytest.raises(WSManFaultError) as err:
+        RunspacePool(WSMan(**kwargs), configuration_name="Microsoft.Exchange").open()
+    assert err.value.code == 2150858811
