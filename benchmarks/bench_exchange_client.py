@@ -66,7 +66,9 @@ def main() -> int:
             f"open session (WSMan Create + PSRP handshake, one NTLM handshake): median {statistics.median(opens) * 1000:.1f} ms, "
             f"{open_requests} WSMan requests"
         )
-        print(f"full discovery on an open session: median {statistics.median(discoveries) * 1000:.1f} ms, {n_discover} WSMan requests")
+        print(
+            f"full discovery on an open session: median {statistics.median(discoveries) * 1000:.1f} ms, {n_discover} WSMan requests"
+        )
         print(f"full discovery including open and close: median {statistics.median(totals) * 1000:.1f} ms")
 
         print("\nWSMan requests per operation (one open session):")
@@ -77,12 +79,21 @@ def main() -> int:
             operations: list[tuple[str, Callable[[], Any]]] = [
                 ("get_servers", lambda: client.get_servers(session)),
                 ("get_auth_config", lambda: client.get_auth_config(session)),
-                ("get_server_certificate", lambda: client.get_server_certificate(session, cert.thumbprint, server["name"])),
+                (
+                    "get_server_certificate",
+                    lambda: client.get_server_certificate(session, cert.thumbprint, server["name"]),
+                ),
                 ("get_auth_servers", lambda: client.get_auth_servers(session)),
                 ("get_push_proxy", lambda: client.get_push_proxy(session)),
-                ("new_auth_certificate (fresh)", lambda: client.new_auth_certificate(session, server["name"], reuse_existing=False)),
+                (
+                    "new_auth_certificate (fresh)",
+                    lambda: client.new_auth_certificate(session, server["name"], reuse_existing=False),
+                ),
                 ("new_auth_certificate (reuse)", lambda: client.new_auth_certificate(session, server["name"])),
-                ("set_auth_certificate (already current)", lambda: client.set_auth_certificate(session, cert.thumbprint)),
+                (
+                    "set_auth_certificate (already current)",
+                    lambda: client.set_auth_certificate(session, cert.thumbprint),
+                ),
                 ("ensure_auth_server (create)", lambda: client.ensure_auth_server(session, REALM)),
                 ("ensure_auth_server (in place)", lambda: client.ensure_auth_server(session, REALM)),
                 ("enable_push_proxy", lambda: client.enable_push_proxy(session, REALM)),
@@ -98,7 +109,9 @@ def main() -> int:
         t0 = time.perf_counter()
         client.restart_health_manager(endpoint, standin.password, server["name"])
         wsman = [e["operation"] for e in standin.journal()]
-        print(f"  {'restart_health_manager (own session)':40s} {len(wsman):3d} journal entries {(time.perf_counter() - t0) * 1000:6.1f} ms")
+        print(
+            f"  {'restart_health_manager (own session)':40s} {len(wsman):3d} journal entries {(time.perf_counter() - t0) * 1000:6.1f} ms"
+        )
         standin.put_state(original)
     return 0
 

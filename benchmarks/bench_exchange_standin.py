@@ -36,14 +36,19 @@ def ntlm_handshake_ms(standin: StandIn, rounds: int = 30) -> list[float]:
     times = []
     for _ in range(rounds):
         with requests.Session() as session:
-            ctx = spnego.client(standin.user, standin.password, protocol="ntlm",
-                                options=spnego.NegotiateOptions.wrapping_winrm)
+            ctx = spnego.client(
+                standin.user, standin.password, protocol="ntlm", options=spnego.NegotiateOptions.wrapping_winrm
+            )
             started = time.perf_counter()
             token = ctx.step() or b""
-            r = session.post(standin.url, data=b"", headers={"Authorization": "Negotiate " + base64.b64encode(token).decode()})
+            r = session.post(
+                standin.url, data=b"", headers={"Authorization": "Negotiate " + base64.b64encode(token).decode()}
+            )
             challenge = base64.b64decode(r.headers["WWW-Authenticate"].split(" ", 1)[1])
             token = ctx.step(challenge) or b""
-            r = session.post(standin.url, data=b"", headers={"Authorization": "Negotiate " + base64.b64encode(token).decode()})
+            r = session.post(
+                standin.url, data=b"", headers={"Authorization": "Negotiate " + base64.b64encode(token).decode()}
+            )
             times.append((time.perf_counter() - started) * 1000)
             assert r.status_code == 200
     return times
@@ -68,20 +73,29 @@ def bulk_state_seconds(standin: StandIn, orgs: int) -> float:
 
 def main() -> None:
     with start_exchange_standin() as http, start_exchange_standin(tls=True) as https:
-        for name, standin, auth in (("HTTP+NTLM (sealed)", http, "ntlm"), ("HTTPS+Basic", https, "basic"),
-                                    ("HTTPS+NTLM", https, "ntlm")):
+        for name, standin, auth in (
+            ("HTTP+NTLM (sealed)", http, "ntlm"),
+            ("HTTPS+Basic", https, "basic"),
+            ("HTTPS+NTLM", https, "ntlm"),
+        ):
             rate = cmdlets_per_second(standin, auth)
             light = cmdlets_per_second(standin, auth, "Get-PushNotificationApp")
             opens = pool_open_ms(standin, auth)
-            print(f"{name:20s} on one pool: Get-ExchangeServer (2 x 109 KB objects) {rate:6.1f}/s, "
-                  f"Get-PushNotificationApp (1 x 10 KB) {light:6.1f}/s; "
-                  f"pool open (auth + Create + open) median {statistics.median(opens):5.1f} ms")
+            print(
+                f"{name:20s} on one pool: Get-ExchangeServer (2 x 109 KB objects) {rate:6.1f}/s, "
+                f"Get-PushNotificationApp (1 x 10 KB) {light:6.1f}/s; "
+                f"pool open (auth + Create + open) median {statistics.median(opens):5.1f} ms"
+            )
         handshakes = ntlm_handshake_ms(http)
-        print(f"NTLM handshake (2 round trips, fresh TCP connection): median {statistics.median(handshakes):.1f} ms, "
-              f"p90 {sorted(handshakes)[int(len(handshakes) * 0.9)]:.1f} ms")
+        print(
+            f"NTLM handshake (2 round trips, fresh TCP connection): median {statistics.median(handshakes):.1f} ms, "
+            f"p90 {sorted(handshakes)[int(len(handshakes) * 0.9)]:.1f} ms"
+        )
         for orgs in (100, 500):
-            print(f"PUT /_emulator/state with {orgs} organisations (each a generated 2048-bit Auth certificate): "
-                  f"{bulk_state_seconds(http, orgs):.2f} s")
+            print(
+                f"PUT /_emulator/state with {orgs} organisations (each a generated 2048-bit Auth certificate): "
+                f"{bulk_state_seconds(http, orgs):.2f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -188,6 +188,19 @@ def replay_table(tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def idle_cost(tmp: Path) -> float:
+    """Microseconds per run_until_idle() call when an instance waits for an event: the poll loop's price."""
+    host = fresh_host(tmp, "idle")
+    host.start_new("events", None, 1)
+    host.run_until_idle()
+    start = time.perf_counter()
+    for _ in range(1000):
+        host.run_until_idle()
+    cost = (time.perf_counter() - start) * 1000
+    host.close()
+    return cost
+
+
 AZURE = {"sequence": 5.0, "fan_out": 100.0, "events": 50.0}
 TARGET = {"sequence": 200.0, "fan_out": 1000.0, "events": 500.0}
 
@@ -228,6 +241,8 @@ def main() -> int:
                 f"{row['history_events']:>8}{row['episode_ms']:>12.2f}{row['sdk_replay_ms']:>15.2f}"
                 f"{row['host_ms']:>10.2f}{row['host_us_per_event']:>15.1f}"
             )
+        print()
+        print(f"== run_until_idle() with nothing due: {idle_cost(tmp):.0f} us per call")
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()

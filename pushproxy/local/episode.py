@@ -20,7 +20,10 @@ from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask
 from azure.durable_functions.orchestrator import Orchestrator
 
 from pushproxy.local import history as h
+from pushproxy.local import timestamps
 from pushproxy.local.errors import NonDeterminismError, UnsupportedAction
+
+timestamps.install()
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 

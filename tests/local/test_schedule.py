@@ -54,3 +54,12 @@ def test_route_templates_match_as_the_functions_host_does() -> None:
     assert typed.match("items/42").groupdict() == {"id": "42"}
     catch_all = _route_regex("files/{*path}")
     assert catch_all.match("files/a/b/c").groupdict() == {"path": "a/b/c"}
+
+
+@pytest.mark.parametrize("text", ["2024-01-01T12:00:00.000001Z", "2024-02-29T23:59:59.999999Z", "2024-01-01T12:00:00Z"])
+def test_fast_timestamps_parse_exactly_as_dateutil(text: str) -> None:
+    from dateutil.parser import parse
+
+    from pushproxy.local.timestamps import parse_timestamp
+
+    assert repr(parse_timestamp(text)) == repr(parse(text))
