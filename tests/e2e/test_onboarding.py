@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+
+import pytest
 
 from pushproxy.plan import metadata_url
 from pushproxy.registry import open_registry
-from tests.e2e.conftest import DOMAIN, World, approver, count_ok
+from tests.e2e.conftest import DOMAIN, TENANT_ID, World, approver, count_ok
+from tests.support.graph_standin import EXCHANGE_ONLINE_APP_ID
 
 
 def test_happy_path(world: World) -> None:
@@ -68,16 +72,48 @@ def test_hybrid_wizard_auth_server_with_the_right_url_is_reused(world: World) ->
     assert [a["name"] for a in world.org()["auth_servers"]] == [org["auth_servers"][0]["name"]]
 
 
-def test_down_level_server_blocks_with_no_write(world: World) -> None:
+def _down_level(world: World) -> str:
     org = world.org()
     org["servers"][1]["version"] = "15.0.712.24"  # Exchange 2013 CU2
     world.put_org(org)
+    return "server_below_minimum"
 
-    report = world.onboard(world.spec())
+
+def _certificate_missing_on_one_server(world: World) -> str:
+    org = world.org()
+    for cert in org["certificates"]:
+        cert["servers"] = cert["servers"][:1]
+    world.put_org(org)
+    return "auth_certificate_missing"
+
+
+def _domain_not_verified(world: World) -> str:
+    state = world.graph.state()
+    tenant = state["tenants"][TENANT_ID]
+    tenant["verifiedDomains"] = [d for d in tenant["verifiedDomains"] if d["name"].lower() != DOMAIN]
+    world.graph.put_state(state)
+    return "tenant_domain_not_verified"
+
+
+def _no_service_principal(world: World) -> str:
+    state = world.graph.state()
+    tenant = state["tenants"][TENANT_ID]
+    tenant["servicePrincipals"] = [sp for sp in tenant["servicePrincipals"] if sp["appId"] != EXCHANGE_ONLINE_APP_ID]
+    world.graph.put_state(state)
+    return "no_exchange_service_principal"
+
+
+@pytest.mark.parametrize("arrange", [_down_level, _certificate_missing_on_one_server, _domain_not_verified, _no_service_principal])
+def test_blocking_problem_ends_the_run_with_a_report_and_no_write(world: World, arrange: Callable[[World], str]) -> None:
+    code = arrange(world)
+    world.exchange.clear_journal()
+    world.graph.clear_journal()
+
+    report = world.onboard(world.spec(approval={"policy": "required"}), decide=approver("nobody"))
 
     assert report["outcome"] == "blocked"
-    assert [(b["code"], b["server"]) for b in report["blocking"]] == [("server_below_minimum", org["servers"][1]["name"])]
-    assert report["plan"] == [] and report["changes"] == []
+    assert [b["code"] for b in report["blocking"]] == [code]
+    assert report["plan"] == [] and report["changes"] == [] and report["approvals"] == []
     assert world.writes() == ([], [])
 
 
