@@ -92,3 +92,32 @@ def test_approve_refuses_an_onboarding_that_waits_for_nothing(world: World, caps
     world.onboard(world.spec())
     assert main(["approve", "onboarding-fabrikam.com", "--database", str(world.database)]) == 1
     assert "is not waiting for an approval" in capsys.readouterr().err
+
+
+def test_secrets_from_a_0600_file_and_a_readable_file_refused(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets_file = world.tmp / "secrets.json"
+    secrets_file.write_text(
+        json.dumps({"exchange": world.exchange.password, "graph": world.graph.client_secret}), encoding="utf-8"
+    )
+    monkeypatch.setenv("PUSHPROXY_SECRETS_FILE", str(secrets_file))
+    for name in ("E2E_EXCHANGE_PASSWORD", "GRAPH_STANDIN_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    spec = world.spec_dict()
+    spec["exchange"]["password_ref"] = "file:exchange"
+    spec["graph"]["secret_ref"] = "file:graph"
+    spec_file = world.tmp / "spec.json"
+    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+    args = ["onboard", "--spec", str(spec_file), "--json", "--database", str(world.database)]
+
+    secrets_file.chmod(0o644)
+    assert main(args) == 1  # discovery fails: the file is readable by others
+    captured = capsys.readouterr()
+    assert "0600" in captured.out + captured.err
+    assert world.graph.client_secret not in captured.out + captured.err
+    assert world.writes() == ([], [])
+
+    secrets_file.chmod(0o600)
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "done"
