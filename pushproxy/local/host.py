@@ -40,6 +40,7 @@ from pushproxy.settings import setting
 ACTIVE = ("Pending", "Running")
 # How long results may keep arriving before the orchestrator is replayed on them (fan-in batching).
 BATCH_WINDOW_S = 0.002
+IN_FLIGHT_POLL_S = 0.05
 FINAL = ("Completed", "Failed", "Terminated")
 # Characters the Durable extension refuses in instance ids.
 _BAD_ID_CHARS = set("/\\#?")
@@ -299,8 +300,10 @@ class LocalHost:
                 if not self._in_flight:
                     return episodes
                 futures = [f for f, _ in self._in_flight.values()]
+                # Short waits: while a long activity runs, other instances' new events (from this process or
+                # another) still get their episodes within a poll interval.
                 concurrent.futures.wait(
-                    futures, timeout=max(self.lease_seconds / 3, 0.05), return_when=concurrent.futures.FIRST_COMPLETED
+                    futures, timeout=IN_FLIGHT_POLL_S, return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 self._renew_leases()
 

@@ -108,3 +108,25 @@ def test_an_unknown_activity_fails_its_task_with_a_clear_message(host: LocalHost
     assert host.get_status(iid).output.startswith(
         "Activity function 'no_such_activity' failed: no activity named 'no_such_activity' in this app"
     )
+
+
+def test_a_long_activity_does_not_hold_up_other_instances(host: LocalHost, tmp_path: Path) -> None:
+    block = tmp_path / "block"
+    block.touch()
+    slow_one = host.start_new("crashy", client_input={"key": "long", "block": str(block)})
+    runner = threading.Thread(target=host.run_until_idle)
+    runner.start()
+    try:
+        quick = host.start_new("sequence")  # started while the long activity runs
+        status = host.get_status(quick)
+        for _ in range(600):
+            status = host.get_status(quick)
+            if status.runtime_status.value == "Completed":
+                break
+            threading.Event().wait(0.05)
+        assert status.runtime_status.value == "Completed"
+        assert host.get_status(slow_one).runtime_status.value == "Running"
+    finally:
+        block.unlink()
+        runner.join(timeout=60)
+    assert host.get_status(slow_one).output == [2, "unblocked long", 4]
