@@ -48,9 +48,19 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 
     records: list[dict[str, Any]] = []
     to_remediate: list[str] = []
-    for start in range(0, len(tenants), batch_size):
+    now = context.current_utc_datetime
+    for index, start in enumerate(range(0, len(tenants), batch_size)):
         batch = tenants[start : start + batch_size]
-        outcomes = yield from _verify_batch(context, batch, warning_days)
+        # One sub-orchestration per batch: each history stays as small as a batch, and this one grows by one
+        # entry per batch, so replays stay cheap however large the fleet (Durable's advice for big fan-outs).
+        batch_input = {"tenants": batch, "now": now.isoformat(), "expiry_warning_days": warning_days,
+                       "verification_id": context.instance_id}
+        try:
+            outcomes = yield context.call_sub_orchestrator(
+                "verification_batch", batch_input, f"{context.instance_id}-{now:%Y%m%dT%H%M%S}-{index:05d}"
+            )
+        except Exception as exc:  # the batch orchestrator catches per tenant; this is its own crash
+            outcomes = [_failing(domain, now.isoformat(), context.instance_id, exc) for domain in batch]
         for outcome in outcomes:
             record = outcome["record"]
             records.append(record)
@@ -85,17 +95,23 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     return {**summary, "tenants": [_row(r) for r in records]}
 
 
-def _verify_batch(
-    context: df.DurableOrchestrationContext, batch: list[str], warning_days: int
-) -> Generator[Any, Any, list[dict[str, Any]]]:
-    """One batch in parallel. `verify_tenant` catches its own tenant's failure; should the activity itself fail
-    (a crashed worker), each tenant of the batch is retried alone so only the broken one is reported failing."""
-    now = context.current_utc_datetime.isoformat()
+@bp.orchestration_trigger(context_name="context", orchestration="verification_batch")
+def verification_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, list[dict[str, Any]]]:
+    """Verify one batch of tenants in parallel. `verify_tenant` catches its own tenant's failure; should the
+    activity itself fail (a crashed worker), each tenant is retried alone so only the broken one is failing."""
+    request = context.get_input() or {}
+    if isinstance(request, str):
+        import json
+
+        request = json.loads(request)
+    batch: list[str] = list(request["tenants"])
+    verification_id = request.get("verification_id")
 
     def call(domain: str) -> Any:
         return context.call_activity(
             "verify_tenant",
-            {"tenant": domain, "now": now, "expiry_warning_days": warning_days, "verification_id": context.instance_id},
+            {"tenant": domain, "now": request["now"], "expiry_warning_days": request["expiry_warning_days"],
+             "verification_id": verification_id},
         )
 
     try:
@@ -108,11 +124,17 @@ def _verify_batch(
         try:
             outcomes.append((yield call(domain)))
         except Exception as exc:
-            failing = {"domain": domain, "verified_at": now, "state": "failing", "verification_id": context.instance_id,
-                       "findings": [{"kind": "unverifiable", "severity": "failure",
-                                     "message": f"verification failed: {str(exc).splitlines()[0][:300]}", "detail": {}}]}
-            outcomes.append({"record": failing, "policy": "off"})
+            outcomes.append(_failing(domain, request["now"], verification_id, exc))
     return outcomes
+
+
+def _failing(domain: str, now: str, verification_id: str | None, exc: BaseException) -> dict[str, Any]:
+    """The outcome of a tenant whose verification itself crashed: failing, and why."""
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    record = {"domain": domain, "verified_at": now, "state": "failing", "verification_id": verification_id,
+              "findings": [{"kind": "unverifiable", "severity": "failure", "message": f"verification failed: {reason}",
+                            "detail": {}}]}
+    return {"record": record, "policy": "off"}
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
