@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pushproxy.errors import SpecError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
     instance_id TEXT PRIMARY KEY,
@@ -69,9 +71,11 @@ class Store:
     """One database file; one connection per thread (sqlite3 connections are not shared across threads)."""
 
     def __init__(self, path: str | Path, busy_timeout_s: float = 30.0) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(Path(path).expanduser()) if str(path) != ":memory:" else ":memory:"
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            # Each thread has its own connection, and other processes read the same file: it must be a real file.
+            raise SpecError("database", "must be a file path (threads and other processes share it), not :memory:")
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         # executescript commits on its own; CREATE ... IF NOT EXISTS makes concurrent first opens harmless.

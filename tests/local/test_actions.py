@@ -223,3 +223,10 @@ def test_bad_instance_ids_name_the_field(host: LocalHost) -> None:
 
 def test_unknown_instance_gives_a_falsy_status(host: LocalHost) -> None:
     assert not host.get_status("missing")
+
+
+def test_an_in_memory_database_is_refused() -> None:
+    from tests.local.apps.sample_app import app
+
+    with pytest.raises(SpecError, match="database: must be a file path"):
+        LocalHost(app, database=":memory:")
