@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import ObjectMeta
 
-from tests.exchange_standin.conftest import exchange_pool, run
+from tests.exchange_standin.conftest import TRANSPORTS, exchange_pool, run
 from tests.support.exchange_standin import StandIn, start_exchange_standin
 
 PROBE = "PushNotifications.Proxy\\PushNotificationsEnterpriseConnectivityProbe"
@@ -24,18 +24,31 @@ METADATA = "https://accounts.accesscontrol.windows.net/metadata/json/1/?realm=fa
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[StandIn]:
-    with start_exchange_standin() as s:
-        s.initial = s.state()  # type: ignore[attr-defined]
-        yield s
+def standins() -> Iterator[dict[str, StandIn]]:
+    with start_exchange_standin() as http, start_exchange_standin(tls=True) as https:
+        for s in (http, https):
+            s.initial = s.state()  # type: ignore[attr-defined]
+        yield {"http": http, "https": https}
+
+
+@pytest.fixture(params=TRANSPORTS)
+def auth_and_standin(request: pytest.FixtureRequest, standins: dict[str, StandIn]) -> tuple[str, StandIn]:
+    scheme, auth = request.param.split("-")
+    return auth, standins[scheme]
 
 
 @pytest.fixture
-def pool(standin: StandIn) -> Iterator[RunspacePool]:
+def standin(auth_and_standin: tuple[str, StandIn]) -> StandIn:
+    return auth_and_standin[1]
+
+
+@pytest.fixture
+def pool(auth_and_standin: tuple[str, StandIn]) -> Iterator[RunspacePool]:
+    auth, standin = auth_and_standin
     standin.put_state(standin.initial)  # type: ignore[attr-defined]
     standin.clear_journal()
     standin.clear_faults()
-    with exchange_pool(standin) as pool:
+    with exchange_pool(standin, auth) as pool:
         yield pool
 
 
@@ -293,10 +306,13 @@ def test_probe_with_tenant_state_needs_the_key_on_the_service_principal() -> Non
 # ---- the Windows PowerShell endpoint ---------------------------------------------------------------------------------
 
 
-def test_windows_powershell_endpoint_restarts_only_the_health_manager(standin: StandIn, pool: RunspacePool) -> None:
+def test_windows_powershell_endpoint_restarts_only_the_health_manager(
+    auth_and_standin: tuple[str, StandIn], pool: RunspacePool
+) -> None:
     from pypsrp.wsman import WSMan
 
-    with RunspacePool(WSMan(**standin.wsman_kwargs("ntlm", windows=True)),
+    auth, standin = auth_and_standin
+    with RunspacePool(WSMan(**standin.wsman_kwargs(auth, windows=True)),
                       configuration_name="Microsoft.PowerShell") as wps:
         assert not run(wps, "Restart-Service", Name="MSExchangeHM").streams.error
         assert run(wps, "Restart-Service", Name="W3SVC").streams.error
