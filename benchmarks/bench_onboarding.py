@@ -9,6 +9,7 @@ local-host database; each repeat run onboards an organisation that is already in
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def main(runs: int = 5) -> int:
                     rows[kind].append((elapsed, _counts(exchange, graph)))
             finally:
                 host.close()
+    shutil.rmtree(workdir, ignore_errors=True)
     console.print(f"Onboarding against the stand-ins, {runs} runs each, verification wait 0 s")
     for kind, label in (("full", "full onboarding (3 changes)"), ("repeat", "repeat (empty plan)")):
         times = [t for t, _ in rows[kind]]

@@ -16,10 +16,11 @@ def register(sub: Any) -> None:
         "(auto-approved, a short wait instead of 120 s), verifies with the probe, then runs again to show an empty plan.",
     )
     parser.add_argument("--wait", type=float, default=3.0, help="seconds to wait before the probe (default 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (spec, logs, databases)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pushproxy.onboarding.demo import run_demo
 
-    return run_demo(Console(), wait_s=args.wait)
+    return run_demo(Console(), wait_s=args.wait, keep=args.keep)

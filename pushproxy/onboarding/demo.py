@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -197,7 +198,7 @@ def run_demo(console: Console, wait_s: float = 3.0, keep: bool = False) -> int:
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="pushproxy-demo-"))
     console.rule("pushproxy demo")
-    console.print(f"Working directory: {workdir}")
+    console.print(f"Working directory: {workdir}" + ("" if keep else " (removed at the end; --keep keeps it)"))
     with standins(workdir) as (exchange, graph, secret):
         console.print(f"Exchange stand-in: {exchange.url}")
         console.print(f"Graph stand-in:    {graph.origin}  (the probe checks the tenant's keys there)")
@@ -226,6 +227,8 @@ def run_demo(console: Console, wait_s: float = 3.0, keep: bool = False) -> int:
                 console.print(f"Changes made in this run: [bold]{len(changed)}[/]")
         finally:
             host.close()
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
     first, second = outcomes
     elapsed = time.monotonic() - started
     ok = first.get("outcome") == "done" and second.get("outcome") == "done" and not second.get("plan")

@@ -1,0 +1,33 @@
+"""`pushproxy demo` (what `make demo` runs): both stand-ins, two onboardings, exit 0, the second plan empty."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_demo_onboards_then_finds_an_empty_plan() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PUSHPROXY_REGISTRY_PATH"}
+    env["COLUMNS"] = "200"
+    result = subprocess.run(
+        [sys.executable, "-m", "pushproxy", "demo", "--wait", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "Auto-approved" in out and "policy:auto" in out
+    assert "New-AuthServer" in out and "Enable-PushNotificationProxy" in out and "PATCH /v1.0/servicePrincipals" in out
+    assert "Succeeded" in out
+    assert "The plan is empty" in out
+    assert "Demo complete" in out
