@@ -201,6 +201,35 @@ def idle_cost(tmp: Path) -> float:
     return cost
 
 
+BUCKETS = (
+    ("SDK replay (azure.durable_functions, azure.functions)", ("azure/durable_functions", "azure/functions")),
+    ("timestamp parsing (dateutil, strptime)", ("dateutil", "_strptime")),
+    ("SQLite", ("sqlite3",)),
+    ("JSON encode/decode", ("json/",)),
+    ("thread hand-off (pool, futures, locks)", ("concurrent/futures", "threading", "queue", "_thread")),
+    ("host code (pushproxy/local)", ("pushproxy/local",)),
+)
+
+
+def profile_case(tmp: Path, orchestrator: str, n: int) -> pstats.Stats:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_case(tmp, orchestrator, n)
+    profiler.disable()
+    return pstats.Stats(profiler, stream=io.StringIO())
+
+
+def print_buckets(stats: pstats.Stats) -> None:
+    totals = dict.fromkeys([b[0] for b in BUCKETS] + ["other (Python builtins, generators)"], 0.0)
+    for (filename, _, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        where = f"{filename}:{name}"
+        label = next((b[0] for b in BUCKETS if any(k in where for k in b[1])), "other (Python builtins, generators)")
+        totals[label] += row[2]
+    grand = sum(totals.values()) or 1.0
+    for label, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:<58}{seconds * 1000:>9.1f} ms {100 * seconds / grand:>5.1f}%")
+
+
 AZURE = {"sequence": 5.0, "fan_out": 100.0, "events": 50.0}
 TARGET = {"sequence": 200.0, "fan_out": 1000.0, "events": 500.0}
 
@@ -244,15 +273,10 @@ def main() -> int:
         print()
         print(f"== run_until_idle() with nothing due: {idle_cost(tmp):.0f} us per call")
         if args.profile:
-            profiler = cProfile.Profile()
-            profiler.enable()
-            run_case(tmp, "fan_out", 1000)
-            profiler.disable()
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
-            print()
-            print("== profile of the 1,000-activity fan-out (by own time)")
-            print(out.getvalue())
+            for orchestrator, n in (("sequence", 100), ("fan_out", 1000)):
+                print()
+                print(f"== where the time goes: {orchestrator} x{n} (cProfile, own time by area)")
+                print_buckets(profile_case(tmp, orchestrator, n))
     return 0
 
 
