@@ -92,7 +92,7 @@ class StandIn:
             time.sleep(fault.delay_s)
             return
         if fault.kind == "error":
-            raise WSManFault(wsman.INTERNAL_ERROR, fault.message)
+            raise WSManFault(fault.code or wsman.INTERNAL_ERROR, fault.message)
         raise TransportFault(fault)
 
     def _shell(self, req: wsman.Request, endpoint: Endpoint) -> Shell:

@@ -22,6 +22,7 @@ class Fault:
     delay_s: float = 0.0
     exception: str = "TaskException"
     terminating: bool = False
+    code: int | None = None  # the WSMan fault code when an "error" rule hits a WSMan action
 
 
 @dataclass
@@ -57,7 +58,7 @@ def parse_rules(body: Any) -> list[Rule]:
             raise FaultRuleError(f"{where}.fail.kind: expected one of {', '.join(KINDS)}")
         fault = Fault(kind=fail["kind"])
         for key, typ in (("status", int), ("message", str), ("delay_s", (int, float)), ("exception", str),
-                         ("terminating", bool)):
+                         ("terminating", bool), ("code", int)):
             if key in fail:
                 if not isinstance(fail[key], typ) or isinstance(fail[key], bool) and typ is not bool:
                     raise FaultRuleError(f"{where}.fail.{key}: wrong type")

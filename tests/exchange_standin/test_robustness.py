@@ -96,8 +96,9 @@ def test_is_alive_after_delete_is_false(http_standin: StandIn) -> None:
 
 
 def test_an_error_fault_rule_on_a_wsman_action_is_a_soap_fault(http_standin: StandIn, pool: RunspacePool) -> None:
-    http_standin.faults([{"when": {"operation": "Command"}, "fail": {"kind": "error", "message": "boom"}, "times": 1}])
+    http_standin.faults([{"when": {"operation": "Command"},
+                          "fail": {"kind": "error", "message": "boom", "code": 2150858843}, "times": 1}])
     with pytest.raises(WSManFaultError) as err:
         run(pool, "Get-ExchangeServer")
-    assert err.value.reason == "boom"
+    assert (err.value.code, err.value.reason) == (2150858843, "boom")
     _still_serving(pool)
