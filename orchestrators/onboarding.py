@@ -24,6 +24,12 @@ bp = df.Blueprint()
 MAX_APPROVAL_ROUNDS = 5
 
 
+def _short(exc: BaseException) -> str:
+    """An activity failure as one line: Durable's message can carry a whole remote traceback."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 400 else text[:399] + "…"
+
+
 class OnboardingFailed(Exception):
     """A change could not be made; the custom status and the registry say which and why."""
 
@@ -78,7 +84,7 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
                 "record_onboarding", retry, {"spec": spec_dict, "instance_id": context.instance_id, "report": report}
             )
         except Exception as exc:  # the onboarding itself is over; a registry outage must not hide its result
-            progress.note(f"could not record the onboarding in the registry: {exc}")
+            progress.note(f"could not record the onboarding in the registry: {_short(exc)}")
             publish()
             report = progress.report()
         return report
@@ -121,7 +127,7 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
     try:
         exchange, _tenant, plan = yield from discover()
     except Exception as exc:
-        return (yield from finish("failed", f"discovery failed: {exc}"))
+        return (yield from finish("failed", f"discovery failed: {_short(exc)}"))
     if plan.is_blocked:
         return (yield from finish("blocked"))
 
@@ -142,7 +148,7 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
         try:
             exchange, _tenant, again = yield from discover()
         except Exception as exc:
-            return (yield from finish("failed", f"discovery failed: {exc}"))
+            return (yield from finish("failed", f"discovery failed: {_short(exc)}"))
         if again.is_blocked:
             return (yield from finish("blocked"))
         if again.state_hash == plan.state_hash and again.changes == plan.changes:
@@ -165,9 +171,9 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
         publish()
         try:
             result = yield context.call_activity_with_retry(change.kind, retry, payload)
-        except Exception as exc:
-            progress.fail_change(change, str(exc))
-            return (yield from finish("failed", f"{change.kind} failed: {exc}"))
+        except Exception as exc:  # retries exhausted on a transient error
+            progress.fail_change(change, _short(exc))
+            return (yield from finish("failed", f"{change.kind} failed: {_short(exc)}"))
         if not result.get("ok"):
             progress.fail_change(change, result["error"]["message"])
             return (yield from finish("failed", f"{change.kind} failed: {result['error']['message']}"))
@@ -182,10 +188,14 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
     server = plan.probe_server
     if spec.verification.restart_health_manager and server:
         try:
-            yield context.call_activity_with_retry("restart_health_manager", retry, {"spec": spec_dict, "server": server})
-            progress.note(f"restarted MSExchangeHM on {server}")
-        except Exception as exc:  # optional step: the probe says whether it mattered
-            progress.note(f"could not restart MSExchangeHM on {server}: {exc}")
+            restarted = yield context.call_activity_with_retry(
+                "restart_health_manager", retry, {"spec": spec_dict, "server": server}
+            )
+            why = None if restarted.get("ok") else restarted["error"]["message"]
+        except Exception as exc:
+            why = _short(exc)
+        # Optional step: a failure is noted, and the probe says whether it mattered.
+        progress.note(f"restarted MSExchangeHM on {server}" if why is None else f"could not restart MSExchangeHM on {server}: {why}")
         publish()
     if spec.verification.wait_s > 0:
         wake = context.current_utc_datetime + timedelta(seconds=spec.verification.wait_s)
