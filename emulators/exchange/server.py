@@ -388,6 +388,10 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Drop() from None
             self._send(tf.fault.status, tf.fault.message.encode(), "text/plain")
             return None, b""
+        except Exception as exc:  # a stand-in bug: a fault (sealed like any reply), never a dropped connection
+            app.journal.count("wsman.internal_errors")
+            return 500, wsman.fault(wsman.WSManFault(wsman.INTERNAL_ERROR, f"Internal stand-in error: {exc!r}"),
+                                    wsman.message_id_of(plain), self._machine())
 
     def _reply(self, data: bytes, status: int, sealed: bool, extra_headers: list[tuple[str, str]]) -> None:
         if sealed:

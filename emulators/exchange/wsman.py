@@ -66,7 +66,7 @@ class Request:
 
 def _seconds(text: str | None, default: float) -> float:
     match = re.fullmatch(r"PT(\d+(?:\.\d+)?)S", (text or "").strip())
-    return float(match.group(1)) if match else default
+    return min(float(match.group(1)), 3600.0) if match else default  # an hour is plenty for a long-poll
 
 
 def parse(data: bytes) -> Request:

@@ -102,3 +102,35 @@ def test_an_error_fault_rule_on_a_wsman_action_is_a_soap_fault(http_standin: Sta
         run(pool, "Get-ExchangeServer")
     assert (err.value.code, err.value.reason) == (2150858843, "boom")
     _still_serving(pool)
+
+
+def test_an_internal_error_is_a_sealed_fault_and_the_connection_lives_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-process server, so the stand-in's own dispatcher can be made to fail once (pypsrp stays unmocked).
+    from emulators.exchange.engine import StandIn as App
+    from emulators.exchange.organisation import ExchangeState
+    from emulators.exchange.server import Credentials, serve
+
+    monkeypatch.setenv("NTLM_USER_FILE", "")  # the in-process acceptor sets it; restore it afterwards
+    app = App(ExchangeState.default())
+    server = serve(app, "127.0.0.1", 0, Credentials("admin@fabrikam.com", "In-Proc-Pa55"), None)
+    try:
+        wsman = WSMan("127.0.0.1", port=server.server_address[1], path="PowerShell", ssl=False, auth="ntlm",
+                      username="admin@fabrikam.com", password="In-Proc-Pa55", operation_timeout=5, read_timeout=15)
+        with RunspacePool(wsman, configuration_name="Microsoft.Exchange") as pool:
+            real = app.handle
+            calls = {"n": 0}
+
+            def fail_once(*args: object) -> bytes:
+                calls["n"] += 1
+                if calls["n"] == 1:
+                    raise RuntimeError("stand-in bug")
+                return real(*args)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(app, "handle", fail_once)
+            with pytest.raises(WSManFaultError) as err:
+                run(pool, "Get-ExchangeServer")
+            assert err.value.code == 0x8033800A and "stand-in bug" in (err.value.reason or "")
+            _still_serving(pool)  # same NTLM-sealed connection, sequence numbers intact
+    finally:
+        server.shutdown()
+        server.server_close()
