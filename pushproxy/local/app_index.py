@@ -76,5 +76,25 @@ def index_app(app: Any) -> AppIndex:
         elif kind == "timerTrigger":
             timers.append(entry)
     index = AppIndex(orchestrators, activities, http, timers, entities)
+    for entry in (*orchestrators.values(), *activities.values(), *entities.values(), *http, *timers):
+        _check_signature(entry)
     _INDEXES[id(app)] = (app, index)
     return index
+
+
+def _check_signature(fn: RegisteredFunction) -> None:
+    """Refuse what the Python worker refuses to load: binding names and parameters must match (the worker also
+    injects a `context` parameter). Catches e.g. orchestration_trigger(context_name="ctx") on `handle(context)`."""
+    from pushproxy.local.errors import LocalHostError
+
+    bindings = {b["name"] for b in fn.bindings if b.get("name") != "$return"}
+    params = set(inspect.signature(fn.user_function).parameters)
+    missing = sorted(bindings - params)
+    unbound = sorted(params - bindings - {"context"})
+    if missing or unbound:
+        parts = []
+        if missing:
+            parts.append(f"bindings {missing} are not parameters of the function")
+        if unbound:
+            parts.append(f"parameters {unbound} have no binding")
+        raise LocalHostError(f"function {fn.name!r} would not load in Azure Functions: {'; '.join(parts)}")

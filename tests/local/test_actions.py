@@ -230,3 +230,18 @@ def test_an_in_memory_database_is_refused() -> None:
 
     with pytest.raises(SpecError, match="database: must be a file path"):
         LocalHost(app, database=":memory:")
+
+
+def test_an_app_the_python_worker_would_refuse_is_refused() -> None:
+    import azure.durable_functions as df
+
+    from pushproxy.local import LocalHostError
+
+    bad = df.DFApp()
+
+    @bad.orchestration_trigger(context_name="ctx")  # the SDK's handle() takes `context`
+    def orchestrator(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+        yield ctx.call_activity("x", 1)
+
+    with pytest.raises(LocalHostError, match=r"function 'orchestrator' would not load.*\['ctx'\] are not parameters"):
+        LocalHost(bad, database="unused.sqlite")

@@ -89,3 +89,18 @@ def test_killed_during_a_timer_wait(tmp_path: Path) -> None:
     events = [e["EventType"] for e in reader.get_status("crash-2").history]
     assert events.count("TimerCreated") == 1 and events.count("TimerFired") == 1
     reader.close()
+
+
+def test_an_event_raised_by_another_process_reaches_a_waiting_host(tmp_path: Path) -> None:
+    db = tmp_path / "local.sqlite"
+    waiting = LocalHost(app, database=db)
+    iid = waiting.start_new("approval", "cross-process")
+    waiting.wait_for(iid, until=lambda s: (s.custom_status or {}).get("phase") == "awaiting_approval", timeout=30)
+    approve = (
+        "from pushproxy.local import LocalHost; from tests.local.apps.sample_app import app; "
+        f"LocalHost(app, database={str(db)!r}).raise_event('cross-process', 'Approval', {{'by': 'bob'}})"
+    )
+    subprocess.run([sys.executable, "-c", approve], cwd=REPO, env=child_env(), check=True, timeout=60)
+    status = waiting.wait_for(iid, timeout=30, poll_interval=0.05)
+    assert status.output == {"decision": {"by": "bob"}}
+    waiting.close()
