@@ -254,6 +254,8 @@ class LocalFunctionsServer:
         if "history" in payload:
             payload["historyEvents"] = payload.pop("history")
         status = 202 if row["status"] in ("Pending", "Running") else 200
+        if row["status"] == "Failed" and flag("returnInternalServerErrorOnFailure"):
+            status = 500  # the extension's opt-in, for pollers that only look at the status code
         return web.json_response(payload, status=status)
 
     def _row(self, instance_id: str) -> Any:

@@ -158,3 +158,18 @@ def test_timer_trigger_fires_on_its_ncrontab_schedule(serve: str) -> None:
         raise AssertionError("the timer never fired")
 
     assert run(serve, body)
+
+
+def test_status_of_a_failed_instance_is_200_unless_asked_for_500(serve: str) -> None:
+    async def body(client: DurableOrchestrationClient) -> Any:
+        iid = await client.start_new("failing", None, None)
+        await until_status(client, iid, done)
+        url = f"{serve}/runtime/webhooks/durabletask/instances/{iid}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as plain:
+                plain_status = plain.status
+            async with http.get(url, params={"returnInternalServerErrorOnFailure": "true"}) as strict:
+                strict_status = strict.status
+        return plain_status, strict_status
+
+    assert run(serve, body) == (200, 500)
