@@ -245,3 +245,24 @@ def test_an_app_the_python_worker_would_refuse_is_refused() -> None:
 
     with pytest.raises(LocalHostError, match=r"function 'orchestrator' would not load.*\['ctx'\] are not parameters"):
         LocalHost(bad, database="unused.sqlite")
+
+
+def test_events_and_terminations_for_missing_or_finished_instances_are_refused_clearly(host: LocalHost) -> None:
+    from pushproxy.local import InstanceNotFound, InstanceNotRunning
+
+    with pytest.raises(InstanceNotFound, match="instance_id: no orchestration instance 'ghost'"):
+        host.raise_event("ghost", "Approval", 1)
+    iid = host.start_new("sequence")
+    host.run_until_idle()
+    with pytest.raises(InstanceNotRunning, match="is Completed, not running"):
+        host.raise_event(iid, "Approval", 1)
+    with pytest.raises(InstanceNotRunning):
+        host.terminate(iid, "too late")
+
+
+def test_inputs_that_are_not_json_name_the_field(host: LocalHost) -> None:
+    with pytest.raises(SpecError, match="client_input: is not JSON-serializable"):
+        host.start_new("sequence", client_input=object())
+    iid = host.start_new("approval")
+    with pytest.raises(SpecError, match="event_data: is not JSON-serializable"):
+        host.raise_event(iid, "Approval", object())
