@@ -30,6 +30,15 @@ def rss_peak_mb(pid: int | None = None) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process so far (this one when pid is None)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500])
@@ -99,6 +108,8 @@ def run_one(size: int, args: argparse.Namespace, workdir: Path, exchange: Any, g
     graph.clear_journal()
 
     host = LocalHost(fleet_app(), database=Path(os.environ["PUSHPROXY_LOCAL_DB"]), max_activities=args.max_activities)
+    pids = {"verifier": None, "exchange": exchange.process.pid, "graph": graph.process.pid}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     try:
         started = time.perf_counter()
         host.start_new(
@@ -108,7 +119,9 @@ def run_one(size: int, args: argparse.Namespace, workdir: Path, exchange: Any, g
         wall = time.perf_counter() - started
     finally:
         host.close()
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     summary = registry.latest_verification_summary()
+    durations = [v.facts.get("durations_ms") or {} for v in registry.list_verifications()]
     registry.close()
     assert status.runtime_status.value == "Completed", status.output
     assert summary is not None and summary.total == size, summary
@@ -116,8 +129,14 @@ def run_one(size: int, args: argparse.Namespace, workdir: Path, exchange: Any, g
     graph_calls = len(graph.journal())
     print(
         f"{size} tenants: set-up {setup_s:.1f} s; verified in {wall:.1f} s: {summary.healthy} healthy, "
-        f"{summary.drifting} drifting, {summary.failing} failing"
+        f"{summary.drifting} drifting, {summary.failing} failing; CPU s: "
+        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
     )
+    for side in ("exchange", "tenant"):
+        values = sorted(d[side] for d in durations if side in d)
+        if values:
+            print(f"  per tenant, {side} side (ms, under this concurrency): median {values[len(values) // 2]}, "
+                  f"p90 {values[int(len(values) * 0.9)]}, max {values[-1]}")
     return {
         "size": size,
         "wall": wall,
@@ -128,6 +147,7 @@ def run_one(size: int, args: argparse.Namespace, workdir: Path, exchange: Any, g
         "graph_rss": rss_peak_mb(graph.process.pid),
         "cmdlets": cmdlets,
         "graph_calls": graph_calls,
+        "cpu": cpu,
     }
 
 

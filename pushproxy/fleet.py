@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -81,10 +82,20 @@ async def _observe_tenant(spec: Any) -> tuple[Any, str | None]:
         return None, _reason(exc)
 
 
+async def _timed(work: Any, durations: dict[str, int], name: str) -> Any:
+    started = time.perf_counter()
+    try:
+        return await work
+    finally:
+        durations[name] = int((time.perf_counter() - started) * 1000)
+
+
 async def observe(spec: Any) -> TenantObservation:
     """Re-discover one tenant: Exchange (sync pypsrp, on a thread) and the tenant (async Graph) in parallel."""
+    durations: dict[str, int] = {}
     (exchange, exchange_error, probes, probe_error), (tenant, tenant_error) = await asyncio.gather(
-        asyncio.to_thread(_observe_exchange, spec), _observe_tenant(spec)
+        _timed(asyncio.to_thread(_observe_exchange, spec), durations, "exchange"),
+        _timed(_observe_tenant(spec), durations, "tenant"),
     )
     return TenantObservation(
         domain=spec.tenant_domain,
@@ -94,6 +105,7 @@ async def observe(spec: Any) -> TenantObservation:
         tenant_error=tenant_error,
         probes=probes,
         probe_error=probe_error,
+        durations_ms=durations,
     )
 
 

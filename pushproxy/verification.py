@@ -75,6 +75,7 @@ class TenantObservation:
     tenant_error: str | None = None
     probes: tuple[ProbeResult, ...] = ()
     probe_error: str | None = None
+    durations_ms: dict[str, int] | None = None  # how long each side took to read (operational figure)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class TenantObservation:
             "tenant_error": self.tenant_error,
             "probes": [p.to_dict() for p in self.probes],
             "probe_error": self.probe_error,
+            "durations_ms": self.durations_ms,
         }
 
     @classmethod
@@ -97,6 +99,7 @@ class TenantObservation:
             tenant_error=data.get("tenant_error"),
             probes=tuple(ProbeResult.from_dict(p) for p in data.get("probes") or ()),
             probe_error=data.get("probe_error"),
+            durations_ms=data.get("durations_ms"),
         )
 
 
@@ -113,7 +116,7 @@ def classify(
 ) -> VerificationRecord:
     """The verification result of one tenant: its findings, and healthy / drifting / failing."""
     findings: list[Finding] = []
-    facts: dict[str, Any] = {}
+    facts: dict[str, Any] = {"durations_ms": observation.durations_ms} if observation.durations_ms else {}
     ex, tn = observation.exchange, observation.tenant
 
     if ex is None:
