@@ -1,21 +1,17 @@
 """The local Durable host: any DFApp's orchestrators and activities on one machine, history in SQLite."""
 
 from pushproxy.local.errors import (
+    InstanceAlreadyRunning,
     InstanceNotFound,
     InstanceNotRunning,
     LocalHostError,
     NonDeterminismError,
-    UnsupportedAction,
-)
-from pushproxy.local.host import (
-    Clock,
-    InstanceAlreadyRunning,
-    LocalHost,
-    SystemClock,
     UnknownOrchestrator,
+    UnsupportedAction,
     WaitTimeout,
-    default_database_path,
 )
+from pushproxy.local.host import Clock, LocalHost, SystemClock
+from pushproxy.local.store import default_database_path
 
 __all__ = [
     "Clock",

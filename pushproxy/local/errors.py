@@ -35,3 +35,30 @@ class NonDeterminismError(LocalHostError):
 
 class UnsupportedAction(LocalHostError):
     """The orchestrator used a Durable feature this host does not provide (entities, CallHttp)."""
+
+
+class UnknownOrchestrator(LocalHostError):
+    """start_new named an orchestrator the app does not register."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"orchestration_function_name: no orchestrator named {name!r} in this app "
+            f"(known: {', '.join(sorted(known)) or 'none'})"
+        )
+        self.name = name
+
+
+class InstanceAlreadyRunning(LocalHostError):
+    """start_new reused the id of an instance that is still Pending or Running."""
+
+    def __init__(self, instance_id: str, status: str) -> None:
+        super().__init__(f"instance_id: an instance {instance_id!r} already exists and is {status}")
+        self.instance_id = instance_id
+
+
+class WaitTimeout(LocalHostError, TimeoutError):
+    """wait_for gave up; the instance goes on and a later wait_for can pick it up."""
+
+    def __init__(self, instance_id: str, timeout: float, status: str) -> None:
+        super().__init__(f"instance {instance_id!r} still {status} after {timeout:g}s")
+        self.transient = True

@@ -7,9 +7,7 @@ deletes its work row, before any episode can see it: after a crash, only activit
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -24,23 +22,21 @@ from azure.durable_functions.models.utils.df_serialization import df_dumps
 
 from pushproxy.errors import SpecError
 from pushproxy.local import history as h
-from pushproxy.local.activities import ActivityOutcome, ActivityRunner
 from pushproxy.local.app_index import AppIndex, index_app
+from pushproxy.local.dispatch import ActivityDispatcher
 from pushproxy.local.episode import EpisodeResult, run_episode
 from pushproxy.local.errors import (
+    InstanceAlreadyRunning,
     InstanceNotFound,
     InstanceNotRunning,
-    LocalHostError,
     NonDeterminismError,
+    UnknownOrchestrator,
     UnsupportedAction,
+    WaitTimeout,
 )
-from pushproxy.local.store import Store
-from pushproxy.settings import setting
+from pushproxy.local.store import Store, default_database_path
 
 ACTIVE = ("Pending", "Running")
-# How long results may keep arriving before the orchestrator is replayed on them (fan-in batching).
-BATCH_WINDOW_S = 0.002
-IN_FLIGHT_POLL_S = 0.05
 FINAL = ("Completed", "Failed", "Terminated")
 # Characters the Durable extension refuses in instance ids.
 _BAD_ID_CHARS = set("/\\#?")
@@ -55,45 +51,6 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class UnknownOrchestrator(LocalHostError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(
-            f"orchestration_function_name: no orchestrator named {name!r} in this app "
-            f"(known: {', '.join(sorted(known)) or 'none'})"
-        )
-        self.name = name
-
-
-class InstanceAlreadyRunning(LocalHostError):
-    def __init__(self, instance_id: str, status: str) -> None:
-        super().__init__(f"instance_id: an instance {instance_id!r} already exists and is {status}")
-        self.instance_id = instance_id
-
-
-class WaitTimeout(LocalHostError, TimeoutError):
-    def __init__(self, instance_id: str, timeout: float, status: str) -> None:
-        super().__init__(f"instance {instance_id!r} still {status} after {timeout:g}s")
-        self.transient = True
-
-
-def default_database_path() -> Path:
-    """PUSHPROXY_LOCAL_DB, else ~/.local/share/pushproxy/local.sqlite: the file `pushproxy` commands share."""
-    configured = setting("PUSHPROXY_LOCAL_DB")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".local" / "share" / "pushproxy" / "local.sqlite"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _loads(text: str | None) -> Any:
@@ -120,14 +77,10 @@ class LocalHost:
         self.store = Store(database if database is not None else default_database_path())
         self.max_activities = max_activities
         self.lease_seconds = lease_seconds
-        self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
-        self._runner = ActivityRunner(max_activities)
-        self._in_flight: dict[int, tuple[concurrent.futures.Future[ActivityOutcome], sqlite3.Row]] = {}
+        self.activities = ActivityDispatcher(self.store, self.index, self._visible_now, max_activities, lease_seconds)
         # instance -> (execution, history length, events, the same events parsed by the SDK)
         self._history_cache: dict[str, tuple[str, int, list[dict[str, Any]], list[Any] | None]] = {}
         self._run_lock = threading.Lock()
-        self._last_reclaim = 0.0
-        self._last_renew = time.monotonic()
         # Set when this process adds work; `pushproxy serve` waits on it instead of polling blindly.
         self.wakeup = threading.Event()
 
@@ -288,32 +241,18 @@ class LocalHost:
             while True:
                 # Results and new work first, episodes when nothing else moves: a fan-out's results then reach
                 # the orchestrator in a few large batches instead of one replay per handful of results.
-                committed = self._commit_finished()
-                if self._dispatch() or committed:
+                committed = self.activities.commit_finished(self._enqueue)
+                if self.activities.claim_and_start() or committed:
                     continue
-                if self._in_flight and self._settle():
+                if self.activities.settle():
                     continue  # more results arrived within the batch window: commit them before replaying
                 ran = self._run_due_episodes()
                 episodes += ran
                 if ran:
                     continue
-                if not self._in_flight:
+                if not self.activities.in_flight:
                     return episodes
-                futures = [f for f, _ in self._in_flight.values()]
-                # Short waits: while a long activity runs, other instances' new events (from this process or
-                # another) still get their episodes within a poll interval.
-                concurrent.futures.wait(
-                    futures, timeout=IN_FLIGHT_POLL_S, return_when=concurrent.futures.FIRST_COMPLETED
-                )
-                self._renew_leases()
-
-    def _settle(self) -> bool:
-        """Wait a moment for in-flight activities; True if one finished. A replay costs more than this wait."""
-        futures = [f for f, _ in self._in_flight.values()]
-        done, _ = concurrent.futures.wait(
-            futures, timeout=BATCH_WINDOW_S, return_when=concurrent.futures.FIRST_COMPLETED
-        )
-        return bool(done)
+                self.activities.wait()
 
     def wait_for(
         self,
@@ -344,7 +283,7 @@ class LocalHost:
         return h.parse_time(row[0]) if row and row[0] else None
 
     def close(self) -> None:
-        self._runner.close()
+        self.activities.close()
         self.store.close()
 
     # -- episodes ---------------------------------------------------------------------------------------------
@@ -646,104 +585,6 @@ class LocalHost:
             self._history_cache[instance_id] = (execution_id, length, merged, parsed_history)
         else:
             self._history_cache.pop(instance_id, None)
-
-    # -- activities -------------------------------------------------------------------------------------------
-
-    def _dispatch(self) -> bool:
-        capacity = self.max_activities - len(self._in_flight)
-        if capacity <= 0:
-            return False
-        self._reclaim_orphans()
-        names = list(self.index.activities)
-        if not names:
-            return False
-        now = time.time()
-        candidates = (
-            self.store.read()
-            .execute(
-                "SELECT id FROM work WHERE (lease_owner IS NULL OR lease_until < ?) "
-                f"AND name IN ({','.join('?' * len(names))}) ORDER BY id LIMIT ?",  # noqa: S608
-                (now, *names, capacity + len(self._in_flight)),
-            )
-            .fetchall()
-        )
-        wanted = [r[0] for r in candidates if r[0] not in self._in_flight][:capacity]
-        if not wanted:
-            return False
-        with self.store.transaction() as db:
-            marks = ",".join("?" * len(wanted))
-            # Re-check inside the write lock: another host may have claimed some since the read.
-            rows = db.execute(
-                f"SELECT * FROM work WHERE id IN ({marks}) AND (lease_owner IS NULL OR lease_until < ?)",  # noqa: S608
-                (*wanted, now),
-            ).fetchall()
-            db.executemany(
-                "UPDATE work SET lease_owner = ?, lease_pid = ?, lease_until = ? WHERE id = ?",
-                [(self._owner, os.getpid(), now + self.lease_seconds, r["id"]) for r in rows],
-            )
-        for r in rows:
-            future = self._runner.start(self.index.activities[r["name"]], r["input"])
-            self._in_flight[r["id"]] = (future, r)
-        return bool(rows)
-
-    def _commit_finished(self) -> bool:
-        done = [(wid, fut, row) for wid, (fut, row) in self._in_flight.items() if fut.done()]
-        if not done:
-            return False
-        stamp = h.format_time(self.clock.now())
-        with self.store.transaction() as db:
-            for wid, fut, row in done:
-                # Gone when the instance ended meanwhile, or another host ran it after our lease expired.
-                if db.execute("DELETE FROM work WHERE id = ?", (wid,)).rowcount == 0:
-                    continue
-                outcome = _outcome(fut, row["name"])
-                if outcome.ok:
-                    ev = h.event(h.TASK_COMPLETED, stamp, TaskScheduledId=row["task_id"], Result=outcome.result_text)
-                else:
-                    ev = h.event(
-                        h.TASK_FAILED,
-                        stamp,
-                        TaskScheduledId=row["task_id"],
-                        Reason=outcome.reason,
-                        Details=outcome.details,
-                    )
-                self._enqueue(db, row["instance_id"], row["execution_id"], stamp, ev)
-        for wid, _, _ in done:
-            del self._in_flight[wid]
-        return True
-
-    def _renew_leases(self) -> None:
-        if not self._in_flight or time.monotonic() - self._last_renew < self.lease_seconds / 3:
-            return
-        self._last_renew = time.monotonic()
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE work SET lease_until = ? WHERE lease_owner = ?", (time.time() + self.lease_seconds, self._owner)
-            )
-
-    def _reclaim_orphans(self) -> None:
-        # A host killed mid-activity leaves its lease behind; on one machine we can see that its process is gone.
-        if time.monotonic() - self._last_reclaim < 1.0:
-            return
-        self._last_reclaim = time.monotonic()
-        pids = (
-            self.store.read()
-            .execute(
-                "SELECT DISTINCT lease_pid FROM work WHERE lease_owner IS NOT NULL AND lease_pid != ?", (os.getpid(),)
-            )
-            .fetchall()
-        )
-        dead = [pid for (pid,) in pids if pid is not None and not _pid_alive(pid)]
-        if dead:
-            with self.store.transaction() as db:
-                db.executemany("UPDATE work SET lease_owner = NULL WHERE lease_pid = ?", [(p,) for p in dead])
-
-
-def _outcome(future: concurrent.futures.Future[ActivityOutcome], name: str) -> ActivityOutcome:
-    try:
-        return future.result()
-    except BaseException as exc:  # cancelled, or the runner itself broke
-        return ActivityOutcome(ok=False, reason=f"Activity function '{name}' failed: {exc!r}", details=None)
 
 
 def _failed_episode(name: str, ts: datetime, new_events: list[dict[str, Any]], exc: Exception) -> EpisodeResult:

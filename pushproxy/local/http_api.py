@@ -21,8 +21,14 @@ from dateutil.parser import isoparse
 
 from pushproxy.errors import SpecError
 from pushproxy.local.app_index import RegisteredFunction
-from pushproxy.local.errors import InstanceNotFound, InstanceNotRunning, LocalHostError
-from pushproxy.local.host import InstanceAlreadyRunning, LocalHost, UnknownOrchestrator
+from pushproxy.local.errors import (
+    InstanceAlreadyRunning,
+    InstanceNotFound,
+    InstanceNotRunning,
+    LocalHostError,
+    UnknownOrchestrator,
+)
+from pushproxy.local.host import LocalHost
 from pushproxy.local.schedule import Schedule, resolve_schedule
 
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask"

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pushproxy.errors import SpecError
+from pushproxy.settings import setting
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -114,3 +115,11 @@ class Store:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def default_database_path() -> Path:
+    """PUSHPROXY_LOCAL_DB, else ~/.local/share/pushproxy/local.sqlite: the file `pushproxy` commands share."""
+    configured = setting("PUSHPROXY_LOCAL_DB")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".local" / "share" / "pushproxy" / "local.sqlite"

@@ -23,9 +23,9 @@ def switch() -> Iterator[dict[str, str]]:
 def _step(host: LocalHost, instance_id: str) -> None:
     """One episode, then its activities, committed: the orchestrator has not yet seen their results."""
     host._episode(instance_id)
-    host._dispatch()
-    while host._in_flight:
-        host._commit_finished()
+    host.activities.claim_and_start()
+    while host.activities.in_flight:
+        host.activities.commit_finished(host._enqueue)
 
 
 def test_changed_orchestrator_code_fails_with_non_determinism_error(host: LocalHost, switch: dict[str, str]) -> None:
