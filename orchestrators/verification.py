@@ -49,6 +49,7 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     records: list[dict[str, Any]] = []
     to_remediate: list[str] = []
     now = context.current_utc_datetime
+    run_id = context.new_uuid()[:8]  # deterministic on replay; keeps batch ids unique across runs of this singleton
     for index, start in enumerate(range(0, len(tenants), batch_size)):
         batch = tenants[start : start + batch_size]
         # One sub-orchestration per batch: each history stays as small as a batch, and this one grows by one
@@ -57,7 +58,7 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                        "verification_id": context.instance_id}
         try:
             outcomes = yield context.call_sub_orchestrator(
-                "verification_batch", batch_input, f"{context.instance_id}-{now:%Y%m%dT%H%M%S}-{index:05d}"
+                "verification_batch", batch_input, f"{context.instance_id}-{run_id}-{index:05d}"
             )
         except Exception as exc:  # the batch orchestrator catches per tenant; this is its own crash
             outcomes = [_failing(domain, now.isoformat(), context.instance_id, exc) for domain in batch]
@@ -159,7 +160,11 @@ async def verify_tenant(payload: dict[str, Any]) -> dict[str, Any]:
         expiry_warning_days=int(payload["expiry_warning_days"]),
         verification_id=payload.get("verification_id"),
     )
-    return {"record": record.to_dict(), "policy": policy}
+    # The full record (facts, details) is in the registry; the workflow's history keeps only what it decides on.
+    slim = record.to_dict()
+    slim.pop("facts", None)
+    slim["findings"] = [{k: f[k] for k in ("kind", "severity", "message")} for f in slim["findings"]]
+    return {"record": slim, "policy": policy}
 
 
 @bp.activity_trigger(input_name="payload", activity="record_verification_summary")

@@ -53,3 +53,11 @@ def test_verify_refuses_a_malformed_tenant(fleet_env: dict[str, str]) -> None:
     assert done.returncode == 1
     assert "--tenant" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def test_verify_runs_again_on_the_same_database(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
+    fs.build_fleet(exchange, graph, [fs.OrgPlan.onboarded("healthy.example")], open_registry())
+    for _ in range(2):
+        done = verify(fleet_env, "--json")
+        assert done.returncode == 0, done.stderr
+        assert [r["state"] for r in json.loads(done.stdout)["tenants"]] == ["healthy"]
