@@ -272,3 +272,14 @@ def registry_time() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_the_document_is_deployed_with_the_app() -> None:
+    # functions/http_api.py serves it from the package root: .funcignore must not leave it out.
+    import pathspec
+
+    ignore = REPO / ".funcignore"
+    if not ignore.exists():
+        pytest.skip(".funcignore not present")
+    spec_ = pathspec.PathSpec.from_lines("gitwildmatch", ignore.read_text().splitlines())
+    assert not spec_.match_file("openapi.json")
