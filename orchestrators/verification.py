@@ -15,9 +15,9 @@ import azure.durable_functions as df
 from azure.durable_functions.decorators.metadata import DurableClient
 
 from pushproxy import fleet
-from pushproxy.registry import VerificationRecord, shared_registry
+from pushproxy.registry import VerificationRecord, VerificationSummary, shared_registry
 from pushproxy.registry.models import parse_time
-from pushproxy.verification import should_remediate
+from pushproxy.verification import should_remediate, summarize
 
 bp = df.Blueprint()
 log = logging.getLogger("pushproxy.verification")
@@ -72,28 +72,37 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         context.set_custom_status(progress)
 
     started_remediations: list[str] = []
+    notes: list[str] = []
     if to_remediate:
         progress["phase"] = "remediating"
         context.set_custom_status(progress)
         for start in range(0, len(to_remediate), batch_size):
             batch = to_remediate[start : start + batch_size]
-            results = yield context.task_all(
-                [context.call_activity("start_remediation", {"tenant": domain}) for domain in batch]
-            )
+            try:
+                results = yield context.task_all(
+                    [context.call_activity("start_remediation", {"tenant": domain}) for domain in batch]
+                )
+            except Exception as exc:  # start_remediation reports its own trouble; this is the activity crashing
+                notes.append(f"remediation of {', '.join(batch)} could not be started: {_first_line(exc)}")
+                continue
             started_remediations += [r["tenant"] for r in results if r.get("started")]
+            notes += [f"{r['tenant']}: remediation not started ({r['reason']})" for r in results
+                      if not r.get("started") and r.get("reason")]
 
-    summary = yield context.call_activity(
-        "record_verification_summary",
-        {
-            "verification_id": context.instance_id,
-            "started_at": started,
-            "finished_at": context.current_utc_datetime.isoformat(),
-            "records": [{"domain": r["domain"], "state": r["state"]} for r in records],
-            "remediations": started_remediations,
-        },
-    )
-    context.set_custom_status({"phase": "done", **summary})
-    return {**summary, "tenants": [_row(r) for r in records]}
+    summary = summarize(
+        context.instance_id, started, context.current_utc_datetime.isoformat(),
+        [{"domain": r["domain"], "state": r["state"]} for r in records], started_remediations,
+    ).to_dict()
+    try:
+        yield context.call_activity("record_verification_summary", summary)
+    except Exception as exc:  # every tenant's result is already stored; say the summary is not
+        notes.append(f"the summary could not be recorded: {_first_line(exc)}")
+    context.set_custom_status({"phase": "done", **summary, "notes": notes})
+    return {**summary, "notes": notes, "tenants": [_row(r) for r in records]}
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
 @bp.orchestration_trigger(context_name="context", orchestration="verification_batch")
@@ -131,7 +140,7 @@ def verification_batch(context: df.DurableOrchestrationContext) -> Generator[Any
 
 def _failing(domain: str, now: str, verification_id: str | None, exc: BaseException) -> dict[str, Any]:
     """The outcome of a tenant whose verification itself crashed: failing, and why."""
-    reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    reason = _first_line(exc)
     record = {"domain": domain, "verified_at": now, "state": "failing", "verification_id": verification_id,
               "findings": [{"kind": "unverifiable", "severity": "failure", "message": f"verification failed: {reason}",
                             "detail": {}}]}
@@ -169,10 +178,7 @@ async def verify_tenant(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload", activity="record_verification_summary")
 def record_verification_summary(payload: dict[str, Any]) -> dict[str, Any]:
-    summary = fleet.summarize(
-        str(payload["verification_id"]), payload["started_at"], payload["finished_at"], payload["records"],
-        payload.get("remediations") or [],
-    )
+    summary = VerificationSummary.from_dict(payload)
     shared_registry().put_verification_summary(summary)
     return summary.to_dict()
 
@@ -203,10 +209,15 @@ async def start_remediation(payload: dict[str, Any], client: str = "") -> dict[s
     except Exception as exc:
         return {"tenant": domain, "started": False, "reason": f"no usable spec: {exc}"}
     instance_id = onboarding_instance_id(domain)
-    if client:
-        started = await start_singleton(df.DurableOrchestrationClient(client), "onboarding", instance_id, client_input)
-    else:
-        started = _start_on_local_host(instance_id, client_input)
+    try:
+        if client:
+            durable = df.DurableOrchestrationClient(client)
+            started = await start_singleton(durable, "onboarding", instance_id, client_input)
+        else:
+            started = _start_on_local_host(instance_id, client_input)
+    except Exception as exc:  # one tenant's remediation must not stop the others'
+        log.warning("remediation of %s could not be started: %s", domain, _first_line(exc))
+        return {"tenant": domain, "started": False, "instance_id": instance_id, "reason": _first_line(exc)}
     if started:
         fleet.note_remediation(registry, domain, instance_id)
         return {"tenant": domain, "started": True, "instance_id": instance_id}

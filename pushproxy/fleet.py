@@ -11,8 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pushproxy.errors import PushProxyError, SpecError
-from pushproxy.registry import Registry, VerificationRecord, VerificationSummary, open_registry
-from pushproxy.registry.models import parse_time
+from pushproxy.registry import Registry, VerificationRecord, open_registry
 from pushproxy.verification import (
     TenantObservation,
     classify,
@@ -152,29 +151,12 @@ def note_remediation(registry: Registry, domain: str, instance_id: str) -> None:
         registry.put_verification(replace(latest, remediation_id=instance_id))
 
 
-def summarize(verification_id: str, started_at: str, finished_at: str, records: list[dict[str, Any]],
-              remediations: list[str]) -> VerificationSummary:
-    """The fleet summary from the per-tenant records (as plain JSON, as they come back from activities)."""
-    states = [r["state"] for r in records]
-    return VerificationSummary(
-        verification_id=verification_id,
-        started_at=parse_time(started_at, "started_at"),
-        finished_at=parse_time(finished_at, "finished_at"),
-        total=len(states),
-        healthy=states.count("healthy"),
-        drifting=states.count("drifting"),
-        failing=states.count("failing"),
-        remediations=tuple(sorted(remediations)),
-    )
-
-
 __all__ = [
     "list_fleet",
     "note_remediation",
     "observe",
     "open_registry",
     "remediation_input",
-    "summarize",
     "tenant_spec",
     "verify_tenant",
 ]

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pushproxy.exchange.models import AUTH_METADATA_URL_TEMPLATE, ExchangeDiscovery, ProbeResult
-from pushproxy.registry.models import Finding, VerificationRecord, normalize_domain
+from pushproxy.registry.models import Finding, VerificationRecord, VerificationSummary, normalize_domain, parse_time
 from pushproxy.tenant.models import TenantDiscovery
 
 # Every kind of finding, in the order a report lists them.
@@ -288,3 +288,19 @@ def remediable_findings(record: VerificationRecord) -> list[Finding]:
 def should_remediate(record: VerificationRecord, policy: str) -> bool:
     """Whether verification should start a remediation onboarding for this tenant."""
     return policy == "onboard" and bool(remediable_findings(record))
+
+
+def summarize(verification_id: str, started_at: str, finished_at: str, records: list[dict[str, Any]],
+              remediations: list[str]) -> VerificationSummary:
+    """The fleet summary from the per-tenant records (as plain JSON, as they come back from activities)."""
+    states = [r["state"] for r in records]
+    return VerificationSummary(
+        verification_id=verification_id,
+        started_at=parse_time(started_at, "started_at"),
+        finished_at=parse_time(finished_at, "finished_at"),
+        total=len(states),
+        healthy=states.count("healthy"),
+        drifting=states.count("drifting"),
+        failing=states.count("failing"),
+        remediations=tuple(sorted(remediations)),
+    )
