@@ -233,3 +233,11 @@ def test_no_remediation_while_something_blocks_it() -> None:
     ex = exchange(servers=(server("EX2", "15.0.712.24", ok=False),), auth_servers=())
     assert not v.should_remediate(classify(observe(exchange=ex)), "onboard")
     assert not v.should_remediate(classify(observe(tenant=None, tenant_error="x")), "onboard")
+
+
+def test_summary_counts_each_state() -> None:
+    records = [{"domain": "a.example", "state": "healthy"}, {"domain": "b.example", "state": "failing"},
+               {"domain": "c.example", "state": "drifting"}, {"domain": "d.example", "state": "healthy"}]
+    summary = v.summarize("verification", NOW.isoformat(), NOW.isoformat(), records, ["c.example"])
+    assert (summary.total, summary.healthy, summary.drifting, summary.failing) == (4, 2, 1, 1)
+    assert summary.remediations == ("c.example",)
