@@ -38,10 +38,12 @@ def spec(domain: str, port: int, **changes: Any) -> dict[str, Any]:
         "tenant_id": TENANT_ID,
         "exchange": {
             "url": f"http://127.0.0.1:{port}/PowerShell", "auth": "ntlm", "username": "admin@fabrikam.com",
-            "password_ref": "env:NO_SUCH_PASSWORD_VAR", "connect_timeout_s": 60, "operation_timeout_s": 60,
+            "password_ref": "env:PUSHPROXY_TEST_HUNG_PASSWORD", "connect_timeout_s": 60, "operation_timeout_s": 60,
         },
-        "graph": {"mode": "secret", "client_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "secret_ref": "env:NO_SUCH_SECRET",
-                  "authority": "https://127.0.0.1:9", "graph_url": "https://127.0.0.1:9"},
+        # Both sides hang on the silent port (the secrets resolve): discovery neither succeeds nor fails for minutes.
+        "graph": {"mode": "secret", "client_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                  "secret_ref": "env:PUSHPROXY_TEST_HUNG_SECRET",
+                  "authority": f"https://127.0.0.1:{port}", "graph_url": f"https://127.0.0.1:{port}"},
         # Long retries: a failing discovery keeps the instance running while the test looks at it.
         "retry": {"first_retry_interval_s": 600, "max_attempts": 3},
     }
@@ -206,7 +208,7 @@ def test_onboarding_is_a_singleton_per_tenant(served: Served, silent_port: int) 
     given = status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
     assert given["requested_by"] == "alice@provider.example"
     assert given["remediation"] is False
-    assert given["spec"]["exchange"]["password_ref"] == "env:NO_SUCH_PASSWORD_VAR"
+    assert given["spec"]["exchange"]["password_ref"] == "env:PUSHPROXY_TEST_HUNG_PASSWORD"
 
     view = wait_until(lambda: served.request("GET", "/api/onboardings/onboarding-adatum.com").json())
     assert view["id"] == "onboarding-adatum.com"
