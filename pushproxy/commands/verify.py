@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         if not running:
             host.start_new("verification", VERIFICATION_INSTANCE_ID, verification_input(tenants))
         status = host.wait_for(VERIFICATION_INSTANCE_ID, timeout=args.timeout)
+        remediations = status.output.get("remediations", []) if isinstance(status.output, dict) else []
+        # Take each remediation as far as its approval, so the plan is there for whoever approves it.
+        for domain in remediations:
+            _run_until_it_waits(host, f"onboarding-{domain}")
     finally:
         host.close()
     if views.runtime_status_name(status) != "Completed":
@@ -87,6 +91,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_until_it_waits(host: Any, instance_id: str, timeout: float = 300.0) -> None:
+    from pushproxy.local import WaitTimeout
+
+    def waits(status: Any) -> bool:
+        custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+        return custom.get("phase") in ("awaiting_approval", "blocked", "done", "failed", "rejected", "timed_out")
+
+    try:
+        host.wait_for(instance_id, until=waits, timeout=timeout)
+    except WaitTimeout:
+        pass  # still discovering: it carries on with the next host that runs it (serve, onboard, verify)
+
+
 STYLES = {"healthy": "green", "drifting": "yellow", "failing": "red", "unverified": "dim"}
 
 
@@ -106,6 +123,7 @@ def print_fleet(fleet: dict[str, Any]) -> None:
     summary = fleet.get("summary")
     if summary:
         line = f"{summary['total']} verified: {summary['healthy']} healthy, {summary['drifting']} drifting, {summary['failing']} failing"
-        if summary["remediations"]:
-            line += f"; remediation onboarding started for {', '.join(summary['remediations'])} (it waits for approval)"
         console.print(line)
+        for domain in summary["remediations"]:
+            console.print(f"remediation started for {domain}: see `pushproxy status onboarding-{domain}`, "
+                          f"then `pushproxy approve onboarding-{domain}` (or --reject)")

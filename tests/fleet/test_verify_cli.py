@@ -61,3 +61,22 @@ def test_verify_runs_again_on_the_same_database(exchange: Any, graph: Any, fleet
         done = verify(fleet_env, "--json")
         assert done.returncode == 0, done.stderr
         assert [r["state"] for r in json.loads(done.stdout)["tenants"]] == ["healthy"]
+
+
+def test_verify_takes_a_remediation_as_far_as_its_approval(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
+    from pushproxy.commands.verify import fleet_app
+    from pushproxy.local import LocalHost
+
+    nokey = fs.OrgPlan.onboarded("nokey.example")
+    fs.key_missing(nokey)
+    fs.build_fleet(exchange, graph, [nokey], open_registry())
+    done = verify(fleet_env)
+    assert done.returncode == 0, done.stderr
+    assert "pushproxy approve onboarding-nokey.example" in done.stdout
+    host = LocalHost(fleet_app(), database=Path(fleet_env["PUSHPROXY_LOCAL_DB"]))
+    try:
+        status = host.get_status("onboarding-nokey.example")
+        assert status.custom_status["phase"] == "awaiting_approval"
+        assert [c["kind"] for c in status.custom_status["plan"]] == ["upload_tenant_key"]
+    finally:
+        host.close()
