@@ -3,6 +3,7 @@ this module binds them to routes and to the Durable client. Routes and shapes: o
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -146,9 +147,14 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
 @api
 async def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
     """Every registered tenant: healthy, drifting, failing or unverified, and why."""
-    registry = shared_registry()
-    return _json(views.fleet_view(registry.list_tenants(), registry.list_verifications(),
-                                  registry.latest_verification_summary()))
+
+    def read() -> dict[str, Any]:
+        registry = shared_registry()
+        return views.fleet_view(registry.list_tenants(), registry.list_verifications(),
+                                registry.latest_verification_summary())
+
+    # The registry client is synchronous (Table storage or SQLite): keep it off the worker's event loop.
+    return _json(await asyncio.to_thread(read))
 
 
 @bp.route(route="tenants/{tenant}", methods=["GET"], auth_level=AUTH)
@@ -156,11 +162,18 @@ async def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
 async def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
     """One tenant: its spec (secrets by reference), latest verification and onboarding history."""
     domain = validation.tenant_domain(req.route_params.get("tenant", ""))
-    registry = shared_registry()
-    tenant = registry.get_tenant(domain)
-    if tenant is None:
+
+    def read() -> dict[str, Any] | None:
+        registry = shared_registry()
+        tenant = registry.get_tenant(domain)
+        if tenant is None:
+            return None
+        return views.tenant_view(tenant, registry.latest_verification(domain), registry.list_onboardings(domain))
+
+    view = await asyncio.to_thread(read)
+    if view is None:
         raise not_found(f"tenant {domain}")
-    return _json(views.tenant_view(tenant, registry.latest_verification(domain), registry.list_onboardings(domain)))
+    return _json(view)
 
 
 @bp.route(route="verifications", methods=["POST"], auth_level=AUTH)
