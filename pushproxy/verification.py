@@ -21,6 +21,7 @@ UNVERIFIABLE = "unverifiable"
 EXCHANGE_UNREACHABLE = "exchange_unreachable"
 TENANT_UNREACHABLE = "tenant_unreachable"
 TENANT_BLOCKED = "tenant_blocked"
+EXCHANGE_BLOCKED = "exchange_blocked"
 SERVER_BELOW_GATE = "server_below_gate"
 PROXY_DISABLED = "proxy_disabled"
 AUTH_SERVER_MISSING = "auth_server_missing"
@@ -37,6 +38,7 @@ DRIFT_KINDS: tuple[str, ...] = (
     EXCHANGE_UNREACHABLE,
     TENANT_UNREACHABLE,
     TENANT_BLOCKED,
+    EXCHANGE_BLOCKED,
     SERVER_BELOW_GATE,
     PROXY_DISABLED,
     AUTH_SERVER_MISSING,
@@ -55,10 +57,13 @@ REMEDIABLE_KINDS: frozenset[str] = frozenset(
     {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_EXPIRED, KEY_MISSING}
 )
 # While any of these stands, an onboarding can't help (can't reach, or the plan would block): don't start one.
-PREVENTS_REMEDIATION: frozenset[str] = frozenset({UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, SERVER_BELOW_GATE})
+PREVENTS_REMEDIATION: frozenset[str] = frozenset(
+    {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, EXCHANGE_BLOCKED, SERVER_BELOW_GATE}
+)
 # Findings that make a tenant "failing" rather than "drifting".
 FAILURE_KINDS: frozenset[str] = frozenset(
-    {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, SERVER_BELOW_GATE, CERT_EXPIRED, PROBE_FAILED}
+    {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, EXCHANGE_BLOCKED, SERVER_BELOW_GATE,
+     CERT_EXPIRED, PROBE_FAILED}
 )
 
 REMEDIATION_POLICIES = ("off", "onboard")
@@ -152,6 +157,10 @@ def classify(
 
 def _exchange_findings(ex: ExchangeDiscovery, domain: str, facts: dict[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
+    # Discovery's own blocking problems; the two it shares with us are reported by kind below.
+    for problem in ex.blocking:
+        if problem.code not in ("server_below_minimum", "auth_certificate_missing"):
+            findings.append(_finding(EXCHANGE_BLOCKED, problem.message, code=problem.code, server=problem.server))
     facts["servers"] = [{"name": s.name, "build": s.build, "meets_minimum": s.meets_minimum} for s in ex.servers]
     for server in ex.servers:
         if server.gated and not server.meets_minimum:

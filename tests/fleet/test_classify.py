@@ -241,3 +241,57 @@ def test_summary_counts_each_state() -> None:
     summary = v.summarize("verification", NOW.isoformat(), NOW.isoformat(), records, ["c.example"])
     assert (summary.total, summary.healthy, summary.drifting, summary.failing) == (4, 2, 1, 1)
     assert summary.remediations == ("c.example",)
+
+
+def test_a_discovery_blocking_problem_fails_and_prevents_remediation() -> None:
+    from pushproxy.exchange.models import BlockingProblem
+
+    ex = exchange(blocking=(BlockingProblem("no_mailbox_server", "the organisation has no Mailbox server"),))
+    record = classify(observe(exchange=ex, tenant=tenant(keys=())))
+    assert [f.kind for f in record.findings] == ["exchange_blocked", "key_missing"]
+    assert record.state == "failing"
+    assert not v.should_remediate(record, "onboard")
+
+
+# Each drift, as a change to the healthy observation, and the kind it must produce.
+DRIFT_CHANGES: dict[str, object] = {
+    "proxy_disabled": lambda o: dataclasses.replace(
+        o, exchange=dataclasses.replace(o.exchange, push_proxy=PushProxyState(True, False, DOMAIN, None))),
+    "auth_server_missing": lambda o: dataclasses.replace(o, exchange=dataclasses.replace(o.exchange, auth_servers=())),
+    "key_missing": lambda o: dataclasses.replace(o, tenant=tenant(keys=())),
+    "cert_expiring": lambda o: dataclasses.replace(o, exchange=dataclasses.replace(
+        o.exchange, auth_certificates=(ServerCertificate("EX1", CUR, "current", True, cert(days_left=10)),))),
+    "server_below_gate": lambda o: dataclasses.replace(o, exchange=dataclasses.replace(
+        o.exchange, servers=(server(), server("EX9", "15.0.712.24", ok=False)))),
+    "probe_failed": lambda o: dataclasses.replace(o, probes=(ProbeResult("EX1", "Failed", "x", None, False),)),
+}
+
+
+def _apply(kinds_: list[str]) -> v.TenantObservation:
+    # Order matters only where two drifts touch the same object: apply the certificate before the key change.
+    observation = observe()
+    for kind in kinds_:
+        observation = DRIFT_CHANGES[kind](observation)  # type: ignore[operator]
+    return observation
+
+
+def test_every_combination_of_drifts_is_reported_and_classified_consistently() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.sampled_from(sorted(DRIFT_CHANGES)), unique=True))
+    def check(drifts: list[str]) -> None:
+        record = classify(_apply(drifts))
+        found = {f.kind for f in record.findings}
+        assert set(drifts) <= found  # nothing hides another
+        assert found <= set(drifts) | {"probe_failed"}  # and nothing is invented
+        expected = "failing" if any(f.severity == "failure" for f in record.findings) else (
+            "drifting" if record.findings else "healthy")
+        assert record.state == expected
+        assert [f.kind for f in record.findings] == sorted(
+            (f.kind for f in record.findings), key=v.DRIFT_KINDS.index)
+        assert v.should_remediate(record, "onboard") == (
+            bool(found & v.REMEDIABLE_KINDS) and not found & v.PREVENTS_REMEDIATION)
+
+    check()
