@@ -132,6 +132,9 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
     if approvers and decision.approver not in approvers:  # exact, as the workflow compares them
         raise ApiError(403, "not_an_approver", f"{decision.approver} is not one of this tenant's approvers")
     awaiting = view["awaiting"] or {}
+    if decision.state_hash and decision.state_hash != awaiting.get("state_hash"):
+        raise ApiError(409, "stale_plan", "the plan waiting for approval is not the one you saw: read it again",
+                       state_hash=awaiting.get("state_hash"))
     event = {"decision": decision.decision, "approver": decision.approver, "comment": decision.comment,
              # Ties the decision to the state the approver saw: the workflow ignores it if the state moved on.
              "state_hash": awaiting.get("state_hash")}

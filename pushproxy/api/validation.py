@@ -109,6 +109,7 @@ class ApprovalRequest:
     decision: str
     approver: str
     comment: str | None
+    state_hash: str | None = None  # the plan the approver saw (from GET); a different one waiting is a 409
 
 
 def _name(value: Any, field: str) -> str:
@@ -123,9 +124,12 @@ def _name(value: Any, field: str) -> str:
 def approval(body: bytes | None, principal: str | None) -> ApprovalRequest:
     """`POST /api/onboardings/{id}/approval`: the decision, and the approver (the App Service principal first)."""
     data = parse_json_object(body)
-    unknown = sorted(set(data) - {"decision", "comment", "approver"})
+    unknown = sorted(set(data) - {"decision", "comment", "approver", "state_hash"})
     if unknown:
-        raise bad_input(unknown[0], "unknown field (expected decision, comment, approver)")
+        raise bad_input(unknown[0], "unknown field (expected decision, comment, approver, state_hash)")
+    state_hash = data.get("state_hash")
+    if state_hash is not None and (not isinstance(state_hash, str) or not re.fullmatch(r"[0-9a-fA-F]{8,128}", state_hash)):
+        raise bad_input("state_hash", "must be the hexadecimal state_hash of the plan being approved")
     decision = data.get("decision")
     if decision not in DECISIONS:
         raise bad_input("decision", "must be approve or reject")
@@ -142,7 +146,7 @@ def approval(body: bytes | None, principal: str | None) -> ApprovalRequest:
         approver = _name(data["approver"], "approver")
     else:
         raise bad_input("approver", "is required when the request carries no authenticated principal")
-    return ApprovalRequest(decision=str(decision), approver=approver, comment=comment)
+    return ApprovalRequest(decision=str(decision), approver=approver, comment=comment, state_hash=state_hash)
 
 
 def requested_by(body: dict[str, Any] | None, principal: str | None) -> str | None:

@@ -89,9 +89,14 @@ def test_onboarding_approved_by_others_then_verified(served: Served, standins: t
     assert refused.json()["error"]["code"] == "self_approval"
     refused = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve", "approver": "Alice@Provider.example"})
     assert refused.status_code == 403
-    # The header wins over the body: Bob approves even if the body names Alice.
+    # Approving a plan other than the one waiting is refused.
+    stale = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve", "state_hash": "ab" * 16},
+                 principal="bob@provider.example")
+    assert (stale.status_code, stale.json()["error"]["code"]) == (409, "stale_plan")
+    # The header wins over the body: Bob approves (the plan he read) even if the body names Alice.
     accepted = post(served, f"/api/onboardings/{ID}/approval",
-                    {"decision": "approve", "approver": "alice@provider.example", "comment": "looks right"},
+                    {"decision": "approve", "approver": "alice@provider.example", "comment": "looks right",
+                     "state_hash": view["awaiting"]["state_hash"]},
                     principal="bob@provider.example")
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["approver"] == "bob@provider.example"

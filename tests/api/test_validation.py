@@ -107,3 +107,8 @@ def test_fleet_view_marks_tenants_never_verified() -> None:
     rows = views.fleet_view(tenants, [checked], None)["tenants"]
     assert [(r["tenant"], r["state"], r["reasons"]) for r in rows] == [
         ("a.example", "unverified", []), ("b.example", "drifting", ["expires in 3 days"])]
+
+
+def test_state_hash_is_hexadecimal() -> None:
+    assert validation.approval(b'{"decision": "approve", "state_hash": "ABCDEF0123456789"}', "bob").state_hash
+    assert field_of(lambda: validation.approval(b'{"decision": "approve", "state_hash": "xyz"}', "bob")) == "state_hash"
