@@ -22,10 +22,15 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 
 
 def _azurite_binary() -> str | None:
-    local = REPO / "node_modules" / ".bin" / "azurite-table"
-    if local.exists():
-        return str(local)
-    return shutil.which("azurite-table")
+    """azurite-table (the table service alone), else the full azurite (then blob and queue get free ports too)."""
+    for name in ("azurite-table", "azurite"):
+        local = REPO / "node_modules" / ".bin" / name
+        if local.exists():
+            return str(local)
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
 
 
 def _free_port() -> int:
@@ -38,11 +43,14 @@ def _free_port() -> int:
 def _start_azurite(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     for _attempt in range(5):  # another process may grab the port between our probe and Azurite's bind
         port = _free_port()
+        command = [binary, "--disableTelemetry", "--inMemoryPersistence", "--silent", "--tableHost", "127.0.0.1",
+                   "--tablePort", str(port)]
+        if not binary.endswith("azurite-table"):
+            # The full azurite also serves blobs and queues, on default ports that collide between test workers.
+            command += ["--blobHost", "127.0.0.1", "--blobPort", str(_free_port()),
+                        "--queueHost", "127.0.0.1", "--queuePort", str(_free_port())]
         proc = subprocess.Popen(
-            # azurite-table is the table service alone: `azurite` would also bind the blob and queue default ports,
-            # which collide between parallel test workers.
-            [binary, "--disableTelemetry", "--inMemoryPersistence", "--silent", "--tableHost", "127.0.0.1",
-             "--tablePort", str(port)],
+            command,
             # Run it in a private directory: it may still write a debug or lock file in its working directory.
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
