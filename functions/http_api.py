@@ -138,7 +138,12 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
     event = {"decision": decision.decision, "approver": decision.approver, "comment": decision.comment,
              # Ties the decision to the state the approver saw: the workflow ignores it if the state moved on.
              "state_hash": awaiting.get("state_hash")}
-    await client.raise_event(instance_id, "approval", event)
+    try:
+        await client.raise_event(instance_id, "approval", event)
+    except Exception as exc:  # the SDK raises a bare Exception; 410/404 mean it ended between our read and now
+        if "is gone" in str(exc) or "No instance" in str(exc):
+            raise ApiError(409, "not_awaiting_approval", f"onboarding {instance_id} ended before the decision arrived") from None
+        raise
     return _json({"id": instance_id, "group": awaiting.get("group"), "decision": decision.decision,
                   "approver": decision.approver, "status_url": _status_url(client, req, instance_id)}, 202)
 
