@@ -21,10 +21,6 @@ from pushproxy.verification import (
 
 log = logging.getLogger("pushproxy.fleet")
 
-# Keys a stored spec may carry that TenantSpec does not know (the remediation policy): stripped before validation.
-EXTRA_SPEC_KEYS = ("remediation",)
-
-
 def _reason(exc: BaseException) -> str:
     """One line for a report. Our errors never carry secrets; for foreign ones keep the type and a short message."""
     if isinstance(exc, PushProxyError):
@@ -44,7 +40,7 @@ def tenant_spec(stored: dict[str, Any]) -> Any:
     """The TenantSpec of a registry record (validated again: a stored spec is input too)."""
     from pushproxy.spec import TenantSpec
 
-    return TenantSpec.from_dict({k: v for k, v in stored.items() if k not in EXTRA_SPEC_KEYS})
+    return TenantSpec.from_dict(stored)
 
 
 def _observe_exchange(spec: Any) -> tuple[Any, str | None, tuple[Any, ...], str | None]:

@@ -221,6 +221,26 @@ class RetrySpec:
         return {"first_retry_interval_s": self.first_retry_interval_s, "max_attempts": self.max_attempts}
 
 
+REMEDIATION_POLICIES = ("off", "onboard")
+
+
+@dataclass(frozen=True)
+class RemediationSpec:
+    """What verification does about drift it can fix: `onboard` starts a remediation onboarding (which asks for
+    approval again), `off` only reports."""
+
+    policy: str = "onboard"
+
+    @classmethod
+    def from_dict(cls, d: object, prefix: str = "remediation.") -> RemediationSpec:
+        d = _obj(d, prefix.rstrip("."))
+        _unknown(d, {"policy"}, prefix)
+        return cls(policy=_choice(d, "policy", prefix + "policy", REMEDIATION_POLICIES, "onboard"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy}
+
+
 @dataclass(frozen=True)
 class TenantSpec:
     """One organisation to onboard: its tenant, its Exchange, its Graph credentials, approval and verification."""
@@ -232,6 +252,8 @@ class TenantSpec:
     approval: ApprovalSpec = ApprovalSpec()
     verification: VerificationSpec = VerificationSpec()
     retry: RetrySpec = RetrySpec()
+    # None: verification remediates when every change needs a person's approval anyway, never under `auto`.
+    remediation: RemediationSpec | None = None
 
     @classmethod
     def from_dict(cls, d: object) -> TenantSpec:
@@ -252,6 +274,7 @@ class TenantSpec:
             approval=ApprovalSpec.from_dict(d.get("approval", {})),
             verification=VerificationSpec.from_dict(d.get("verification", {})),
             retry=RetrySpec.from_dict(d.get("retry", {})),
+            remediation=RemediationSpec.from_dict(d["remediation"]) if d.get("remediation") is not None else None,
         )
 
     @classmethod
@@ -274,6 +297,7 @@ class TenantSpec:
             "approval": self.approval.to_dict(),
             "verification": self.verification.to_dict(),
             "retry": self.retry.to_dict(),
+            **({"remediation": self.remediation.to_dict()} if self.remediation else {}),
         }
 
     def to_json(self) -> str:

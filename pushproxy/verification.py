@@ -14,6 +14,7 @@ from typing import Any
 
 from pushproxy.exchange.models import AUTH_METADATA_URL_TEMPLATE, ExchangeDiscovery, ProbeResult
 from pushproxy.registry.models import Finding, VerificationRecord, VerificationSummary, normalize_domain, parse_time
+from pushproxy.spec import REMEDIATION_POLICIES
 from pushproxy.tenant.models import TenantDiscovery
 
 # Every kind of finding, in the order a report lists them.
@@ -66,7 +67,6 @@ FAILURE_KINDS: frozenset[str] = frozenset(
      CERT_EXPIRED, PROBE_FAILED}
 )
 
-REMEDIATION_POLICIES = ("off", "onboard")
 
 
 @dataclass(frozen=True)

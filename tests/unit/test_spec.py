@@ -231,3 +231,17 @@ def test_basic_auth_over_http_is_refused() -> None:
     with pytest.raises(SpecError) as info:
         TenantSpec.from_dict(spec)
     assert info.value.field == "exchange.auth"
+
+
+def test_remediation_policy_is_optional_validated_and_round_trips() -> None:
+    assert TenantSpec.from_dict(GOOD).remediation is None
+    assert "remediation" not in TenantSpec.from_dict(GOOD).to_dict()
+    spec = TenantSpec.from_dict({**GOOD, "remediation": {"policy": "off"}})
+    assert spec.remediation is not None and spec.remediation.policy == "off"
+    assert TenantSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(SpecError) as bad:
+        TenantSpec.from_dict({**GOOD, "remediation": {"policy": "sometimes"}})
+    assert bad.value.field == "remediation.policy"
+    with pytest.raises(SpecError) as unknown:
+        TenantSpec.from_dict({**GOOD, "remediation": {"policy": "off", "when": "always"}})
+    assert unknown.value.field == "remediation.when"
