@@ -125,7 +125,8 @@ class LocalFunctionsServer:
             app.router.add_post(prefix + "/instances/{instance_id}/terminate", self.terminate)
             for verb in ("suspend", "resume", "rewind", "restart"):
                 app.router.add_post(prefix + "/instances/{instance_id}/" + verb, self.not_supported)
-        app.router.add_route("*", self.route_prefix + "/{path:.*}", self.http_trigger)
+        # [\s\S]: a decoded path may hold a newline (%0A), which `.` would not match, and the caller would get a bare 404.
+        app.router.add_route("*", self.route_prefix + "/{path:[\\s\\S]*}", self.http_trigger)
         if self.route_prefix:
             app.router.add_route("*", self.route_prefix, self.http_trigger)
         return app
