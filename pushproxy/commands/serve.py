@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     app = load_app(args.app)
     configured = host_settings(Path.cwd())
     database = Path(args.database).expanduser() if args.database else default_database_path()
+    # Activities that start instances themselves (verification's remediations) find this host's database the same
+    # way every pushproxy command does; without this they would write to the default file this server never reads.
+    os.environ["PUSHPROXY_LOCAL_DB"] = str(database)
     host = LocalHost(app, database=database, max_activities=configured.get("max_activities", 16))
     task_hub = configured.get("task_hub") or setting("PUSHPROXY_TASK_HUB") or "pushproxy"
     try:

@@ -28,7 +28,6 @@ class Served:
         self.registry_path = workdir / "registry.sqlite"
         self.env = {
             **os.environ,
-            "PUSHPROXY_LOCAL_DB": str(self.local_db),
             "PUSHPROXY_REGISTRY_PATH": str(self.registry_path),
             "PUSHPROXY_SECRETS_FILE": str(workdir / "secrets.json"),
             "PYTHONUNBUFFERED": "1",
@@ -37,7 +36,8 @@ class Served:
         self.log_path = workdir / "serve.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pushproxy", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "pushproxy", "serve", "--host", "127.0.0.1", "--port", "0",
+             "--database", str(self.local_db)],
             cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=self._log, text=True,
         )
         assert self.process.stdout is not None
