@@ -98,7 +98,7 @@ def standins(workdir: Path) -> Iterator[tuple[StandIn, StandIn, dict[str, str]]]
     graph_cert, exchange_cert = workdir / "graph.pem", workdir / "exchange.pem"
     graph = _start(
         "emulators.graph",
-        ["--tls", "--cert-out", str(graph_cert), "--client-id", client_id, "--client-secret", client_secret],
+        ["--tls", "--cert-out", str(graph_cert), "--client-id", client_id, f"--client-secret={client_secret}"],
         workdir,
         graph_cert,
     )
@@ -112,8 +112,8 @@ def standins(workdir: Path) -> Iterator[tuple[StandIn, StandIn, dict[str, str]]]
                 str(exchange_cert),
                 "--user",
                 EXCHANGE_USER,
-                "--password",
-                password,
+                # `=`: a generated secret may start with "-", which argparse would take for an option.
+                f"--password={password}",
                 "--tenant-state",
                 f"{graph.origin}/_emulator/state",
             ],

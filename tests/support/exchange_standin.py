@@ -135,7 +135,7 @@ def start_exchange_standin(*args: str, tls: bool = False, user: str = DEFAULT_US
     """Start `python -m emulators.exchange` on 127.0.0.1, a free port, with extra CLI `args`; wait until ready."""
     workdir = tempfile.TemporaryDirectory(prefix="exchange-standin-")
     cmd = [sys.executable, "-m", "emulators.exchange", "--listen", "127.0.0.1:0", "--user", user,
-           "--password", password, *args]
+           f"--password={password}", *args]  # `=`: a password may start with "-"
     cert_path = None
     if tls:
         cert_path = str(Path(workdir.name) / "standin.pem")

@@ -46,7 +46,8 @@ class StandIn:
         else:
             self.client_id = str(uuid.uuid4())
             self.client_secret = secrets.token_urlsafe(24)
-            args = [*args, "--client-id", self.client_id, "--client-secret", self.client_secret]
+            # `=`: a generated secret may start with "-", which argparse would take for an option.
+            args = [*args, "--client-id", self.client_id, f"--client-secret={self.client_secret}"]
         if "--identity-header" in args:
             self.identity_header = args[args.index("--identity-header") + 1]
         else:
