@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from pushproxy.errors import PushProxyError, SpecError
 from pushproxy.registry import Registry, VerificationRecord, open_registry
 from pushproxy.verification import (
+    KeyUpload,
     TenantObservation,
     classify,
+    key_uploads,
     remediation_policy,
     unverifiable,
 )
@@ -119,7 +122,7 @@ async def verify_tenant(registry: Registry, domain: str, *, now: datetime, expir
             except SpecError as exc:
                 record = unverifiable(domain, f"the stored spec is invalid: {exc}", now=now, verification_id=verification_id)
             else:
-                observation = await observe(spec)
+                observation = replace(await observe(spec), key_uploads=uploaded_keys(registry, domain))
                 record = classify(observation, now=now, expiry_warning_days=expiry_warning_days,
                                   verification_id=verification_id)
     except Exception as exc:  # one tenant's trouble must never fail the fleet
@@ -127,6 +130,12 @@ async def verify_tenant(registry: Registry, domain: str, *, now: datetime, expir
         record = unverifiable(domain, f"verification failed: {_reason(exc)}", now=now, verification_id=verification_id)
     registry.put_verification(record)
     return record, policy
+
+
+def uploaded_keys(registry: Registry, domain: str) -> tuple[KeyUpload, ...]:
+    """The keys our onboardings of this tenant put on the service principal, from the registry's history: with
+    them, classify() tells a key removed since (maybe by hybrid clean-up mode) from one we never uploaded."""
+    return key_uploads(registry.list_onboardings(domain))
 
 
 def remediation_input(registry: Registry, domain: str) -> dict[str, Any]:
@@ -142,8 +151,6 @@ def note_remediation(registry: Registry, domain: str, instance_id: str) -> None:
     """Remember on the tenant's latest verification which onboarding it started."""
     latest = registry.latest_verification(domain)
     if latest is not None:
-        from dataclasses import replace
-
         registry.put_verification(replace(latest, remediation_id=instance_id))
 
 
@@ -154,5 +161,6 @@ __all__ = [
     "open_registry",
     "remediation_input",
     "tenant_spec",
+    "uploaded_keys",
     "verify_tenant",
 ]

@@ -8,14 +8,23 @@ failing means we could not check, the probe fails, or a person must act (a serve
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pushproxy.errors import SpecError
 from pushproxy.exchange.models import AUTH_METADATA_URL_TEMPLATE, ExchangeDiscovery, ProbeResult
-from pushproxy.registry.models import Finding, VerificationRecord, VerificationSummary, normalize_domain, parse_time
+from pushproxy.registry.models import (
+    Finding,
+    OnboardingRecord,
+    VerificationRecord,
+    VerificationSummary,
+    normalize_domain,
+    parse_time,
+)
 from pushproxy.spec import REMEDIATION_POLICIES
-from pushproxy.tenant.models import TenantDiscovery
+from pushproxy.tenant.models import TenantDiscovery, normalize_thumbprint
 
 # Every kind of finding, in the order a report lists them.
 UNVERIFIABLE = "unverifiable"
@@ -31,6 +40,7 @@ CERT_MISSING = "cert_missing"
 CERT_EXPIRED = "cert_expired"
 CERT_EXPIRING = "cert_expiring"
 KEY_MISSING = "key_missing"
+KEY_REMOVED = "key_removed"
 NEXT_CERT_KEY_MISSING = "next_cert_key_missing"
 PROBE_FAILED = "probe_failed"
 
@@ -48,6 +58,7 @@ DRIFT_KINDS: tuple[str, ...] = (
     CERT_EXPIRED,
     CERT_EXPIRING,
     KEY_MISSING,
+    KEY_REMOVED,
     NEXT_CERT_KEY_MISSING,
     PROBE_FAILED,
 )
@@ -58,14 +69,82 @@ REMEDIABLE_KINDS: frozenset[str] = frozenset(
     {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_EXPIRED, KEY_MISSING}
 )
 # While any of these stands, an onboarding can't help (can't reach, or the plan would block): don't start one.
+# KEY_REMOVED too: any onboarding plans the missing key again, and re-adding a key that the tenant's own clean-up
+# (Exchange hybrid clean-up mode) removed, every day, is the loop DOMAIN.md forbids; a person decides instead.
 PREVENTS_REMEDIATION: frozenset[str] = frozenset(
-    {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, EXCHANGE_BLOCKED, SERVER_BELOW_GATE}
+    {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, EXCHANGE_BLOCKED, SERVER_BELOW_GATE,
+     KEY_REMOVED}
 )
-# Findings that make a tenant "failing" rather than "drifting".
+# Findings that make a tenant "failing" rather than "drifting" (we could not check, it is broken, or a person
+# must decide: a removed key is the last two).
 FAILURE_KINDS: frozenset[str] = frozenset(
     {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, EXCHANGE_BLOCKED, SERVER_BELOW_GATE,
-     CERT_EXPIRED, PROBE_FAILED}
+     CERT_EXPIRED, KEY_REMOVED, PROBE_FAILED}
 )
+
+UPLOAD_CHANGE = "upload_tenant_key"  # the onboarding change that puts a key on the service principal (pushproxy.plan)
+
+
+@dataclass(frozen=True)
+class KeyUpload:
+    """A key one of our onboardings put on the Exchange Online service principal, as the registry recorded it.
+
+    `thumbprint` is None when the record does not say which key it was (it still says we uploaded one).
+    """
+
+    thumbprint: str | None
+    instance_id: str
+    uploaded_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "thumbprint": self.thumbprint,
+            "instance_id": self.instance_id,
+            "uploaded_at": self.uploaded_at.isoformat() if self.uploaded_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KeyUpload:
+        thumbprint = data.get("thumbprint")
+        uploaded_at = data.get("uploaded_at")
+        return cls(
+            thumbprint=_thumbprint(thumbprint),
+            instance_id=str(data.get("instance_id") or ""),
+            uploaded_at=parse_time(uploaded_at, "uploaded_at") if uploaded_at else None,
+        )
+
+
+def _thumbprint(value: Any) -> str | None:
+    """A thumbprint as the tenant side compares them (upper-case hex), or None when there is none to compare."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return normalize_thumbprint(value)
+    except SpecError:  # a record we can't read still says we uploaded a key: it counts, unmatched
+        return None
+
+
+def key_uploads(onboardings: Iterable[OnboardingRecord]) -> tuple[KeyUpload, ...]:
+    """The keys our onboardings put on the service principal: each `upload_tenant_key` change that did not fail.
+
+    An outcome of "none" counts too: the step found the key already there, which after a retry of its own
+    write (or a concurrent writer) still means the key was there because this onboarding wanted it. A change
+    without an outcome never ran (the run stopped before it), so it does not count.
+    """
+    uploads: list[KeyUpload] = []
+    for record in onboardings:
+        for change in record.changes:
+            if not isinstance(change, dict) or change.get("kind") != UPLOAD_CHANGE:
+                continue
+            if change.get("outcome") in (None, "failed"):
+                continue
+            result = change.get("result") if isinstance(change.get("result"), dict) else {}
+            details = change.get("details") if isinstance(change.get("details"), dict) else {}
+            thumbprint = _thumbprint((result or {}).get("thumbprint")) or _thumbprint((details or {}).get("thumbprint"))
+            uploads.append(KeyUpload(thumbprint, record.instance_id, record.finished_at or record.started_at))
+    # Newest first: a finding names the latest upload of the key.
+    uploads.sort(key=lambda u: u.uploaded_at.timestamp() if u.uploaded_at else 0.0, reverse=True)
+    return tuple(uploads)
 
 
 
@@ -81,6 +160,9 @@ class TenantObservation:
     probes: tuple[ProbeResult, ...] = ()
     probe_error: str | None = None
     durations_ms: dict[str, int] | None = None  # how long each side took to read (operational figure)
+    # From the registry, not the tenant: the keys our onboardings uploaded, so that a missing one we put there
+    # (removed since, maybe by hybrid clean-up mode) is told apart from one we never uploaded.
+    key_uploads: tuple[KeyUpload, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +174,7 @@ class TenantObservation:
             "probes": [p.to_dict() for p in self.probes],
             "probe_error": self.probe_error,
             "durations_ms": self.durations_ms,
+            "key_uploads": [u.to_dict() for u in self.key_uploads],
         }
 
     @classmethod
@@ -105,6 +188,7 @@ class TenantObservation:
             probes=tuple(ProbeResult.from_dict(p) for p in data.get("probes") or ()),
             probe_error=data.get("probe_error"),
             durations_ms=data.get("durations_ms"),
+            key_uploads=tuple(KeyUpload.from_dict(u) for u in data.get("key_uploads") or ()),
         )
 
 
@@ -134,7 +218,7 @@ def classify(
 
     if ex is not None:
         findings += _exchange_findings(ex, observation.domain, facts)
-        findings += _certificate_findings(ex, tn, now, expiry_warning_days, facts)
+        findings += _certificate_findings(ex, tn, now, expiry_warning_days, facts, observation.key_uploads)
 
         findings += _probe_findings(observation, facts)
 
@@ -208,7 +292,8 @@ def _exchange_findings(ex: ExchangeDiscovery, domain: str, facts: dict[str, Any]
 
 
 def _certificate_findings(
-    ex: ExchangeDiscovery, tn: TenantDiscovery | None, now: datetime, warning_days: int, facts: dict[str, Any]
+    ex: ExchangeDiscovery, tn: TenantDiscovery | None, now: datetime, warning_days: int, facts: dict[str, Any],
+    uploads: tuple[KeyUpload, ...],
 ) -> list[Finding]:
     findings: list[Finding] = []
     current = ex.current_certificate
@@ -237,10 +322,7 @@ def _certificate_findings(
                          thumbprint=current.thumbprint, not_after=current.not_after.isoformat(), days_left=int(days_left))
             )
         if tn is not None and tn.service_principal is not None and not tn.has_key(current.thumbprint):
-            findings.append(
-                _finding(KEY_MISSING, f"the Exchange Online service principal lacks the key of {current.thumbprint}",
-                         thumbprint=current.thumbprint)
-            )
+            findings.append(_missing_key_finding(current.thumbprint, tn, uploads))
 
     next_thumbprint = ex.auth_config.next_thumbprint
     if next_thumbprint and tn is not None and tn.service_principal is not None and not tn.has_key(next_thumbprint):
@@ -250,6 +332,40 @@ def _certificate_findings(
                      thumbprint=next_thumbprint)
         )
     return findings
+
+
+def _missing_key_finding(thumbprint: str, tn: TenantDiscovery, uploads: tuple[KeyUpload, ...]) -> Finding:
+    """KEY_REMOVED when the missing key is one we put there (or, failing a thumbprint match, a key we uploaded
+    for this tenant is gone too); KEY_MISSING, which an onboarding may put back, when we never uploaded it."""
+    wanted = _thumbprint(thumbprint)
+    same = next((u for u in uploads if u.thumbprint == wanted), None)
+    # Without a match, another upload of ours counts when it is gone as well (or the record can't say which key
+    # it was): keys disappearing is what clean-up mode does. If every key we uploaded is still there, the Auth
+    # certificate was changed outside pushproxy and its key is simply new to the service principal.
+    removed = same or next((u for u in uploads if u.thumbprint is None or not tn.has_key(u.thumbprint)), None)
+    if removed is None:
+        return _finding(KEY_MISSING, f"the Exchange Online service principal lacks the key of {thumbprint}",
+                        thumbprint=thumbprint)
+    uploaded = f"onboarding {removed.instance_id}" + (f" on {removed.uploaded_at.date()}" if removed.uploaded_at else "")
+    consequence = (
+        ", possibly by Exchange hybrid clean-up mode (the dedicated Exchange hybrid app). pushproxy will not re-add it "
+        "automatically: a person should decide whether to start an onboarding by hand or move to the dedicated hybrid app"
+    )
+    if same:
+        message = (f"the key of Auth certificate {thumbprint}, which we uploaded ({uploaded}), was removed from the "
+                   f"shared Exchange Online service principal{consequence}")
+    else:
+        earlier = f" ({removed.thumbprint}, {uploaded})" if removed.thumbprint else f" ({uploaded})"
+        message = (f"the key of Auth certificate {thumbprint} is not on the shared Exchange Online service principal, "
+                   f"and the key we uploaded earlier{earlier} was removed from it{consequence}")
+    return _finding(
+        KEY_REMOVED,
+        message,
+        thumbprint=thumbprint,
+        uploaded_thumbprint=removed.thumbprint,
+        onboarding_id=removed.instance_id,
+        uploaded_at=removed.uploaded_at.isoformat() if removed.uploaded_at else None,
+    )
 
 
 def _probe_findings(observation: TenantObservation, facts: dict[str, Any]) -> list[Finding]:

@@ -295,3 +295,81 @@ def test_every_combination_of_drifts_is_reported_and_classified_consistently() -
             bool(found & v.REMEDIABLE_KINDS) and not found & v.PREVENTS_REMEDIATION)
 
     check()
+
+
+# A key we uploaded and that is gone since (maybe Exchange hybrid clean-up mode) is reported, never re-added.
+
+UPLOADED = v.KeyUpload(CUR, "onboarding-fabrikam.com", NOW - timedelta(days=40))
+
+
+def test_a_key_we_uploaded_and_that_is_gone_is_removed_not_missing_and_not_remediated() -> None:
+    record = classify(observe(tenant=tenant(keys=()), key_uploads=(UPLOADED,)))
+    assert [f.kind for f in record.findings] == ["key_removed"]
+    finding = record.findings[0]
+    assert (finding.severity, record.state) == ("failure", "failing")
+    assert finding.detail["thumbprint"] == CUR
+    assert finding.detail["onboarding_id"] == "onboarding-fabrikam.com"
+    for words in ("removed from the shared Exchange Online service principal", "clean-up mode",
+                  "dedicated", "will not re-add it automatically", "onboarding by hand"):
+        assert words in finding.message
+    assert "key_removed" not in v.REMEDIABLE_KINDS
+    assert not v.should_remediate(record, "onboard")
+
+
+def test_a_removed_key_stops_remediation_of_other_drift_too() -> None:
+    # Any onboarding plans the missing key again: fixing the proxy would re-add the key behind the person's back.
+    ex = exchange(push_proxy=PushProxyState(True, False, DOMAIN, None))
+    record = classify(observe(exchange=ex, tenant=tenant(keys=()), key_uploads=(UPLOADED,)))
+    assert [f.kind for f in record.findings] == ["proxy_disabled", "key_removed"]
+    assert not v.should_remediate(record, "onboard")
+
+
+def test_a_key_we_never_uploaded_is_still_missing_and_remediable() -> None:
+    record = classify(observe(tenant=tenant(keys=()), key_uploads=()))
+    assert [f.kind for f in record.findings] == ["key_missing"]
+    assert v.should_remediate(record, "onboard")
+
+
+def test_without_a_thumbprint_match_another_of_our_keys_gone_counts_as_removed() -> None:
+    # We uploaded the key of an older certificate (NEXT here); the current one's key is missing and ours is gone too.
+    older = v.KeyUpload(NEXT, "onboarding-fabrikam.com", NOW - timedelta(days=400))
+    record = classify(observe(tenant=tenant(keys=()), key_uploads=(older,)))
+    assert [f.kind for f in record.findings] == ["key_removed"]
+    assert record.findings[0].detail["uploaded_thumbprint"] == NEXT
+    # A record that can't say which key it uploaded still says we uploaded one.
+    unknown = v.KeyUpload(None, "onboarding-fabrikam.com", None)
+    assert kinds(observe(tenant=tenant(keys=()), key_uploads=(unknown,))) == ["key_removed"]
+
+
+def test_a_certificate_changed_outside_pushproxy_while_our_key_stays_is_missing() -> None:
+    # Our older key is still there, so nothing removed keys: the current certificate's key is just new to the SP.
+    older = v.KeyUpload(NEXT, "onboarding-fabrikam.com", NOW - timedelta(days=400))
+    assert kinds(observe(tenant=tenant(keys=(NEXT,)), key_uploads=(older,))) == ["key_missing"]
+
+
+def test_a_present_key_we_uploaded_is_healthy() -> None:
+    assert classify(observe(key_uploads=(UPLOADED,))).state == "healthy"
+
+
+def test_key_uploads_come_from_successful_upload_changes_of_the_registry() -> None:
+    from pushproxy.registry.models import OnboardingRecord
+
+    def change(outcome: str, thumbprint: str | None) -> dict[str, object]:
+        return {"kind": "upload_tenant_key", "group": "tenant", "summary": "s",
+                "details": {"thumbprint": None, "source": "create_auth_certificate"}, "outcome": outcome,
+                "result": {"action": outcome, "thumbprint": thumbprint}}
+
+    records = [
+        OnboardingRecord(DOMAIN, "first", NOW - timedelta(days=50), "done", finished_at=NOW - timedelta(days=50),
+                         changes=({"kind": "enable_push_proxy", "group": "exchange", "outcome": "enabled"},
+                                  change("added", CUR.lower()))),
+        OnboardingRecord(DOMAIN, "failed", NOW - timedelta(days=10), "failed", changes=(change("failed", None),)),
+        OnboardingRecord(DOMAIN, "retried", NOW - timedelta(days=5), "done", changes=(change("none", NEXT),)),
+    ]
+    uploads = v.key_uploads(records)
+    assert [(u.thumbprint, u.instance_id) for u in uploads] == [(NEXT, "retried"), (CUR, "first")]
+
+
+def test_observation_with_key_uploads_round_trips_through_plain_json() -> None:
+    obs = observe(key_uploads=(UPLOADED, v.KeyUpload(None, "x", None)))
+    assert v.TenantObservation.from_dict(json.loads(json.dumps(obs.to_dict()))) == obs

@@ -139,3 +139,78 @@ def test_a_tenant_missing_from_the_registry_is_reported_not_fatal(exchange: Any,
     states = {t["tenant"]: t["state"] for t in status.output["tenants"]}
     assert states == {"one.example": "healthy", "ghost.example": "failing"}
     assert latest(registry, "ghost.example").findings[0].kind == "unverifiable"
+
+
+def _onboard(host: Any, spec: dict[str, Any]) -> Any:
+    """A person's onboarding of one tenant, approved by a second person, run to its end on the local host."""
+    instance_id = f"onboarding-{spec['tenant_domain']}"
+    host.start_new("onboarding", instance_id, {"spec": spec, "requested_by": "alice", "remediation": False})
+    waiting = host.wait_for(instance_id, timeout=60,
+                            until=lambda s: (s.custom_status or {}).get("phase") == "awaiting_approval")
+    assert [c["kind"] for c in waiting.custom_status["plan"]] == ["upload_tenant_key"], waiting.custom_status
+    host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "bob",
+                                               "state_hash": waiting.custom_status["state_hash"]})
+    return host.wait_for(instance_id, timeout=60)
+
+
+def _remove_every_key(graph: Any, domain: str) -> None:
+    """What Exchange hybrid clean-up mode does to the shared Exchange Online service principal, through the Graph
+    stand-in's admin API (PUT /_emulator/state)."""
+    state = graph.state()
+    for sp in state["tenants"][fs.tenant_id_of(domain)]["servicePrincipals"]:
+        if sp["appId"] == fs.EXCHANGE_ONLINE_APP_ID:
+            sp["keyCredentials"] = []
+    graph.put_state(state)
+
+
+def test_a_key_we_uploaded_that_was_removed_is_reported_and_never_re_added(exchange: Any, graph: Any, host: Any) -> None:
+    # cleanedup.example: onboarded by us (the key upload recorded), then its key removed, as clean-up mode does.
+    # fresh.example: its key is missing too, but we never uploaded it: that one is still remediated.
+    cleaned, fresh = fs.OrgPlan.onboarded("cleanedup.example"), fs.OrgPlan.onboarded("fresh.example")
+    for plan in (cleaned, fresh):
+        fs.key_missing(plan)
+        fs.remediate(plan)  # policy "onboard": remediation would start if the finding allowed it
+    registry = open_registry()
+    specs = fs.build_fleet(exchange, graph, [cleaned, fresh], registry)
+
+    onboarded = _onboard(host, specs["cleanedup.example"])
+    assert onboarded.output["outcome"] == "done", onboarded.output
+    [record] = registry.list_onboardings("cleanedup.example")
+    upload = next(c for c in record.changes if c["kind"] == "upload_tenant_key")
+    assert upload["outcome"] == "added"
+    uploaded = upload["result"]["thumbprint"]
+    assert run_verification(host, tenants=["cleanedup.example"]).output["remediations"] == []
+    assert latest(registry, "cleanedup.example").state == "healthy"
+
+    _remove_every_key(graph, "cleanedup.example")
+    status = run_verification(host)
+    assert status.runtime_status.value == "Completed", status.output
+
+    removed = latest(registry, "cleanedup.example")
+    assert removed.state == "failing"
+    finding = next(f for f in removed.findings if f.kind in ("key_removed", "key_missing"))
+    assert finding.kind == "key_removed"
+    assert (finding.detail["thumbprint"], finding.detail["onboarding_id"]) == (uploaded, "onboarding-cleanedup.example")
+    assert "clean-up mode" in finding.message and "will not re-add it automatically" in finding.message
+    assert "key_removed" in [f["kind"] for f in
+                             next(t for t in views_of(registry)["tenants"] if t["tenant"] == "cleanedup.example")["findings"]]
+    assert [f.kind for f in latest(registry, "fresh.example").findings][:1] == ["key_missing"]
+
+    # No remediation for the removed key, even with policy "onboard": the onboarding we ran is the only one.
+    assert status.output["remediations"] == ["fresh.example"]
+    assert latest(registry, "cleanedup.example").remediation_id is None
+    assert len(registry.list_onboardings("cleanedup.example")) == 1
+    again = host.get_status("onboarding-cleanedup.example")
+    assert (again.runtime_status.value, again.custom_status["phase"]) == ("Completed", "done")
+    assert latest(registry, "fresh.example").remediation_id == "onboarding-fresh.example"
+    # And the key stays off the service principal: nothing re-added it.
+    sps = graph.state()["tenants"][fs.tenant_id_of("cleanedup.example")]["servicePrincipals"]
+    assert [sp["keyCredentials"] for sp in sps if sp["appId"] == fs.EXCHANGE_ONLINE_APP_ID] == [[]]
+
+
+def views_of(registry: Any) -> dict[str, Any]:
+    """The fleet as GET /api/tenants shows it."""
+    from pushproxy.api import views
+
+    return views.fleet_view(registry.list_tenants(), registry.list_verifications(),
+                            registry.latest_verification_summary())
