@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import select
 import socket
 import ssl
 import threading
@@ -106,14 +107,29 @@ def _raw_tls_proxy(target_port: int, folder: Path) -> tuple[int, threading.Event
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
-    def pump(src: socket.socket, dst: socket.socket) -> None:
+    def relay(a: ssl.SSLSocket, b: ssl.SSLSocket) -> None:
+        # One thread per connection pair: an SSL socket read in one thread while written in another can hang.
         try:
-            while data := src.recv(65536):
-                dst.sendall(data)
+            while not stop.is_set():
+                # SSL sockets may already hold decrypted bytes that select() cannot see.
+                ready = [s for s in (a, b) if s.pending()] or select.select([a, b], [], [], 0.5)[0]
+                for s in ready:
+                    # Readable may be only a TLS 1.3 session ticket, no application data: a blocking recv would
+                    # then wait forever while the other side's bytes sit unforwarded. Read without blocking.
+                    s.setblocking(False)
+                    try:
+                        data = s.recv(65536)
+                    except (ssl.SSLWantReadError, BlockingIOError):
+                        continue
+                    finally:
+                        s.setblocking(True)
+                    if not data:
+                        return
+                    (b if s is a else a).sendall(data)
         except OSError:
             pass
         finally:
-            for s in (src, dst):
+            for s in (a, b):
                 try:
                     s.close()
                 except OSError:
@@ -134,8 +150,7 @@ def _raw_tls_proxy(target_port: int, folder: Path) -> tuple[int, threading.Event
             upstream.check_hostname = False
             upstream.verify_mode = ssl.CERT_NONE
             server = upstream.wrap_socket(socket.create_connection(("127.0.0.1", target_port)))
-            threading.Thread(target=pump, args=(client_tls, server), daemon=True).start()
-            threading.Thread(target=pump, args=(server, client_tls), daemon=True).start()
+            threading.Thread(target=relay, args=(client_tls, server), daemon=True).start()
         listener.close()
 
     threading.Thread(target=accept, daemon=True).start()
