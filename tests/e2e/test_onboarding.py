@@ -177,3 +177,19 @@ def test_verification_restarts_the_health_manager_and_waits_on_a_durable_timer(w
     assert final.output["outcome"] == "done"
     assert final.output["probe"]["succeeded"]
     assert any("restarted MSExchangeHM" in n for n in final.output["notes"])
+
+
+def test_no_secret_in_any_file_the_run_wrote(world: World) -> None:
+    """History, custom status, the registry: every byte the local host and the registry wrote, WAL included."""
+    report = world.onboard(world.spec(approval={"policy": "required"}), decide=approver("alice"))
+    assert report["outcome"] == "done"
+    for host in world.hosts:
+        host.close()
+    secrets = [world.exchange.password.encode(), str(world.graph.client_secret).encode()]
+    written = [p for p in world.tmp.rglob("*") if p.is_file()]
+    assert any(p.name.startswith("local.sqlite") for p in written)
+    assert any(p.name.startswith("registry.sqlite") for p in written)
+    for path in written:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret not in data, f"a secret was written to {path.name}"
