@@ -68,7 +68,7 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
             if not result.get("ok"):
                 raise OnboardingFailed(result["error"]["message"])
         exchange, tenant = results[0]["result"], results[1]["result"]
-        plan = plan_onboarding(exchange, tenant, spec.tenant_domain, context.current_utc_datetime)
+        plan = plan_onboarding(exchange, tenant, spec.tenant_domain, context.current_utc_datetime, tenant_id=spec.tenant_id)
         progress.set_plan(plan)
         return exchange, tenant, plan
 

@@ -97,6 +97,7 @@ async def observe(spec: Any) -> TenantObservation:
     )
     return TenantObservation(
         domain=spec.tenant_domain,
+        tenant_id=spec.tenant_id,
         exchange=exchange,
         exchange_error=exchange_error,
         tenant=tenant,

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pushproxy.exchange.acs import auth_server_serves_realm
 from pushproxy.exchange.models import (
     AUTH_METADATA_URL_TEMPLATE,
     MIN_AUTH_KEY_SIZE,
     AuthCertificate,
     ExchangeDiscovery,
 )
-from pushproxy.exchange.operations import auth_server_serves_realm
 from pushproxy.tenant.models import TenantDiscovery
 
 Group = Literal["on_premises", "tenant"]
@@ -140,12 +140,22 @@ def metadata_url(tenant_domain: str) -> str:
 
 
 def plan_onboarding(
-    exchange: Mapping[str, Any], tenant: Mapping[str, Any], tenant_domain: str, now: datetime
+    exchange: Mapping[str, Any],
+    tenant: Mapping[str, Any],
+    tenant_domain: str,
+    now: datetime,
+    *,
+    tenant_id: str | None = None,
 ) -> OnboardingPlan:
-    """The plan for `tenant_domain` given the discoveries (their `to_dict()` shapes) at time `now`."""
+    """The plan for `tenant_domain` given the discoveries (their `to_dict()` shapes) at time `now`.
+
+    `tenant_id` (the spec's) lets an AuthServer naming the tenant by its id count as ours; without it, the id the
+    tenant discovery read is used (the same tenant: Graph was signed in to the spec's tenant id).
+    """
     ex = ExchangeDiscovery.from_dict(exchange)
     tn = TenantDiscovery.from_dict(tenant)
     domain = tenant_domain.lower()
+    tid = tenant_id or tn.facts.tenant_id or None
     state_hash = state_fingerprint(exchange, tenant)
     blocking = list(_tenant_problems(tn, domain)) + list(_server_problems(ex))
     mailbox = sorted((s for s in ex.servers if s.is_mailbox), key=lambda s: s.name.lower())
@@ -197,8 +207,8 @@ def plan_onboarding(
 
     url = metadata_url(domain)
     # The same test ensure_auth_server applies: by metadata URL and realm, whatever the name (Hybrid Wizard's
-    # `ACS - {guid}` counts), so an applied plan is empty on the next run.
-    serving = [a for a in ex.auth_servers if auth_server_serves_realm(a, domain)]
+    # `ACS - {guid}` naming the tenant id counts), so an applied plan is empty on the next run.
+    serving = [a for a in ex.auth_servers if auth_server_serves_realm(a, domain, tenant_id=tid)]
     if not any(a.enabled for a in serving):
         existing = serving[0] if serving else next((a for a in ex.auth_servers if a.name.lower() == AUTH_SERVER_NAME.lower()), None)
         if existing is None:

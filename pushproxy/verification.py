@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pushproxy.errors import SpecError
+from pushproxy.exchange.acs import acs_url_realms, auth_server_serves_realm
 from pushproxy.exchange.models import AUTH_METADATA_URL_TEMPLATE, ExchangeDiscovery, ProbeResult
 from pushproxy.registry.models import (
     Finding,
@@ -163,10 +164,14 @@ class TenantObservation:
     # From the registry, not the tenant: the keys our onboardings uploaded, so that a missing one we put there
     # (removed since, maybe by hybrid clean-up mode) is told apart from one we never uploaded.
     key_uploads: tuple[KeyUpload, ...] = ()
+    # The spec's tenant id: an AuthServer naming the tenant by id (Hybrid Wizard's `ACS - {guid}`) is ours too.
+    # None: the id the tenant discovery read, if any.
+    tenant_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "domain": self.domain,
+            "tenant_id": self.tenant_id,
             "exchange": self.exchange.to_dict() if self.exchange else None,
             "exchange_error": self.exchange_error,
             "tenant": self.tenant.to_dict() if self.tenant else None,
@@ -189,6 +194,7 @@ class TenantObservation:
             probe_error=data.get("probe_error"),
             durations_ms=data.get("durations_ms"),
             key_uploads=tuple(KeyUpload.from_dict(u) for u in data.get("key_uploads") or ()),
+            tenant_id=data.get("tenant_id") or None,
         )
 
 
@@ -217,7 +223,8 @@ def classify(
             findings.append(_finding(TENANT_BLOCKED, problem.message, code=problem.code))
 
     if ex is not None:
-        findings += _exchange_findings(ex, observation.domain, facts)
+        tenant_id = observation.tenant_id or (tn.facts.tenant_id if tn is not None else None) or None
+        findings += _exchange_findings(ex, observation.domain, facts, tenant_id)
         findings += _certificate_findings(ex, tn, now, expiry_warning_days, facts, observation.key_uploads)
 
         findings += _probe_findings(observation, facts)
@@ -239,7 +246,7 @@ def classify(
     )
 
 
-def _exchange_findings(ex: ExchangeDiscovery, domain: str, facts: dict[str, Any]) -> list[Finding]:
+def _exchange_findings(ex: ExchangeDiscovery, domain: str, facts: dict[str, Any], tenant_id: str | None = None) -> list[Finding]:
     findings: list[Finding] = []
     # Discovery's own blocking problems; the two it shares with us are reported by kind below.
     for problem in ex.blocking:
@@ -270,16 +277,19 @@ def _exchange_findings(ex: ExchangeDiscovery, domain: str, facts: dict[str, Any]
         )
 
     expected = AUTH_METADATA_URL_TEMPLATE.format(realm=domain).lower()
-    matching = [a for a in ex.auth_servers if (a.auth_metadata_url or "").lower() == expected]
+    # The same test as the onboarding plan's (acs.auth_server_serves_realm), or a server the plan leaves in place
+    # would be reported wrong on every run: by URL and realm, query or path form, tenant domain or id, any name.
+    matching = [a for a in ex.auth_servers if auth_server_serves_realm(a, domain, tenant_id=tenant_id)]
     if any(a.enabled for a in matching):
         pass
     elif matching:
         findings.append(_finding(AUTH_SERVER_WRONG, f"the AuthServer {matching[0].name} is disabled", name=matching[0].name))
     else:
-        # Our AuthServer is matched on URL, not name; one named as ours, or on the ACS host, with a wrong URL is "wrong".
+        # One named as ours, or on the ACS metadata endpoint for another realm, is "wrong". EvoSts servers (Azure AD,
+        # hybrid modern auth) are neither ours nor wrong: they are not the ACS issuer the proxy needs.
         suspects = [
             a for a in ex.auth_servers
-            if a.name.lower() == "microsoftsts" or "accesscontrol.windows.net" in (a.auth_metadata_url or "").lower()
+            if a.name.lower() == "microsoftsts" or acs_url_realms(a.auth_metadata_url) is not None
         ]
         if suspects:
             findings.append(

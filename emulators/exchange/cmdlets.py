@@ -9,7 +9,7 @@ from typing import Any
 
 from psrpcore.types import ErrorCategory
 
-from emulators.exchange import certificates, objects, probe
+from emulators.exchange import certificates, metadata, objects, probe
 from emulators.exchange.errors import CmdletError
 from emulators.exchange.organisation import AuthServer, Certificate, Server
 from emulators.exchange.runtime import Cmdlet, Invocation, Param
@@ -204,11 +204,6 @@ def set_auth_config(ctx: Invocation, p: dict[str, Any]) -> None:
 # ---- AuthServer ------------------------------------------------------------------------------------------------
 
 
-def _realm_of(url: str) -> str:
-    match = re.search(r"[?&]realm=([^&]+)", url)
-    return match.group(1) if match else ""
-
-
 def _auth_server(ctx: Invocation, identity: str) -> AuthServer | None:
     return next((a for a in ctx.org.auth_servers if a.name.lower() == identity.lower() or a.guid == identity), None)
 
@@ -234,7 +229,7 @@ def _check_metadata_url(ctx: Invocation, url: str) -> bool:
 
 def _fill_from_metadata(auth: AuthServer) -> None:
     """What Exchange reads from the metadata document (the stand-in derives it from the URL)."""
-    auth.realm = _realm_of(auth.auth_metadata_url)
+    auth.realm = metadata.url_realm(auth.auth_metadata_url)
     if "accesscontrol.windows.net" in auth.auth_metadata_url:
         auth.type = "MicrosoftACS"
         auth.issuer_identifier = "00000001-0000-0000-c000-000000000000"

@@ -10,6 +10,7 @@ import binascii
 import datetime as dt
 import json
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ def _parse_time(value: Any, where: str) -> dt.datetime:
     except ValueError as exc:
         raise StateError(f"{where}: {value!r} is not an ISO 8601 date-time") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _str(d: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
@@ -197,6 +201,8 @@ class Organisation:
     auth_servers: list[AuthServer]
     push_proxy: PushProxy
     guid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The Office 365 tenant's id, when the state gives it: an AuthServer URL naming it serves the realm too.
+    tenant_id: str = ""
 
     @property
     def ad_domain(self) -> str:
@@ -277,6 +283,7 @@ class ExchangeState:
     def _org_json(self, org: Organisation) -> dict[str, Any]:
         return {
             "name": org.name, "realm": org.realm, "display_name": org.display_name, "guid": org.guid,
+            "tenant_id": org.tenant_id,
             "servers": [s.to_json() for s in org.servers],
             "certificates": [c.to_json(c.thumbprint in self.keys) for c in org.certificates],
             "auth_config": org.auth_config.to_json(),
@@ -344,6 +351,10 @@ class ExchangeState:
             )
         if isinstance(body.get("guid"), str):
             org.guid = body["guid"]
+        tenant_id = body.get("tenant_id") or ""
+        if not isinstance(tenant_id, str) or (tenant_id and not _GUID.match(tenant_id.strip().strip("{}"))):
+            raise StateError(f"{where}.tenant_id: expected the tenant's id, a GUID such as 11111111-2222-3333-4444-555555555555")
+        org.tenant_id = tenant_id.strip().strip("{}").lower()
         auth_servers = body.get("auth_servers", [])
         if not isinstance(auth_servers, list):
             raise StateError(f"{where}.auth_servers: expected a list")

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from emulators.exchange import certificates
+from emulators.exchange import certificates, metadata
 from emulators.exchange.organisation import EXCHANGE_ONLINE_APP_ID, Organisation, Server
 
 PROBE_IDENTITY = "PushNotifications.Proxy\\PushNotificationsEnterpriseConnectivityProbe"
@@ -24,7 +24,10 @@ def missing_pieces(org: Organisation, server: Server, tenant_state_url: str | No
     realm = pp.organization or org.realm
     if not pp.enabled:
         missing.append(f"The push notification proxy is not enabled for organization '{realm}'.")
-    if not any(a.enabled and f"realm={realm.lower()}" in a.auth_metadata_url.lower() for a in org.auth_servers):
+    # The URL names the realm in the query or the path form, by the tenant domain or (when the state gives it)
+    # the tenant id: Hybrid Configuration Wizard's `ACS - {guid}` points at .../<tenant id>/metadata/json/1.
+    identities = {realm, org.tenant_id}
+    if not any(a.enabled and metadata.names_realm(a.auth_metadata_url, identities) for a in org.auth_servers):
         missing.append(f"No enabled AuthServer has an AuthMetadataUrl for realm '{realm}'.")
     thumbprint = org.auth_config.current
     cert = org.certificate(thumbprint) if thumbprint else None

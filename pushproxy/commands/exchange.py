@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pushproxy.errors import SecretError, SpecError
+from pushproxy.exchange.acs import auth_server_serves_realm, tenant_id_or_none
 from pushproxy.exchange.discovery import discover_exchange
 from pushproxy.exchange.endpoint import AUTH_METHODS, ExchangeEndpoint
 from pushproxy.exchange.models import ExchangeDiscovery
@@ -43,6 +44,10 @@ def register(sub: Any) -> None:
     inspect.add_argument("--auth", default="negotiate", choices=AUTH_METHODS, help="authentication (default negotiate)")
     inspect.add_argument("--user", help="user name, e.g. admin@contoso.com or CONTOSO\\admin")
     inspect.add_argument("--realm", help="tenant domain to check the AuthServer against (default: the user's domain)")
+    inspect.add_argument(
+        "--tenant-id",
+        help="tenant id (GUID): an AuthServer whose metadata URL or Realm names it (Hybrid Wizard's ACS - {guid}) counts too",
+    )
     tls = inspect.add_mutually_exclusive_group()
     tls.add_argument("--ca-bundle", help="PEM file of the CA that issued the server's certificate")
     tls.add_argument("--pin-sha256", help="SHA-256 (hex, colons allowed) of the server's TLS certificate")
@@ -92,20 +97,30 @@ def run(args: argparse.Namespace) -> int:
     )
     password = _password(args.user)
     realm = (args.realm or _default_realm(args.user, endpoint)).lower()
+    tenant_id = tenant_id_or_none(getattr(args, "tenant_id", None))
     started = time.monotonic()
     with ExchangeSession(endpoint, password) as session:
         discovery = discover_exchange(session, realm)
         wsman_messages = session.requests_sent
     elapsed = time.monotonic() - started
     if args.json:
-        print(json.dumps({**discovery.to_dict(), "elapsed_s": round(elapsed, 3), "wsman_requests": wsman_messages}, indent=2))
+        serving = serving_auth_servers(discovery, tenant_id)
+        print(json.dumps({**discovery.to_dict(), "tenant_id": tenant_id, "serving_auth_servers": serving,
+                          "elapsed_s": round(elapsed, 3), "wsman_requests": wsman_messages}, indent=2))
     else:
-        print_discovery(Console(), endpoint.url, discovery)
+        print_discovery(Console(), endpoint.url, discovery, tenant_id=tenant_id)
         Console(stderr=True).print(f"read in {elapsed:.2f} s, {wsman_messages} WSMan requests", style="dim")
     return 0
 
 
-def print_discovery(console: Console, url: str, d: ExchangeDiscovery, now: datetime | None = None) -> None:
+def serving_auth_servers(d: ExchangeDiscovery, tenant_id: str | None = None) -> list[str]:
+    """Names of the AuthServers onboarding would take as the realm's ACS server (the plan's own test)."""
+    return [a.name for a in d.auth_servers if auth_server_serves_realm(a, d.realm, tenant_id=tenant_id)]
+
+
+def print_discovery(
+    console: Console, url: str, d: ExchangeDiscovery, now: datetime | None = None, *, tenant_id: str | None = None
+) -> None:
     """The discovery as tables: servers, Auth certificates, AuthServers, push proxy, blocking problems."""
     at = now or datetime.now(UTC)
     console.print(f"[bold]{url}[/bold]  realm [bold]{d.realm}[/bold]")
@@ -139,11 +154,17 @@ def print_discovery(console: Console, url: str, d: ExchangeDiscovery, now: datet
     console.print(certs)
 
     auth_servers = Table(title=f"AuthServers (expected URL {d.expected_auth_server_url})", title_justify="left")
-    for column in ("name", "enabled", "metadata URL", "realm"):
+    for column in ("name", "enabled", "metadata URL", "realm", "serves the realm"):
         auth_servers.add_column(column)
+    serving = set(serving_auth_servers(d, tenant_id))
     for a in d.auth_servers:
-        auth_servers.add_row(a.name, "yes" if a.enabled else "no", a.auth_metadata_url or "-", a.realm or "-")
+        auth_servers.add_row(
+            a.name, "yes" if a.enabled else "no", a.auth_metadata_url or "-", a.realm or "-", "yes" if a.name in serving else "no"
+        )
     console.print(auth_servers if d.auth_servers else "AuthServers: none")
+    if not any(a.enabled and a.name in serving for a in d.auth_servers):
+        who = f"{d.realm}" + (f" / tenant {tenant_id}" if tenant_id else "")
+        console.print(f"No enabled AuthServer serves {who}: onboarding would create or correct one.")
 
     p = d.push_proxy
     if not p.present:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from pushproxy import builds, certs
 from pushproxy.errors import ExchangeError, SpecError
-from pushproxy.exchange import failures, values
+from pushproxy.exchange import acs, failures, values
+from pushproxy.exchange.acs import auth_server_serves_realm
 from pushproxy.exchange.endpoint import ExchangeEndpoint
 from pushproxy.exchange.models import (
     AUTH_METADATA_URL_TEMPLATE,
@@ -248,31 +248,17 @@ def get_auth_servers(session: ExchangeSession) -> tuple[AuthServer, ...]:
     return tuple(sorted((parse_auth_server(o) for o in session.invoke("Get-AuthServer")), key=lambda a: a.name.lower()))
 
 
-def auth_server_serves_realm(server: AuthServer, realm: str) -> bool:
-    """True when this AuthServer is the ACS metadata endpoint for `realm`: by URL and realm, whatever its name.
+def ensure_auth_server(session: ExchangeSession, realm: str, *, tenant_id: str | None = None) -> AuthServerChange:
+    """Make sure an enabled AuthServer points at the tenant's ACS metadata; create or correct one only if needed.
 
-    Hybrid Configuration Wizard names its servers `ACS - {guid}`; what identifies them is the metadata URL.
+    An existing one counts whatever its name (Hybrid Wizard's `ACS - {guid}`), in the query or the path form, naming
+    the tenant domain or (given `tenant_id`) the tenant id: see `acs.auth_server_serves_realm`.
     """
-    realm = realm.lower()
-    expected = urlsplit(AUTH_METADATA_URL_TEMPLATE.format(realm=realm))
-    url = urlsplit((server.auth_metadata_url or "").strip())
-    same_endpoint = (url.scheme.lower(), (url.hostname or "").lower(), url.path.rstrip("/").lower()) == (
-        expected.scheme,
-        expected.hostname,
-        expected.path.rstrip("/"),
-    )
-    if not same_endpoint:
-        return False
-    url_realms = [r.lower() for r in parse_qs(url.query).get("realm", [])]
-    return realm in url_realms or (not url_realms and (server.realm or "").lower() == realm)
-
-
-def ensure_auth_server(session: ExchangeSession, realm: str) -> AuthServerChange:
-    """Make sure an enabled AuthServer points at the tenant's ACS metadata; create or correct one only if needed."""
     realm = _realm(realm)
+    tid = acs.tenant_id_or_none(tenant_id)
     url = AUTH_METADATA_URL_TEMPLATE.format(realm=realm)
     existing = get_auth_servers(session)
-    matches = [a for a in existing if auth_server_serves_realm(a, realm)]
+    matches = [a for a in existing if auth_server_serves_realm(a, realm, tenant_id=tid)]
     enabled = [a for a in matches if a.enabled]
     if enabled:
         return AuthServerChange("none", enabled[0], f"{enabled[0].name!r} already serves {realm} (matched on metadata URL)")

@@ -127,5 +127,5 @@ def dry_run(spec: TenantSpec) -> tuple[OnboardingPlan, dict[str, Any], dict[str,
     for result in (exchange, tenant):
         if not result.get("ok"):
             raise PushProxyError(result["error"]["message"])
-    plan = plan_onboarding(exchange["result"], tenant["result"], spec.tenant_domain, datetime.now(UTC))
+    plan = plan_onboarding(exchange["result"], tenant["result"], spec.tenant_domain, datetime.now(UTC), tenant_id=spec.tenant_id)
     return plan, exchange["result"], tenant["result"]

@@ -134,12 +134,12 @@ def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensure_auth_server(payload: dict[str, Any]) -> dict[str, Any]:
-    """Create or correct the realm's AuthServer; reuse any (e.g. `ACS - {guid}`) that has the right URL."""
+    """Create or correct the realm's AuthServer; reuse any (e.g. `ACS - {guid}`) whose URL names the tenant domain or id."""
     from pushproxy import exchange as client
 
     spec = spec_of(payload)
     with exchange_session(spec) as session:
-        change = client.ensure_auth_server(session, spec.tenant_domain)
+        change = client.ensure_auth_server(session, spec.tenant_domain, tenant_id=spec.tenant_id)
         return ok(change.to_dict(), change.action)
 
 
