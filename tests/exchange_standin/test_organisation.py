@@ -266,6 +266,53 @@ def test_probe_fails_when_the_certificate_has_expired(standin: StandIn, pool: Ru
     assert result["ResultType"] == "Failed" and "is not valid now" in result["Error"]
 
 
+TENANT_ID = "6f1d0b62-8d2b-4c4e-9b1e-2a3f4c5d6e7f"
+ACS = "https://accounts.accesscontrol.windows.net"
+
+
+def _with_tenant_id(standin: StandIn, tenant_id: str) -> None:
+    state = standin.state()
+    state["organizations"]["fabrikam.com"]["tenant_id"] = tenant_id
+    standin.put_state(state)
+
+
+def test_new_auth_server_reads_the_realm_from_either_url_form(pool: RunspacePool) -> None:
+    forms = {"Seed": METADATA, "Guid": f"{ACS}/{TENANT_ID}/metadata/json/1", "Domain": f"{ACS}/fabrikam.com/metadata/json/1"}
+    for name, url in forms.items():
+        run(pool, "New-AuthServer", Name=name, AuthMetadataUrl=url)
+    props = {str(a): a.adapted_properties for a in run(pool, "Get-AuthServer").output}
+    assert {n: props[n]["Realm"] for n in forms} == {"Seed": "fabrikam.com", "Guid": TENANT_ID, "Domain": "fabrikam.com"}
+    assert props["Guid"]["TokenIssuingEndpoint"] == f"{ACS}/{TENANT_ID}/tokens/OAuth/2"
+    evo = "https://login.windows.net/fabrikam.com/federationmetadata/2007-06/federationmetadata.xml"
+    run(pool, "New-AuthServer", Name="EvoSts - 1", AuthMetadataUrl=evo)
+    assert str(run(pool, "Get-AuthServer", Identity="EvoSts - 1").output[0].adapted_properties["Type"]) == "AzureAD"
+
+
+def test_probe_accepts_the_hybrid_wizard_path_form_naming_the_tenant_id(standin: StandIn, pool: RunspacePool) -> None:
+    run(pool, "New-AuthServer", Name=f"ACS - {TENANT_ID}", AuthMetadataUrl=f"{ACS}/{TENANT_ID}/metadata/json/1")
+    run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com")
+    unknown = _probe(pool)  # the organisation's tenant id is not known: the GUID names nobody
+    assert unknown["ResultType"] == "Failed" and "No enabled AuthServer" in unknown["Error"]
+    _with_tenant_id(standin, TENANT_ID.upper())
+    assert _probe(pool)["ResultType"] == "Succeeded"
+    _with_tenant_id(standin, "99999999-8888-7777-6666-555555555555")  # another tenant's ACS server
+    assert "No enabled AuthServer" in _probe(pool)["Error"]
+
+
+def test_probe_accepts_the_path_form_naming_the_organisation(pool: RunspacePool) -> None:
+    run(pool, "New-AuthServer", Name="ACS - 1", AuthMetadataUrl=f"{ACS}/FABRIKAM.com/metadata/json/1")
+    run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com")
+    assert _probe(pool)["ResultType"] == "Succeeded"
+
+
+def test_probe_does_not_take_evosts_or_another_realm_for_the_acs_server(pool: RunspacePool) -> None:
+    run(pool, "New-AuthServer", Name="EvoSts - 1",
+        AuthMetadataUrl="https://login.windows.net/fabrikam.com/federationmetadata/2007-06/federationmetadata.xml")
+    run(pool, "New-AuthServer", Name="ACS - 2", AuthMetadataUrl=f"{ACS}/contoso.onmicrosoft.com/metadata/json/1")
+    run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com")
+    assert "No enabled AuthServer" in _probe(pool)["Error"]
+
+
 class _TenantState(BaseHTTPRequestHandler):
     body = b"{}"
 

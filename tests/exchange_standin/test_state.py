@@ -25,6 +25,8 @@ def test_put_accepts_what_get_returns(http_standin: StandIn) -> None:
     ({"organizations": {"a.com": {}}, "default_organization": "b.com"}, "default_organization"),
     ({"organizations": {"a.com": {"certificates": [{"key_size": 512}]}}}, "organizations.a.com.certificates[0].key_size"),
     ({"organizations": {"a.com": {"auth_servers": [{"name": "x"}]}}}, "organizations.a.com.auth_servers[0].auth_metadata_url"),
+    ({"organizations": {"a.com": {"tenant_id": "a.com"}}}, "organizations.a.com.tenant_id"),
+    ({"organizations": {"a.com": {"tenant_id": 42}}}, "organizations.a.com.tenant_id"),
 ])
 def test_bad_state_is_refused_naming_the_field(http_standin: StandIn, body: dict, field: str) -> None:
     before = http_standin.state()
@@ -32,6 +34,18 @@ def test_bad_state_is_refused_naming_the_field(http_standin: StandIn, body: dict
         http_standin.put_state(body)
     assert "400" in str(err.value) and field in str(err.value)
     assert http_standin.state() == before
+
+
+def test_an_organisation_tenant_id_is_optional_and_kept(http_standin: StandIn) -> None:
+    original = http_standin.state()
+    try:
+        state = http_standin.put_state({"organizations": {
+            "a.com": {"tenant_id": "{6F1D0B62-8D2B-4C4E-9B1E-2A3F4C5D6E7F}"}, "b.com": {}, "c.com": {"tenant_id": None}}})
+        assert [state["organizations"][o]["tenant_id"] for o in ("a.com", "b.com", "c.com")] == [
+            "6f1d0b62-8d2b-4c4e-9b1e-2a3f4c5d6e7f", "", ""]
+        assert http_standin.put_state(state) == state
+    finally:
+        http_standin.put_state(original)
 
 
 def test_each_organisation_has_its_own_endpoint_and_state(http_standin: StandIn) -> None:

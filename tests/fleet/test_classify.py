@@ -123,6 +123,42 @@ def test_auth_server_is_matched_on_url_not_name() -> None:
     assert kinds(observe(exchange=exchange(auth_servers=(hybrid,)))) == []
 
 
+TENANT_ID = "11111111-2222-3333-4444-555555555555"  # the tenant() facts' id
+OTHER_TENANT = "99999999-8888-7777-6666-555555555555"
+ACS = "https://accounts.accesscontrol.windows.net"
+EVOSTS = AuthServer("EvoSts - 3c1d", f"https://login.windows.net/{DOMAIN}/federationmetadata/2007-06/federationmetadata.xml",
+                    TENANT_ID, True)
+
+
+@pytest.mark.parametrize("tenant_id", [TENANT_ID, None])  # the spec's id, or the one the tenant discovery read
+def test_hybrid_wizard_path_form_naming_the_tenant_id_is_healthy(tenant_id: str | None) -> None:
+    hcw = AuthServer("ACS - 8a3c0a8e-1a2b-4c5d-9e0f-123456789abc", f"{ACS}/{TENANT_ID}/metadata/json/1", TENANT_ID, True)
+    assert kinds(observe(exchange=exchange(auth_servers=(hcw, EVOSTS)), tenant_id=tenant_id)) == []
+
+
+def test_the_spec_tenant_id_counts_when_the_tenant_could_not_be_read() -> None:
+    hcw = AuthServer("ACS - 1", f"{ACS}/{TENANT_ID}/metadata/json/1", TENANT_ID, True)
+    assert kinds(observe(exchange=exchange(auth_servers=(hcw,)), tenant=None, tenant_error="down", tenant_id=TENANT_ID)) == [
+        "tenant_unreachable"]
+
+
+def test_path_form_naming_the_tenant_domain_is_healthy() -> None:
+    hcw = AuthServer("ACS - 2", f"{ACS}/{DOMAIN}/metadata/json/1", TENANT_ID, True)
+    assert kinds(observe(exchange=exchange(auth_servers=(hcw,)))) == []
+
+
+def test_path_form_naming_another_tenant_is_wrong_and_evosts_is_not_the_acs_server() -> None:
+    other = AuthServer("ACS - 3", f"{ACS}/{OTHER_TENANT}/metadata/json/1", OTHER_TENANT, True)
+    record = classify(observe(exchange=exchange(auth_servers=(EVOSTS, other)), tenant_id=TENANT_ID))
+    assert [(f.kind, f.detail.get("name")) for f in record.findings] == [("auth_server_wrong", "ACS - 3")]
+    assert kinds(observe(exchange=exchange(auth_servers=(EVOSTS,)), tenant_id=TENANT_ID)) == ["auth_server_missing"]
+
+
+def test_observation_with_a_tenant_id_round_trips() -> None:
+    obs = observe(tenant_id=TENANT_ID)
+    assert v.TenantObservation.from_dict(json.loads(json.dumps(obs.to_dict()))) == obs
+
+
 @pytest.mark.parametrize(("days_left", "expected"), [(61, []), (60, ["cert_expiring"]), (12, ["cert_expiring"]), (0.5, ["cert_expiring"])])
 def test_certificate_near_expiry_is_drift(days_left: float, expected: list[str]) -> None:
     c = cert(days_left=days_left)

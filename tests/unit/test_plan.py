@@ -203,6 +203,39 @@ def test_hybrid_wizard_auth_server_with_the_right_url_is_reused() -> None:
     assert plan(exchange(auth_servers=(acs,))).is_empty
 
 
+TENANT_ID = "11111111-2222-3333-4444-555555555555"  # the tenant() facts' id
+ACS = "https://accounts.accesscontrol.windows.net"
+
+
+@pytest.mark.parametrize("tenant_id", [TENANT_ID, None])  # the spec's id, or the one the tenant discovery read
+def test_hybrid_wizard_path_form_naming_the_tenant_id_is_reused(tenant_id: str | None) -> None:
+    acs = AuthServer("ACS - 1b2c3d4e-0000-0000-0000-000000000000", f"{ACS}/{TENANT_ID}/metadata/json/1", TENANT_ID, True)
+    evo = AuthServer("EvoSts - 5e6f", f"https://login.windows.net/{DOMAIN}/federationmetadata/2007-06/federationmetadata.xml",
+                     TENANT_ID, True)
+    p = plan_onboarding(exchange(auth_servers=(acs, evo)), tenant(), DOMAIN, NOW, tenant_id=tenant_id)
+    assert p.is_empty
+
+
+def test_path_form_naming_the_tenant_domain_is_reused() -> None:
+    acs = AuthServer("ACS - 7", f"{ACS}/{DOMAIN.upper()}/metadata/json/1", TENANT_ID, True)
+    assert plan(exchange(auth_servers=(acs,))).is_empty
+
+
+def test_path_form_naming_another_tenant_gets_ours_created() -> None:
+    other = AuthServer("ACS - 8", f"{ACS}/99999999-8888-7777-6666-555555555555/metadata/json/1",
+                       "99999999-8888-7777-6666-555555555555", True)
+    p = plan_onboarding(exchange(auth_servers=(other,)), tenant(), DOMAIN, NOW, tenant_id=TENANT_ID)
+    assert p.kinds() == ["ensure_auth_server"]
+    assert p.changes[0].details["action"] == "create" and p.changes[0].details["name"] == "MicrosoftSts"
+
+
+def test_evosts_alone_is_not_the_acs_server() -> None:
+    evo = AuthServer("EvoSts - 5e6f", f"https://login.microsoftonline.com/{TENANT_ID}/federationmetadata/2007-06/federationmetadata.xml",
+                     TENANT_ID, True)
+    p = plan_onboarding(exchange(auth_servers=(evo,)), tenant(), DOMAIN, NOW, tenant_id=TENANT_ID)
+    assert p.kinds() == ["ensure_auth_server"] and p.changes[0].details["action"] == "create"
+
+
 def test_auth_server_with_a_wrong_url_is_corrected() -> None:
     wrong = AuthServer("MicrosoftSts", metadata_url("contoso.com"), "contoso.com", True)
     p = plan(exchange(auth_servers=(wrong,)))
