@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -70,6 +73,67 @@ def test_hybrid_wizard_auth_server_with_the_right_url_is_reused(world: World) ->
     journal = world.exchange.journal()
     assert count_ok(journal, "New-AuthServer") == 0 and count_ok(journal, "Set-AuthServer") == 0
     assert [a["name"] for a in world.org()["auth_servers"]] == [org["auth_servers"][0]["name"]]
+
+
+ACS = "https://accounts.accesscontrol.windows.net"
+
+
+def _verify(world: World) -> Any:
+    """Fleet verification of the onboarded tenant, as the verification workflow's activity runs it."""
+    from pushproxy import fleet
+
+    record, _ = asyncio.run(
+        fleet.verify_tenant(open_registry(), DOMAIN, now=datetime.now(UTC), expiry_warning_days=60, verification_id="v-e2e")
+    )
+    return record
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"{ACS}/{TENANT_ID}/metadata/json/1", f"{ACS}/{DOMAIN}/metadata/json/1"],
+    ids=["path-form-tenant-id", "path-form-tenant-domain"],
+)
+def test_hybrid_wizard_path_form_auth_server_is_reused_probed_and_verified_healthy(world: World, url: str) -> None:
+    # As the Hybrid Configuration Wizard leaves it: `ACS - {guid}`, the path form, Realm = the tenant GUID; its
+    # EvoSts server (hybrid modern auth) next to it is neither used nor touched.
+    org = world.org()
+    org["tenant_id"] = TENANT_ID
+    hcw = {"name": f"ACS - {uuid.uuid4()}", "auth_metadata_url": url, "realm": TENANT_ID, "enabled": True}
+    evo = {"name": f"EvoSts - {uuid.uuid4()}", "type": "AzureAD", "realm": TENANT_ID, "enabled": True,
+           "auth_metadata_url": f"https://login.windows.net/{DOMAIN}/federationmetadata/2007-06/federationmetadata.xml"}
+    org["auth_servers"] = [hcw, evo]
+    world.put_org(org)
+    before = world.org()["auth_servers"]
+
+    report = world.onboard(world.spec())
+
+    assert report["outcome"] == "done", report
+    assert "ensure_auth_server" not in [c["kind"] for c in report["plan"]]
+    journal = world.exchange.journal()
+    assert count_ok(journal, "New-AuthServer") == 0 and count_ok(journal, "Set-AuthServer") == 0
+    assert world.org()["auth_servers"] == before
+    assert report["probe"]["succeeded"]
+    record = _verify(world)
+    assert (record.state, list(record.findings)) == ("healthy", [])
+
+
+def test_an_acs_server_of_another_tenant_does_not_count_we_create_ours(world: World) -> None:
+    other = "99999999-8888-7777-6666-555555555555"
+    org = world.org()
+    org["tenant_id"] = TENANT_ID
+    foreign = {"name": f"ACS - {other}", "auth_metadata_url": f"{ACS}/{other}/metadata/json/1", "realm": other, "enabled": True}
+    org["auth_servers"] = [foreign]
+    world.put_org(org)
+
+    report = world.onboard(world.spec())
+
+    assert report["outcome"] == "done", report
+    assert report["changed"] == ["ensure_auth_server", "upload_tenant_key", "enable_push_proxy"]
+    assert count_ok(world.exchange.journal(), "New-AuthServer") == 1
+    after = {a["name"]: a["auth_metadata_url"] for a in world.org()["auth_servers"]}
+    assert after == {foreign["name"]: foreign["auth_metadata_url"], "MicrosoftSts": metadata_url(DOMAIN)}
+    assert report["probe"]["succeeded"]
+    assert _verify(world).state == "healthy"
 
 
 def _down_level(world: World) -> str:

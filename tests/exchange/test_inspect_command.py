@@ -33,6 +33,35 @@ def test_inspect_prints_json(standin: Any, monkeypatch: pytest.MonkeyPatch, caps
     assert standin.password not in out.out + out.err
 
 
+def test_inspect_with_a_tenant_id_marks_the_hybrid_wizard_acs_server(
+    standin: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant_id = "6f1d0b62-8d2b-4c4e-9b1e-2a3f4c5d6e7f"
+    original = standin.state()
+    state = json.loads(json.dumps(original))
+    state["organizations"]["fabrikam.com"]["auth_servers"] = [
+        {"name": f"ACS - {tenant_id}", "auth_metadata_url": f"https://accounts.accesscontrol.windows.net/{tenant_id}/metadata/json/1",
+         "realm": tenant_id},
+        {"name": "EvoSts - 1", "auth_metadata_url": "https://login.windows.net/fabrikam.com/federationmetadata/2007-06/federationmetadata.xml",
+         "realm": tenant_id, "type": "AzureAD"},
+    ]
+    standin.put_state(state)
+    try:
+        monkeypatch.setenv("PUSHPROXY_EXCHANGE_PASSWORD", standin.password)
+        monkeypatch.setenv("COLUMNS", "250")
+        assert main(_args(standin, "--json", "--tenant-id", tenant_id.upper())) == 0
+        d = json.loads(capsys.readouterr().out)
+        assert d["tenant_id"] == tenant_id and d["serving_auth_servers"] == [f"ACS - {tenant_id}"]
+        assert main(_args(standin, "--json")) == 0  # without it, the GUID names nobody we know
+        assert json.loads(capsys.readouterr().out)["serving_auth_servers"] == []
+        assert main(_args(standin)) == 0
+        assert "No enabled AuthServer serves fabrikam.com" in capsys.readouterr().out
+        assert main(_args(standin, "--tenant-id", "not-a-guid")) == 1
+        assert "tenant_id" in capsys.readouterr().err
+    finally:
+        standin.put_state(original)
+
+
 def test_inspect_prints_tables_with_blocking_problems(standin: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     original = standin.state()
     state = json.loads(json.dumps(original))

@@ -123,6 +123,65 @@ def test_an_hcw_auth_server_with_the_right_url_is_recognised_not_duplicated(fres
     assert [a["name"] for a in default_org(fresh.state())["auth_servers"]] == [hcw_name]
 
 
+TENANT_ID = "6f1d0b62-8d2b-4c4e-9b1e-2a3f4c5d6e7f"
+ACS = "https://accounts.accesscontrol.windows.net"
+
+
+def _only_auth_server(fresh: Any, name: str, url: str, realm: str) -> None:
+    def change(org: dict[str, Any]) -> None:
+        org["tenant_id"] = TENANT_ID
+        org["auth_servers"] = [{"name": name, "auth_metadata_url": url, "realm": realm}]
+
+    fresh.put_state(with_org(fresh.state(), change))
+    fresh.clear_journal()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"{ACS}/{TENANT_ID}/metadata/json/1", f"{ACS}/{REALM}/metadata/json/1"],
+    ids=["path-form-tenant-id", "path-form-tenant-domain"],
+)
+def test_an_hcw_path_form_auth_server_is_recognised_and_the_probe_succeeds(fresh: Any, url: str) -> None:
+    hcw_name = f"ACS - {uuid.uuid4()}"
+    _only_auth_server(fresh, hcw_name, url, TENANT_ID)  # HCW sets Realm to the tenant GUID
+    server = default_org(fresh.state())["servers"][0]["fqdn"]
+    with session_for(fresh) as session:
+        change = client.ensure_auth_server(session, REALM, tenant_id=TENANT_ID.upper())
+        client.enable_push_proxy(session, REALM)
+        probe = client.run_probe(session, server)
+    assert change.action == "none" and change.auth_server.name == hcw_name
+    assert "New-AuthServer" not in cmdlets(fresh) and "Set-AuthServer" not in cmdlets(fresh)
+    assert [a["name"] for a in default_org(fresh.state())["auth_servers"]] == [hcw_name]
+    assert probe.succeeded, probe
+
+
+def test_without_the_tenant_id_a_path_form_naming_it_is_not_recognised(fresh: Any) -> None:
+    # Backward compatible: the realm alone is the tenant domain; the GUID names nobody we know.
+    _only_auth_server(fresh, "ACS - 1", f"{ACS}/{TENANT_ID}/metadata/json/1", TENANT_ID)
+    with session_for(fresh) as session:
+        change = client.ensure_auth_server(session, REALM)
+    assert change.action == "created" and change.auth_server.name == "MicrosoftSts"
+
+
+def test_an_acs_server_of_another_tenant_is_left_alone_and_ours_is_created(fresh: Any) -> None:
+    other = "99999999-8888-7777-6666-555555555555"
+    _only_auth_server(fresh, f"ACS - {other}", f"{ACS}/{other}/metadata/json/1", other)
+    with session_for(fresh) as session:
+        change = client.ensure_auth_server(session, REALM, tenant_id=TENANT_ID)
+    assert change.action == "created" and change.auth_server.name == "MicrosoftSts"
+    assert change.auth_server.auth_metadata_url == AUTH_METADATA_URL_TEMPLATE.format(realm=REALM)
+    servers = {a["name"]: a["auth_metadata_url"] for a in default_org(fresh.state())["auth_servers"]}
+    assert servers[f"ACS - {other}"] == f"{ACS}/{other}/metadata/json/1"  # untouched
+    assert cmdlets(fresh).count("New-AuthServer") == 1 and "Set-AuthServer" not in cmdlets(fresh)
+
+
+def test_a_tenant_id_that_is_not_a_guid_is_refused_naming_the_field(fresh: Any) -> None:
+    with session_for(fresh) as session, pytest.raises(SpecError) as err:
+        client.ensure_auth_server(session, REALM, tenant_id="fabrikam.com")
+    assert err.value.field == "tenant_id"
+    assert "New-AuthServer" not in cmdlets(fresh)
+
+
 def test_ensure_auth_server_creates_once_then_does_nothing(fresh: Any) -> None:
     with session_for(fresh) as session:
         first = client.ensure_auth_server(session, REALM)

@@ -61,7 +61,8 @@ class OrgPlan:
         )
 
     def exchange_json(self) -> dict[str, Any]:
-        return {"realm": self.name, "servers": self.servers, "certificates": self.certificates,
+        # The organisation knows its tenant id, so the stand-in's probe takes an AuthServer naming it as its realm.
+        return {"realm": self.name, "tenant_id": tenant_id_of(self.name), "servers": self.servers, "certificates": self.certificates,
                 "auth_config": self.auth_config, "auth_servers": self.auth_servers, "push_proxy": self.push_proxy}
 
 
@@ -82,6 +83,37 @@ def auth_server_gone(plan: OrgPlan) -> None:
 
 def auth_server_wrong(plan: OrgPlan) -> None:
     plan.auth_servers = [{"name": "MicrosoftSts", "auth_metadata_url": metadata_url("someone-else.example")}]
+
+
+ACS = "https://accounts.accesscontrol.windows.net"
+
+
+def _evosts(plan: OrgPlan) -> dict[str, Any]:
+    """HCW's Azure AD server for hybrid modern auth: present in hybrid organisations, never the proxy's ACS server."""
+    return {"name": f"EvoSts - {uuid.uuid5(uuid.NAMESPACE_URL, 'evo-' + plan.name)}", "type": "AzureAD",
+            "realm": tenant_id_of(plan.name),
+            "auth_metadata_url": f"https://login.windows.net/{plan.name}/federationmetadata/2007-06/federationmetadata.xml"}
+
+
+def hcw_acs_by_tenant_id(plan: OrgPlan) -> None:
+    """Hybrid Configuration Wizard's `ACS - {guid}`: the path form naming the tenant id, Realm = the tenant id."""
+    tid = tenant_id_of(plan.name)
+    plan.auth_servers = [{"name": f"ACS - {uuid.uuid5(uuid.NAMESPACE_URL, plan.name)}",
+                          "auth_metadata_url": f"{ACS}/{tid}/metadata/json/1", "realm": tid}, _evosts(plan)]
+
+
+def hcw_acs_by_domain(plan: OrgPlan) -> None:
+    """The path form naming the tenant domain."""
+    plan.auth_servers = [{"name": f"ACS - {uuid.uuid5(uuid.NAMESPACE_URL, plan.name)}",
+                          "auth_metadata_url": f"{ACS}/{plan.name}/metadata/json/1", "realm": tenant_id_of(plan.name)},
+                         _evosts(plan)]
+
+
+def hcw_acs_of_another_tenant(plan: OrgPlan) -> None:
+    """An ACS server in the path form naming some other tenant: not ours."""
+    other = tenant_id_of("someone-else.example")
+    plan.auth_servers = [{"name": f"ACS - {other}", "auth_metadata_url": f"{ACS}/{other}/metadata/json/1", "realm": other},
+                         _evosts(plan)]
 
 
 def cert_expiring(plan: OrgPlan, days: int = 20) -> None:

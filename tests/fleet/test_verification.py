@@ -93,6 +93,32 @@ def test_each_drift_kind_is_found_and_one_unreachable_tenant_does_not_stop_the_f
                                     "wrongauthserver.example")
 
 
+def test_hybrid_wizard_acs_servers_in_the_path_form_are_ours_another_tenants_is_not(
+    exchange: Any, graph: Any, host: Any
+) -> None:
+    drifts = {"hcwid.example": fs.hcw_acs_by_tenant_id, "hcwdomain.example": fs.hcw_acs_by_domain,
+              "hcwother.example": fs.hcw_acs_of_another_tenant}
+    plans = []
+    for name, drift in drifts.items():
+        plan = fs.OrgPlan.onboarded(name)
+        drift(plan)
+        plans.append(plan)
+    registry = open_registry()
+    fs.build_fleet(exchange, graph, plans, registry)
+
+    status = run_verification(host)
+    assert status.runtime_status.value == "Completed", status.output
+    found = {v.domain: (v.state, list(dict.fromkeys(f.kind for f in v.findings))) for v in registry.list_verifications()}
+    assert found == {
+        "hcwid.example": ("healthy", []),  # the probe on every server succeeded too
+        "hcwdomain.example": ("healthy", []),
+        "hcwother.example": ("failing", ["auth_server_wrong", "probe_failed"]),
+    }
+    wrong = latest(registry, "hcwother.example").findings[0]
+    assert wrong.detail["name"] == f"ACS - {fs.tenant_id_of('someone-else.example')}"
+    assert status.output["remediations"] == ["hcwother.example"]
+
+
 def test_remediation_starts_an_onboarding_that_asks_for_approval_again(exchange: Any, graph: Any, host: Any) -> None:
     nokey = fs.OrgPlan.onboarded("nokey.example")
     fs.key_missing(nokey)
