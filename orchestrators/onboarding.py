@@ -30,6 +30,27 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 400 else text[:399] + "…"
 
 
+def _upload_source(
+    details: dict[str, Any], created: dict[str, Any] | None, current: dict[str, Any] | None, exchange: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The certificate whose public key an `upload_tenant_key` change puts on the service principal: the one this
+    run created, the staged next one (by thumbprint, from the discovery the plan was approved on), or the current one."""
+    source = details.get("source")
+    if source == "create_auth_certificate":
+        return created
+    if source == "next":
+        wanted = str(details.get("thumbprint") or "").upper()
+        return next(
+            (
+                c["certificate"]
+                for c in exchange["auth_certificates"]
+                if c["slot"] == "next" and c["certificate"] and str(c["certificate"]["thumbprint"]).upper() == wanted
+            ),
+            None,
+        )
+    return current
+
+
 class OnboardingFailed(Exception):
     """A change could not be made; the custom status and the registry say which and why."""
 
@@ -165,8 +186,7 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
         if change.kind == "assign_auth_certificate":
             payload["thumbprint"] = (created or {}).get("thumbprint") or change.details.get("thumbprint")
         if change.kind == "upload_tenant_key":
-            source = created if change.details.get("source") == "create_auth_certificate" else current_cert
-            payload["der_b64"] = (source or {}).get("der_b64")
+            payload["der_b64"] = (_upload_source(change.details, created, current_cert, exchange) or {}).get("der_b64")
         progress.current = change.kind
         publish()
         try:

@@ -259,6 +259,31 @@ def plan_onboarding(
             )
         )
 
+    # A staged next certificate (Set-AuthConfig -NewCertificateThumbprint/-NewCertificateEffectiveDate) signs from
+    # its effective date on: its key must be on the service principal by then, or the proxy breaks that day. One
+    # that can't be uploaded (missing somewhere, expired, weak) is a person's to fix: a note, never a blocker.
+    staged, staged_reason = staged_next_certificate(ex, now)
+    if staged is not None and not sp.has_key(staged.thumbprint):
+        effective = ex.auth_config.next_effective_date
+        when = f"takes effect {effective.isoformat()}" if effective else "has no effective date yet"
+        changes.append(
+            Change(
+                "upload_tenant_key",
+                "tenant",
+                f"Add the public key of the staged next Auth certificate {staged.thumbprint} ({when}) to "
+                f"{sp.display_name or 'the Exchange Online service principal'} before Exchange signs with it",
+                {
+                    "thumbprint": staged.thumbprint,
+                    "source": "next",
+                    "service_principal_id": sp.id,
+                    "not_after": staged.not_after.isoformat(),
+                    "effective": effective.isoformat() if effective else None,
+                },
+            )
+        )
+    elif staged_reason:
+        notes.append(staged_reason)
+
     proxy = ex.push_proxy
     if not (proxy.enabled and (proxy.organization or "").lower() == domain):
         if not proxy.present:
@@ -338,6 +363,51 @@ def _current_certificate(ex: ExchangeDiscovery, now: datetime) -> tuple[AuthCert
     return cert, "the current Auth certificate is valid"
 
 
+def staged_next_certificate(ex: ExchangeDiscovery, now: datetime) -> tuple[AuthCertificate | None, str | None]:
+    """The staged next Auth certificate whose key the service principal needs before it takes effect.
+
+    (certificate, None) when its key should be uploaded; (None, why not) when one is staged but can't be (a person
+    must act, or Exchange is about to make it current, after which it is the current certificate's key); (None,
+    None) when nothing is staged. Shared with verification, so what it calls remediable is what a plan uploads.
+    """
+    thumbprint = ex.auth_config.next_thumbprint
+    if not thumbprint or thumbprint == ex.auth_config.current_thumbprint:
+        return None, None
+    effective = ex.auth_config.next_effective_date
+    if effective is not None and effective < now:
+        return None, (
+            f"the staged next Auth certificate {thumbprint} took effect on {effective.isoformat()} but is still staged: "
+            "its key is not uploaded as a next key (once Exchange makes it current, onboarding uploads it as the current one)"
+        )
+    copies = [c for c in ex.auth_certificates if c.slot == "next" and c.thumbprint == thumbprint]
+    cert = next((c.certificate for c in copies if c.present and c.certificate), None)
+    missing = sorted(c.server for c in copies if not c.present)
+    publish = "publish it (Set-AuthConfig -PublishCertificate) before it takes effect"
+    if cert is None:
+        return None, f"the staged next Auth certificate {thumbprint} is on no Mailbox server: {publish}; its key is not uploaded"
+    if missing:
+        return None, (
+            f"the staged next Auth certificate {thumbprint} is missing on {', '.join(missing)}: {publish}; "
+            "its key is uploaded once it is on every Mailbox server"
+        )
+    if now >= cert.not_after:
+        return None, (
+            f"the staged next Auth certificate {thumbprint} expired on {cert.not_after.date().isoformat()}: "
+            "stage another one; its key is not uploaded"
+        )
+    if effective is not None and effective >= cert.not_after:
+        return None, (
+            f"the staged next Auth certificate {thumbprint} expires ({cert.not_after.date().isoformat()}) before it takes "
+            f"effect ({effective.date().isoformat()}): stage another one; its key is not uploaded"
+        )
+    if (cert.key_size or 0) < MIN_AUTH_KEY_SIZE:
+        return None, (
+            f"the staged next Auth certificate {thumbprint} has a {cert.key_size}-bit key (< {MIN_AUTH_KEY_SIZE}): "
+            "stage a stronger one; its key is not uploaded"
+        )
+    return cert, None
+
+
 def state_fingerprint(exchange: Mapping[str, Any], tenant: Mapping[str, Any]) -> str:
     """SHA-256 of the facts the plan depends on, so an approval is bound to the state it was given for.
 
@@ -348,7 +418,11 @@ def state_fingerprint(exchange: Mapping[str, Any], tenant: Mapping[str, Any]) ->
     sp = tn.service_principal
     facts = {
         "servers": sorted([s.name.lower(), s.build, s.meets_minimum, s.is_mailbox] for s in ex.servers),
-        "auth_config": [ex.auth_config.current_thumbprint, ex.auth_config.next_thumbprint],
+        "auth_config": [
+            ex.auth_config.current_thumbprint,
+            ex.auth_config.next_thumbprint,
+            ex.auth_config.next_effective_date.isoformat() if ex.auth_config.next_effective_date else None,
+        ],
         "auth_certificates": sorted(
             [
                 c.server.lower(),

@@ -16,6 +16,7 @@ from typing import Any
 from pushproxy.errors import SpecError
 from pushproxy.exchange.acs import acs_url_realms, auth_server_serves_realm
 from pushproxy.exchange.models import AUTH_METADATA_URL_TEMPLATE, ExchangeDiscovery, ProbeResult
+from pushproxy.plan import staged_next_certificate
 from pushproxy.registry.models import (
     Finding,
     OnboardingRecord,
@@ -65,9 +66,12 @@ DRIFT_KINDS: tuple[str, ...] = (
 )
 
 # What an onboarding run puts back (its plan creates a certificate only when none is valid, so an expiring but
-# still valid one, or a staged next one, is for a person or a later rotation workflow, not for remediation).
+# still valid one is for a person or a later rotation workflow, not for remediation). A staged next certificate's
+# missing key is, when the plan would upload it (pushproxy.plan.staged_next_certificate; the finding's detail says
+# `uploadable`): one staged but unpublished, expired or weak is a person's to fix, and remediating it would loop.
 REMEDIABLE_KINDS: frozenset[str] = frozenset(
-    {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_EXPIRED, KEY_MISSING}
+    {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_EXPIRED, KEY_MISSING,
+     NEXT_CERT_KEY_MISSING}
 )
 # While any of these stands, an onboarding can't help (can't reach, or the plan would block): don't start one.
 # KEY_REMOVED too: any onboarding plans the missing key again, and re-adding a key that the tenant's own clean-up
@@ -335,38 +339,65 @@ def _certificate_findings(
             findings.append(_missing_key_finding(current.thumbprint, tn, uploads))
 
     next_thumbprint = ex.auth_config.next_thumbprint
-    if next_thumbprint and tn is not None and tn.service_principal is not None and not tn.has_key(next_thumbprint):
-        findings.append(
-            _finding(NEXT_CERT_KEY_MISSING,
-                     f"the next Auth certificate {next_thumbprint} is staged but its key is not on the service principal",
-                     thumbprint=next_thumbprint)
-        )
+    if (next_thumbprint and next_thumbprint != thumbprint and tn is not None and tn.service_principal is not None
+            and not tn.has_key(next_thumbprint)):
+        findings.append(_next_key_finding(ex, next_thumbprint, tn, now, uploads))
     return findings
 
 
-def _missing_key_finding(thumbprint: str, tn: TenantDiscovery, uploads: tuple[KeyUpload, ...]) -> Finding:
-    """KEY_REMOVED when the missing key is one we put there (or, failing a thumbprint match, a key we uploaded
-    for this tenant is gone too); KEY_MISSING, which an onboarding may put back, when we never uploaded it."""
+def _next_key_finding(
+    ex: ExchangeDiscovery, thumbprint: str, tn: TenantDiscovery, now: datetime, uploads: tuple[KeyUpload, ...]
+) -> Finding:
+    """NEXT_CERT_KEY_MISSING for a staged next certificate whose key is not on the service principal, remediable
+    (`uploadable`) when an onboarding's plan would upload it; KEY_REMOVED, as for the current key, when we uploaded
+    it (or another key of ours is gone too): never fight clean-up mode over the next key either."""
+    removed = _removed_upload(thumbprint, tn, uploads)
+    if removed is not None:
+        return _key_removed_finding(thumbprint, removed, what="staged next Auth certificate")
+    staged, why_not = staged_next_certificate(ex, now)
+    effective = ex.auth_config.next_effective_date
+    when = f", taking effect {effective.isoformat()}" if effective else ""
+    message = f"the next Auth certificate {thumbprint} is staged{when} but its key is not on the service principal"
+    if why_not:
+        message += f" ({why_not})"
+    return _finding(NEXT_CERT_KEY_MISSING, message, thumbprint=thumbprint,
+                    effective=effective.isoformat() if effective else None, uploadable=staged is not None,
+                    reason=why_not)
+
+
+def _removed_upload(thumbprint: str, tn: TenantDiscovery, uploads: tuple[KeyUpload, ...]) -> KeyUpload | None:
+    """The upload of ours that says a missing key was removed rather than never there, if any."""
     wanted = _thumbprint(thumbprint)
     same = next((u for u in uploads if u.thumbprint == wanted), None)
     # Without a match, another upload of ours counts when it is gone as well (or the record can't say which key
     # it was): keys disappearing is what clean-up mode does. If every key we uploaded is still there, the Auth
     # certificate was changed outside pushproxy and its key is simply new to the service principal.
-    removed = same or next((u for u in uploads if u.thumbprint is None or not tn.has_key(u.thumbprint)), None)
+    return same or next((u for u in uploads if u.thumbprint is None or not tn.has_key(u.thumbprint)), None)
+
+
+def _missing_key_finding(thumbprint: str, tn: TenantDiscovery, uploads: tuple[KeyUpload, ...]) -> Finding:
+    """KEY_REMOVED when the missing key is one we put there (or, failing a thumbprint match, a key we uploaded
+    for this tenant is gone too); KEY_MISSING, which an onboarding may put back, when we never uploaded it."""
+    removed = _removed_upload(thumbprint, tn, uploads)
     if removed is None:
         return _finding(KEY_MISSING, f"the Exchange Online service principal lacks the key of {thumbprint}",
                         thumbprint=thumbprint)
+    return _key_removed_finding(thumbprint, removed, what="Auth certificate")
+
+
+def _key_removed_finding(thumbprint: str, removed: KeyUpload, *, what: str) -> Finding:
+    same = removed.thumbprint is not None and removed.thumbprint == _thumbprint(thumbprint)
     uploaded = f"onboarding {removed.instance_id}" + (f" on {removed.uploaded_at.date()}" if removed.uploaded_at else "")
     consequence = (
         ", possibly by Exchange hybrid clean-up mode (the dedicated Exchange hybrid app). pushproxy will not re-add it "
         "automatically: a person should decide whether to start an onboarding by hand or move to the dedicated hybrid app"
     )
     if same:
-        message = (f"the key of Auth certificate {thumbprint}, which we uploaded ({uploaded}), was removed from the "
+        message = (f"the key of {what} {thumbprint}, which we uploaded ({uploaded}), was removed from the "
                    f"shared Exchange Online service principal{consequence}")
     else:
         earlier = f" ({removed.thumbprint}, {uploaded})" if removed.thumbprint else f" ({uploaded})"
-        message = (f"the key of Auth certificate {thumbprint} is not on the shared Exchange Online service principal, "
+        message = (f"the key of {what} {thumbprint} is not on the shared Exchange Online service principal, "
                    f"and the key we uploaded earlier{earlier} was removed from it{consequence}")
     return _finding(
         KEY_REMOVED,
@@ -417,7 +448,11 @@ def remediable_findings(record: VerificationRecord) -> list[Finding]:
     kinds = {f.kind for f in record.findings}
     if kinds & PREVENTS_REMEDIATION:
         return []
-    return [f for f in record.findings if f.kind in REMEDIABLE_KINDS]
+    # A staged next certificate's missing key counts only when the plan would upload it (see REMEDIABLE_KINDS).
+    return [
+        f for f in record.findings
+        if f.kind in REMEDIABLE_KINDS and not (f.kind == NEXT_CERT_KEY_MISSING and not f.detail.get("uploadable"))
+    ]
 
 
 def should_remediate(record: VerificationRecord, policy: str) -> bool:

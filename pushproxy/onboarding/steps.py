@@ -213,13 +213,23 @@ async def discover_tenant(payload: dict[str, Any]) -> dict[str, Any]:
 async def upload_tenant_key(payload: dict[str, Any]) -> dict[str, Any]:
     """Add the Auth certificate's public key to the Exchange Online service principal, keeping every other key.
 
-    The client skips the PATCH when a key with this thumbprint is already there (idempotent).
+    The client skips the PATCH when a key with this thumbprint is already there (idempotent). When the change
+    names its certificate (the current or the staged next one), the DER must be that certificate: a plan approved
+    for one key never uploads another.
     """
+    from pushproxy.tenant.models import normalize_thumbprint, thumbprint_of
+
     spec = spec_of(payload)
     der_b64 = payload.get("der_b64")
     if not isinstance(der_b64, str) or not der_b64:
         raise SpecError("der_b64", "the certificate's public DER (base64) is required")
     der = base64.b64decode(der_b64)
+    change = payload.get("change")
+    details = change.get("details") if isinstance(change, dict) else None
+    planned = details.get("thumbprint") if isinstance(details, dict) else None
+    if planned:
+        if thumbprint_of(der) != normalize_thumbprint(str(planned), "change.details.thumbprint"):
+            raise SpecError("der_b64", f"is certificate {thumbprint_of(der)}, not the planned {str(planned).upper()}")
 
     async def work(client: Any) -> dict[str, Any]:
         change = await client.add_certificate_key(der)

@@ -336,3 +336,108 @@ def test_certificate_expiring_later_is_kept_until_it_expires() -> None:
     c = replace(cert(), not_after=NOW + timedelta(hours=1))
     assert plan(exchange(certificate=c)).is_empty
     assert plan(exchange(certificate=c), now=NOW + timedelta(hours=2)).kinds()[0] == "create_auth_certificate"
+
+
+# A staged next Auth certificate (Set-AuthConfig -NewCertificateThumbprint/-NewCertificateEffectiveDate): its key
+# must be on the service principal before it takes effect; one that can't be uploaded is a note, never a blocker.
+
+NEXT = "C" * 40
+
+
+def staged(
+    *,
+    certificate: AuthCertificate | None = None,
+    effective: datetime | None = NOW + timedelta(days=5),
+    missing_on: tuple[str, ...] = (),
+    on: tuple[str, ...] = ("EX1", "EX2"),
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """exchange() with NEXT staged and read from the servers `on` (minus `missing_on`), as discovery does."""
+    ex = ExchangeDiscovery.from_dict(exchange(**kwargs))
+    c = certificate if certificate is not None else cert(NEXT)
+    copies = tuple(
+        ServerCertificate(s, NEXT, "next", s not in missing_on, None if s in missing_on else c, "not found" if s in missing_on else None)
+        for s in on
+    )
+    return replace(
+        ex,
+        auth_config=replace(ex.auth_config, next_thumbprint=NEXT, next_effective_date=effective),
+        auth_certificates=ex.auth_certificates + copies,
+    ).to_dict()
+
+
+def test_staged_valid_next_certificate_without_its_key_gets_its_key_uploaded() -> None:
+    p = plan(staged())
+    assert p.kinds() == ["upload_tenant_key"] and not p.is_blocked
+    (change,) = p.changes
+    assert change.group == "tenant"
+    assert change.details["source"] == "next" and change.details["thumbprint"] == NEXT
+    assert change.details["effective"] == (NOW + timedelta(days=5)).isoformat()
+    assert "staged next Auth certificate" in change.summary
+    assert OnboardingPlan.from_dict(p.to_dict()) == p
+
+
+def test_staged_next_certificate_whose_key_is_there_plans_nothing() -> None:
+    assert plan(staged(), tenant(keys=(THUMB, NEXT))).is_empty
+
+
+def test_both_keys_missing_plans_two_uploads_current_first() -> None:
+    p = plan(staged(), tenant(keys=()))
+    assert p.kinds() == ["upload_tenant_key", "upload_tenant_key"]
+    assert [c.details["source"] for c in p.changes] == ["discovery", "next"]
+    assert [c.details["thumbprint"] for c in p.changes] == [THUMB, NEXT]
+
+
+def test_replaced_current_certificate_and_staged_next_one_both_get_keys() -> None:
+    p = plan(_expired_current_with_next(), tenant(keys=()))
+    assert p.kinds() == ["create_auth_certificate", "assign_auth_certificate", "upload_tenant_key", "upload_tenant_key"]
+    assert [c.details["source"] for c in p.changes[2:]] == ["create_auth_certificate", "next"]
+
+
+def _expired_current_with_next() -> dict[str, Any]:
+    ex = ExchangeDiscovery.from_dict(staged())
+    current = tuple(
+        replace(c, certificate=cert(expired=True)) if c.slot == "current" else c for c in ex.auth_certificates
+    )
+    return replace(ex, auth_certificates=current).to_dict()
+
+
+def test_effective_date_now_still_uploads_and_none_counts_as_not_yet_effective() -> None:
+    assert plan(staged(effective=NOW)).kinds() == ["upload_tenant_key"]
+    assert plan(staged(effective=None)).kinds() == ["upload_tenant_key"]
+
+
+@pytest.mark.parametrize(
+    ("arrange", "words"),
+    [
+        (lambda: staged(certificate=cert(NEXT, expired=True)), "expired"),
+        (lambda: staged(certificate=cert(NEXT, key_size=1024)), "1024-bit"),
+        (lambda: staged(certificate=replace(cert(NEXT), not_after=NOW + timedelta(days=2))), "before it takes effect"),
+        (lambda: staged(missing_on=("EX2",)), "missing on EX2"),
+        (lambda: staged(missing_on=("EX1", "EX2")), "on no Mailbox server"),
+        (lambda: staged(on=()), "on no Mailbox server"),
+        (lambda: staged(effective=NOW - timedelta(hours=1)), "took effect"),
+    ],
+    ids=["expired", "weak", "expires-first", "missing-on-one", "missing-everywhere", "not-read", "effective-passed"],
+)
+def test_staged_next_certificate_that_cannot_be_uploaded_is_a_note_not_a_block(arrange: Any, words: str) -> None:
+    ex = arrange()
+    # Discovery reports a next certificate missing on a server as auth_certificate_missing: not a blocker here.
+    if "missing" in words or "no Mailbox" in words:
+        ex = {**ex, "blocking": [BlockingProblem("auth_certificate_missing", "the next Auth certificate ...", "EX2").to_dict()]}
+    p = plan(ex, tenant())
+    assert not p.is_blocked and p.is_empty
+    assert any(NEXT in n and words in n for n in p.notes), p.notes
+
+
+def test_next_certificate_equal_to_the_current_one_is_not_staged() -> None:
+    ex = ExchangeDiscovery.from_dict(exchange())
+    same = replace(ex, auth_config=replace(ex.auth_config, next_thumbprint=THUMB, next_effective_date=NOW)).to_dict()
+    p = plan(same)
+    assert p.is_empty and p.notes == ()
+
+
+def test_state_hash_covers_the_staged_next_certificate() -> None:
+    assert state_fingerprint(staged(), tenant()) != state_fingerprint(exchange(), tenant())
+    later = staged(effective=NOW + timedelta(days=9))
+    assert state_fingerprint(later, tenant()) != state_fingerprint(staged(), tenant())
