@@ -47,6 +47,10 @@ class TlsSettings:
         d = d or {}
         if not isinstance(d, Mapping):
             raise SpecError(field_prefix, "must be an object with mode, ca_bundle, pinned_sha256")
+        # A stray `"verify": false` ignored would look as if it had switched verification off: refuse it.
+        unknown = sorted(str(k) for k in d if k not in ("mode", "ca_bundle", "pinned_sha256"))
+        if unknown:
+            raise _fail(field_prefix, unknown[0], "unknown field")
         mode = d.get("mode", "system")
         if mode not in TLS_MODES:
             raise _fail(field_prefix, "mode", f"must be one of {', '.join(TLS_MODES)}, not {mode!r}")
@@ -82,6 +86,9 @@ class ExchangeEndpoint:
     call_deadline_s: float = 300.0  # overall limit for one cmdlet, enforced with stop()
     servers: tuple[str, ...] = ()  # names to address with -Server; empty: every server Get-ExchangeServer lists
     windows_powershell_url: str | None = None  # template with {server}; default <scheme>://{server}:5985|5986/wsman
+    # The WinRM HTTPS listener often presents another certificate than IIS (self-signed vs the public one), so a
+    # pin made for /PowerShell would refuse it. None: the same settings as `tls`.
+    windows_powershell_tls: TlsSettings | None = None
 
     @property
     def host(self) -> str:
@@ -90,6 +97,11 @@ class ExchangeEndpoint:
     @property
     def is_https(self) -> bool:
         return urlsplit(self.url).scheme == "https"
+
+    @property
+    def windows_powershell_tls_settings(self) -> TlsSettings:
+        """The TLS check for the Windows PowerShell (WinRM) endpoint: its own settings, else the same as `tls`."""
+        return self.windows_powershell_tls if self.windows_powershell_tls is not None else self.tls
 
     def windows_powershell_url_for(self, server: str) -> str:
         """The Windows PowerShell (WinRM) endpoint of one server, where Restart-Service can run."""
@@ -109,6 +121,7 @@ class ExchangeEndpoint:
             "call_deadline_s": self.call_deadline_s,
             "servers": list(self.servers),
             "windows_powershell_url": self.windows_powershell_url,
+            "windows_powershell_tls": self.windows_powershell_tls.to_dict() if self.windows_powershell_tls else None,
         }
 
     @classmethod
@@ -166,6 +179,15 @@ class ExchangeEndpoint:
         wps = d.get("windows_powershell_url")
         if wps is not None:
             _validate_url(wps.replace("{server}", "server") if isinstance(wps, str) else wps, p, "windows_powershell_url")
+        wps_tls = None
+        if d.get("windows_powershell_tls") is not None:
+            wps_tls_field = f"{p}.windows_powershell_tls" if p else "windows_powershell_tls"
+            if not isinstance(d["windows_powershell_tls"], Mapping):
+                raise SpecError(wps_tls_field, "must be an object with mode, ca_bundle, pinned_sha256 (or null: the same as tls)")
+            wps_tls = TlsSettings.from_dict(d["windows_powershell_tls"], wps_tls_field)
+            wps_https = urlsplit(wps).scheme == "https" if wps else https  # the default WinRM URL follows url's scheme
+            if not wps_https and wps_tls.mode != "system":
+                raise _fail(p, "windows_powershell_tls.mode", "TLS settings apply to https URLs only (the Windows PowerShell URL is http)")
 
         return cls(
             url=url,
@@ -178,6 +200,7 @@ class ExchangeEndpoint:
             call_deadline_s=deadline,
             servers=tuple(servers),
             windows_powershell_url=wps,
+            windows_powershell_tls=wps_tls,
         )
 
 

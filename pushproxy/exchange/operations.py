@@ -339,11 +339,13 @@ def restart_health_manager(endpoint: ExchangeEndpoint, password: str | None, ser
     """Restart-Service MSExchangeHM on `server`, through that server's Windows PowerShell endpoint.
 
     The Exchange endpoint cannot do it (NoLanguage, no Restart-Service), so this opens its own session to
-    the WinRM endpoint (configuration Microsoft.PowerShell) with the same credential and TLS settings.
+    the WinRM endpoint (configuration Microsoft.PowerShell) with the same credential, checking its certificate
+    with `windows_powershell_tls` (the WinRM listener's certificate is often not IIS's; default: `tls`).
     """
     server = _server_name(server)
     url = endpoint.windows_powershell_url_for(server)
-    with ExchangeSession(endpoint, password, url=url, configuration_name=WINDOWS_POWERSHELL_CONFIGURATION) as session:
+    tls = endpoint.windows_powershell_tls_settings
+    with ExchangeSession(endpoint, password, url=url, configuration_name=WINDOWS_POWERSHELL_CONFIGURATION, tls=tls) as session:
         session.invoke("Restart-Service", {"Name": HEALTH_MANAGER_SERVICE, "Force": SWITCH}, server=server)
 
 

@@ -6,6 +6,8 @@ Activities that run in parallel each open their own session.
 
 Every cmdlet is built with add_cmdlet/add_parameter (the Exchange endpoint is NoLanguage: no scripts) and runs
 under an overall deadline: begin_invoke, then poll_invoke in slices no longer than what is left, then stop().
+Opening the pool (WSMan Create, then the PSRP handshake's Receives) runs under the same deadline, enforced on
+every message by the transport (pypsrp's open() has no timeout of its own).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pypsrp.complex_objects import PSInvocationState
@@ -25,12 +28,13 @@ from pypsrp.powershell import PowerShell, RunspacePool
 
 from pushproxy.errors import ExchangeError
 from pushproxy.exchange import failures
-from pushproxy.exchange.endpoint import ExchangeEndpoint
-from pushproxy.exchange.transport import RequestCounter, build_wsman
+from pushproxy.exchange.endpoint import ExchangeEndpoint, TlsSettings
+from pushproxy.exchange.transport import RequestCounter, SendDeadline, build_wsman
 
 log = logging.getLogger(__name__)
 
 EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
+OPEN_OPERATION = "open runspace pool"  # what an ExchangeError names when the open itself ran out of time
 WINDOWS_POWERSHELL_CONFIGURATION = "Microsoft.PowerShell"
 
 
@@ -63,9 +67,11 @@ class ExchangeSession:
         *,
         url: str | None = None,
         configuration_name: str = EXCHANGE_CONFIGURATION,
+        tls: TlsSettings | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._url = url or endpoint.url
+        self._tls = tls  # None: the endpoint's `tls`
         self._configuration_name = configuration_name
         self.__password = password  # name-mangled and never in repr; only handed to pypsrp on open
         self._pool: RunspacePool | None = None
@@ -86,19 +92,26 @@ class ExchangeSession:
         self.close()
 
     def open(self) -> None:
-        """Open the runspace pool (WSMan Create plus the PSRP handshake)."""
+        """Open the runspace pool (WSMan Create plus the PSRP handshake), within the call deadline."""
         self._check_thread()
         if self._pool is not None:
             return
         wsman = None
+        deadline: SendDeadline | None = None
+        limit = self.endpoint.call_deadline_s
+        host = urlsplit(self._url).hostname or self.endpoint.host  # the WinRM endpoint may be another server
         try:
-            wsman, self._counter = build_wsman(self.endpoint, self.__password, url=self._url)
+            wsman, self._counter, deadline = build_wsman(self.endpoint, self.__password, url=self._url, tls=self._tls)
             pool = RunspacePool(wsman, configuration_name=self._configuration_name)
-            pool.open()
+            with deadline.bound(limit):
+                pool.open()
         except Exception as exc:
             if wsman is not None:
                 wsman.transport.close()  # don't leave the socket of a refused open behind
-            raise failures.from_exception(exc, cmdlet=None, server=self.endpoint.host) from None
+            if isinstance(exc, requests.exceptions.Timeout) and deadline is not None and deadline.cut:
+                # The shell may exist on the server; it idles out there (nothing to Delete it through safely).
+                raise ExchangeError(f"did not open within {limit:g} s", cmdlet=OPEN_OPERATION, server=host, error_id="Deadline", transient=True) from None
+            raise failures.from_exception(exc, cmdlet=None, server=host) from None
         self._pool = pool
 
     def close(self) -> None:

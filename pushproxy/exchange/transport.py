@@ -5,11 +5,18 @@ pypsrp only takes a bool or a CA path, so the pin is enforced by mounting an HTT
 carry `assert_fingerprint`: urllib3 compares the peer certificate's digest during the handshake and fails the
 connection on a mismatch. With a pin, CA and host-name checks are off by design (the pin is stronger: it names
 the one certificate); an `--insecure` switch is deliberately not offered, since a pin covers the self-signed case.
+
+Deadline: pypsrp 0.9.1 is synchronous and its only bounds are the HTTP connect/read timeouts. While a SendDeadline
+is set, every message (and pypsrp's NTLM round trips under it) gets timeouts no longer than the time left, and
+none is sent once it has passed, so a server that stalls a Create or a Receive cannot outlast the caller's deadline.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -18,7 +25,10 @@ from pypsrp import _pool_manager
 from pypsrp.wsman import WSMan
 from requests.packages.urllib3.util.retry import Retry  # type: ignore[import-untyped]
 
-from pushproxy.exchange.endpoint import ExchangeEndpoint
+from pushproxy.exchange.endpoint import ExchangeEndpoint, TlsSettings
+
+# Shortest HTTP timeout handed to requests: a zero or negative one would mean "no timeout" or raise ValueError.
+_MIN_TIMEOUT_S = 0.05
 
 
 @dataclass
@@ -33,12 +43,55 @@ class RequestCounter:
             self.wsman_messages += 1
 
 
-def build_wsman(endpoint: ExchangeEndpoint, password: str | None, *, url: str | None = None) -> tuple[WSMan, RequestCounter]:
-    """A pypsrp WSMan for `url` (default: the endpoint's), with our TLS policy and a message counter installed."""
+class DeadlineExceeded(requests.exceptions.Timeout):
+    """A message was due to be sent after the deadline had passed (a Timeout, so it is classified transient)."""
+
+
+@dataclass
+class SendDeadline:
+    """An optional monotonic instant that bounds every message sent on one connection."""
+
+    at: float | None = None
+    # True when the last message's timeouts were cut to the time left: a timeout then means the deadline passed.
+    cut: bool = False
+
+    @contextmanager
+    def bound(self, seconds: float) -> Iterator[None]:
+        self.at, self.cut = time.monotonic() + seconds, False
+        try:
+            yield
+        finally:
+            self.at = None
+
+    def timeouts(self, requested: object, connect_s: float, read_s: float) -> tuple[float, float] | object:
+        """The (connect, read) timeouts for one message: `requested` (pypsrp's) cut to the time left."""
+        if self.at is None:
+            return requested
+        left = self.at - time.monotonic()
+        if left <= 0:
+            self.cut = True
+            raise DeadlineExceeded("the deadline passed before the next WSMan message")
+        if requested is None:
+            connect, read = connect_s, read_s
+        elif isinstance(requested, tuple):
+            connect, read = requested
+        else:
+            connect = read = float(requested)  # type: ignore[arg-type]  # pypsrp passes an int or float
+        self.cut = left < max(connect, read)
+        return (max(_MIN_TIMEOUT_S, min(connect, left)), max(_MIN_TIMEOUT_S, min(read, left)))
+
+
+def build_wsman(
+    endpoint: ExchangeEndpoint, password: str | None, *, url: str | None = None, tls: TlsSettings | None = None
+) -> tuple[WSMan, RequestCounter, SendDeadline]:
+    """A pypsrp WSMan for `url` (default: the endpoint's), with our TLS policy, a message counter and a deadline.
+
+    `tls` (default: the endpoint's `tls`) lets the Windows PowerShell endpoint check another certificate.
+    """
     parts = urlsplit(url or endpoint.url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)  # pypsrp would default to 5985/5986: always pass it
-    tls = endpoint.tls
+    tls = tls if tls is not None else endpoint.tls
     cert_validation: bool | str = True
     if https and tls.mode == "ca_bundle" and tls.ca_bundle:
         cert_validation = tls.ca_bundle
@@ -64,6 +117,7 @@ def build_wsman(endpoint: ExchangeEndpoint, password: str | None, *, url: str | 
         reconnection_backoff=0.5,  # pypsrp sleeps backoff*(2**n-1) between Receive read-timeout retries
     )
     counter = RequestCounter()
+    deadline = SendDeadline()
     transport = wsman.transport
     # pypsrp builds its requests session lazily on the first send; build it now so we can mount the pin.
     session: requests.Session = transport._build_session()
@@ -73,15 +127,19 @@ def build_wsman(endpoint: ExchangeEndpoint, password: str | None, *, url: str | 
     original_send = transport.send
 
     def counting_send(message: bytes, **kwargs: object) -> bytes:
-        counter.add()
         # pypsrp resends a timed-out Receive up to 5 times with growing sleeps; once is enough here, since the
         # caller's deadline and the activity's retry policy take over after that.
         if isinstance(kwargs.get("retries_on_read_timeout"), int):
             kwargs["retries_on_read_timeout"] = min(int(kwargs["retries_on_read_timeout"]), 1)  # type: ignore[call-overload]
+        if deadline.at is not None:
+            # Under a deadline a resend would start another full timeout after the first: the caller decides.
+            kwargs["retries_on_read_timeout"] = 0
+            kwargs["timeout"] = deadline.timeouts(kwargs.get("timeout"), transport.connection_timeout, transport.read_timeout)
+        counter.add()
         return original_send(message, **kwargs)  # type: ignore[arg-type]
 
     transport.send = counting_send  # type: ignore[method-assign]
-    return wsman, counter
+    return wsman, counter, deadline
 
 
 def _pinned_adapter(sha256_hex: str) -> requests.adapters.HTTPAdapter:

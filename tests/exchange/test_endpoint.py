@@ -65,6 +65,15 @@ def test_http_with_kerberos_or_ntlm_is_allowed_but_basic_needs_https() -> None:
         ({"servers": ["EX1", "ex1"]}, "servers"),
         ({"servers": ["EX1; Remove-Item"]}, "servers[0]"),
         ({"windows_powershell_url": "not a url"}, "windows_powershell_url"),
+        ({"windows_powershell_tls": "pinned"}, "windows_powershell_tls"),
+        ({"windows_powershell_tls": {"mode": "pinned", "pinned_sha256": "abc"}}, "windows_powershell_tls.pinned_sha256"),
+        ({"windows_powershell_tls": {"mode": "system", "verify": False}}, "windows_powershell_tls.verify"),
+        ({"tls": {"mode": "system", "verify": False}}, "tls.verify"),
+        (
+            {"windows_powershell_url": "http://{server}:5985/wsman", "windows_powershell_tls": {"mode": "pinned", "pinned_sha256": "ab" * 32}},
+            "windows_powershell_tls.mode",
+        ),
+        ({"url": "http://ex1.contoso.com/PowerShell", "windows_powershell_tls": {"mode": "ca_bundle", "ca_bundle": "/ca.pem"}}, "windows_powershell_tls.mode"),
         ({"password": "x"}, "password"),
     ],
 )
@@ -89,3 +98,21 @@ def test_the_field_prefix_is_applied() -> None:
 def test_kerberos_may_rely_on_the_ticket_cache() -> None:
     e = endpoint(auth="kerberos", username=..., password_ref=...)
     assert e.username is None and e.password_ref is None
+
+
+def test_windows_powershell_tls_defaults_to_tls_and_round_trips() -> None:
+    exchange_pin = {"mode": "pinned", "pinned_sha256": "ab" * 32}
+    same = endpoint(tls=exchange_pin)
+    assert same.windows_powershell_tls is None and same.windows_powershell_tls_settings == same.tls
+    assert same.to_dict()["windows_powershell_tls"] is None
+    own = endpoint(tls=exchange_pin, windows_powershell_tls={"mode": "pinned", "pinned_sha256": "CD:" * 31 + "CD"})
+    assert own.windows_powershell_tls_settings.pinned_sha256 == "cd" * 32 and own.tls.pinned_sha256 == "ab" * 32
+    assert ExchangeEndpoint.from_dict(own.to_dict()) == own
+    # Over http there is nothing to verify; system (the default) is accepted.
+    assert endpoint(url="http://ex1.contoso.com/PowerShell", windows_powershell_tls={"mode": "system"}).windows_powershell_tls is not None
+
+
+def test_windows_powershell_tls_errors_carry_the_prefix() -> None:
+    with pytest.raises(SpecError) as err:
+        ExchangeEndpoint.from_dict({**GOOD, "windows_powershell_tls": {"mode": "pinned"}}, field_prefix="exchange")
+    assert err.value.field == "exchange.windows_powershell_tls.pinned_sha256"

@@ -353,6 +353,24 @@ def test_a_cmdlet_past_its_deadline_is_stopped(fresh: Any) -> None:
     assert elapsed < 7, elapsed  # bounded by the deadline plus HTTP slack, not by the 8 s delay
 
 
+@pytest.mark.parametrize("operation", ["Create", "Receive"])
+def test_opening_the_pool_is_bounded_by_the_call_deadline(fresh: Any, operation: str) -> None:
+    # Create, or the handshake's first Receive, stalls far longer than the deadline; the connect/read timeouts
+    # alone (operation_timeout_s + 10 s, connect 30 s) would let the open wait it out.
+    fresh.faults([{"when": {"operation": operation}, "fail": {"kind": "delay", "delay_s": 20}, "times": 1}])
+    started = time.monotonic()
+    with pytest.raises(ExchangeError) as err:
+        with session_for(fresh, call_deadline_s=2, operation_timeout_s=5):
+            pass
+    elapsed = time.monotonic() - started
+    assert err.value.transient and err.value.error_id == "Deadline"
+    assert err.value.cmdlet == "open runspace pool" and "open runspace pool" in str(err.value)
+    assert elapsed < 2 + 5, elapsed  # the deadline plus slack, not the 20 s delay
+    # The session that follows (the activity's retry) opens normally.
+    with session_for(fresh) as session:
+        assert client.get_auth_config(session).current_thumbprint
+
+
 def test_an_error_n_times_then_success_is_retried_to_success(fresh: Any) -> None:
     fresh.faults([{"when": {"operation": "Get-AuthConfig"}, "fail": {"kind": "error", "message": "The server is busy, try again later."}, "times": 2}])
     errors: list[ExchangeError] = []

@@ -149,6 +149,7 @@ BAD_FIELDS: list[tuple[str, Any, str]] = [
     ("exchange.servers", ["ex1.fabrikam.com", "ex 2"], "exchange.servers[1]"),
     ("exchange.servers", ["ex1;rm.fabrikam.com"], "exchange.servers[0]"),
     ("exchange.windows_powershell_url", "nope", "exchange.windows_powershell_url"),
+    ("exchange.windows_powershell_tls", {"mode": "pinned", "pinned_sha256": "abc"}, "exchange.windows_powershell_tls.pinned_sha256"),
     ("exchange.passwd", "env:X", "exchange.passwd"),
     ("graph", DELETE, "graph"),
     ("graph.mode", "password", "graph.mode"),
