@@ -17,7 +17,7 @@ from azure.durable_functions.decorators.metadata import DurableClient
 from pushproxy import fleet
 from pushproxy.registry import VerificationRecord, VerificationSummary, shared_registry
 from pushproxy.registry.models import parse_time
-from pushproxy.verification import should_remediate, summarize
+from pushproxy.verification import DECISION_DETAIL, should_remediate, summarize
 
 bp = df.Blueprint()
 log = logging.getLogger("pushproxy.verification")
@@ -172,7 +172,12 @@ async def verify_tenant(payload: dict[str, Any]) -> dict[str, Any]:
     # The full record (facts, details) is in the registry; the workflow's history keeps only what it decides on.
     slim = record.to_dict()
     slim.pop("facts", None)
-    slim["findings"] = [{k: f[k] for k in ("kind", "severity", "message")} for f in slim["findings"]]
+    # Except the detail the remediation decision reads (whether a staged next certificate's key is uploadable).
+    slim["findings"] = [
+        {**{k: f[k] for k in ("kind", "severity", "message")},
+         "detail": {k: v for k, v in (f.get("detail") or {}).items() if k in DECISION_DETAIL}}
+        for f in slim["findings"]
+    ]
     return {"record": slim, "policy": policy}
 
 

@@ -73,6 +73,8 @@ REMEDIABLE_KINDS: frozenset[str] = frozenset(
     {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_EXPIRED, KEY_MISSING,
      NEXT_CERT_KEY_MISSING}
 )
+# The finding details remediable_findings() reads: the verification workflow keeps them when it slims a record.
+DECISION_DETAIL: frozenset[str] = frozenset({"uploadable"})
 # While any of these stands, an onboarding can't help (can't reach, or the plan would block): don't start one.
 # KEY_REMOVED too: any onboarding plans the missing key again, and re-adding a key that the tenant's own clean-up
 # (Exchange hybrid clean-up mode) removed, every day, is the loop DOMAIN.md forbids; a person decides instead.

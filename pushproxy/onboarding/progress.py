@@ -82,6 +82,7 @@ class Progress:
             "tenant": self.tenant,
             "plan": [c.to_dict() for c in plan.changes] if plan else [],
             "blocking": [p.to_dict() for p in plan.blocking] if plan else [],
+            "plan_notes": list(plan.notes) if plan else [],
             "state_hash": plan.state_hash if plan else None,
             "awaiting": self.awaiting,
             "current": self.current,
@@ -105,6 +106,9 @@ class Progress:
             "remediation": self.remediation,
             "plan": [c.to_dict() for c in plan.changes] if plan else [],
             "blocking": [p.to_dict() for p in plan.blocking] if plan else [],
+            # What discovery found that needs no change from us but may need a person (e.g. a staged next
+            # certificate that isn't published everywhere): the plan's notes, apart from the run's own.
+            "plan_notes": list(plan.notes) if plan else [],
             "state_hash": plan.state_hash if plan else None,
             "changes": self.done,
             "changed": [d["kind"] for d in self.done if d.get("outcome") not in ("none", "failed")],

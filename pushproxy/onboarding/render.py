@@ -90,6 +90,8 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
         console.print(
             f"  probe on {probe.get('server')}: [bold]{probe.get('result_type')}[/]{extra} after {probe.get('attempts', 1)} attempt(s)"
         )
+    for note in report.get("plan_notes", []):
+        console.print(f"  found: {note}")
     for note in report.get("notes", []):
         console.print(f"  note: {note}")
     if report.get("error"):

@@ -413,3 +413,68 @@ def test_key_uploads_come_from_successful_upload_changes_of_the_registry() -> No
 def test_observation_with_key_uploads_round_trips_through_plain_json() -> None:
     obs = observe(key_uploads=(UPLOADED, v.KeyUpload(None, "x", None)))
     assert v.TenantObservation.from_dict(json.loads(json.dumps(obs.to_dict()))) == obs
+
+
+# A staged next certificate's missing key: remediable when an onboarding's plan would upload it (valid, on every
+# Mailbox server, not yet effective), reported only when a person must act, key_removed when we uploaded it before.
+
+def staged(effective: datetime | None = NOW + timedelta(days=5), next_cert: AuthCertificate | None = None,
+           present: bool = True) -> ExchangeDiscovery:
+    c = next_cert or cert(NEXT)
+    base = exchange()
+    return dataclasses.replace(
+        base,
+        auth_config=AuthConfig(CUR, NEXT, effective, None, None, DOMAIN),
+        auth_certificates=base.auth_certificates + (ServerCertificate("EX1", NEXT, "next", present, c if present else None),),
+    )
+
+
+def test_a_staged_valid_next_certificate_without_its_key_is_remediated() -> None:
+    record = classify(observe(exchange=staged()))
+    assert (record.state, [f.kind for f in record.findings]) == ("drifting", ["next_cert_key_missing"])
+    finding = record.findings[0]
+    assert finding.detail["uploadable"] is True and finding.detail["thumbprint"] == NEXT
+    assert v.remediable_findings(record) == [finding]
+    assert v.should_remediate(record, "onboard") and not v.should_remediate(record, "off")
+    assert classify(observe(exchange=staged(), tenant=tenant(keys=(CUR, NEXT)))).state == "healthy"
+
+
+@pytest.mark.parametrize(
+    ("ex", "words"),
+    [
+        (lambda: staged(present=False), "on no Mailbox server"),
+        (lambda: staged(next_cert=cert(NEXT, days_left=-1)), "expired"),
+        (lambda: staged(next_cert=cert(NEXT, key_size=1024)), "1024-bit"),
+        (lambda: staged(effective=NOW - timedelta(hours=2)), "took effect"),
+    ],
+    ids=["unpublished", "expired", "weak", "effective-passed"],
+)
+def test_a_staged_next_certificate_a_person_must_fix_is_reported_not_remediated(ex: object, words: str) -> None:
+    record = classify(observe(exchange=ex()))  # type: ignore[operator]
+    assert [f.kind for f in record.findings] == ["next_cert_key_missing"]
+    finding = record.findings[0]
+    assert finding.detail["uploadable"] is False and words in finding.message and words in finding.detail["reason"]
+    assert not v.should_remediate(record, "onboard")
+
+
+def test_a_next_key_we_uploaded_and_that_is_gone_is_removed_and_not_remediated() -> None:
+    ours = v.KeyUpload(NEXT, "onboarding-fabrikam.com", NOW - timedelta(days=3))
+    record = classify(observe(exchange=staged(), key_uploads=(ours,)))
+    assert [f.kind for f in record.findings] == ["key_removed"]
+    finding = record.findings[0]
+    assert (finding.detail["thumbprint"], finding.detail["onboarding_id"]) == (NEXT, "onboarding-fabrikam.com")
+    assert "staged next Auth certificate" in finding.message and "will not re-add it automatically" in finding.message
+    assert record.state == "failing" and not v.should_remediate(record, "onboard")
+
+
+def test_a_next_key_missing_after_clean_up_removed_our_current_key_is_not_remediated() -> None:
+    # Our current key is gone (clean-up mode's mark): the next key is not pushed behind the person's back either.
+    record = classify(observe(exchange=staged(), tenant=tenant(keys=()), key_uploads=(UPLOADED,)))
+    assert [f.kind for f in record.findings] == ["key_removed", "key_removed"]
+    assert [f.detail["thumbprint"] for f in record.findings] == [CUR, NEXT]
+    assert not v.should_remediate(record, "onboard")
+
+
+def test_a_next_certificate_equal_to_the_current_one_is_not_a_second_finding() -> None:
+    ex = exchange(auth_config=AuthConfig(CUR, CUR, NOW + timedelta(days=3), None, None, DOMAIN))
+    assert kinds(observe(exchange=ex, tenant=tenant(keys=()))) == ["key_missing"]

@@ -88,9 +88,10 @@ def test_each_drift_kind_is_found_and_one_unreachable_tenant_does_not_stop_the_f
     assert status.custom_status["phase"] == "done"
     assert status.custom_status["total"] == 11
     assert "connection" in latest(registry, "unreachable.example").findings[0].message.lower()
-    # Default policy (approval required): remediate what an onboarding puts back, nothing it can't.
-    assert summary.remediations == ("expired.example", "noauthserver.example", "nokey.example", "proxyoff.example",
-                                    "wrongauthserver.example")
+    # Default policy (approval required): remediate what an onboarding puts back, nothing it can't (a staged,
+    # published, valid next certificate's key is uploaded by the plan, so it is remediated too).
+    assert summary.remediations == ("expired.example", "nextkey.example", "noauthserver.example", "nokey.example",
+                                    "proxyoff.example", "wrongauthserver.example")
 
 
 def test_hybrid_wizard_acs_servers_in_the_path_form_are_ours_another_tenants_is_not(
@@ -240,3 +241,53 @@ def views_of(registry: Any) -> dict[str, Any]:
 
     return views.fleet_view(registry.list_tenants(), registry.list_verifications(),
                             registry.latest_verification_summary())
+
+
+def _sp_thumbprints(graph: Any, domain: str) -> set[str]:
+    import base64
+    import hashlib
+
+    sps = graph.state()["tenants"][fs.tenant_id_of(domain)]["servicePrincipals"]
+    keys = next(sp["keyCredentials"] for sp in sps if sp["appId"] == fs.EXCHANGE_ONLINE_APP_ID)
+    return {hashlib.sha1(base64.b64decode(k["key"]), usedforsecurity=False).hexdigest().upper() for k in keys}
+
+
+def test_a_staged_next_certificate_without_its_key_starts_a_remediation_that_uploads_it(
+    exchange: Any, graph: Any, host: Any
+) -> None:
+    plan = fs.OrgPlan.onboarded("rotating.example")
+    fs.next_key_missing(plan)
+    registry = open_registry()
+    fs.build_fleet(exchange, graph, [plan], registry)
+    auth_config = exchange.state()["organizations"]["rotating.example"]["auth_config"]
+    current, staged = auth_config["current"], auth_config["next"]
+    assert _sp_thumbprints(graph, "rotating.example") == {current}
+
+    status = run_verification(host)
+    assert status.output["remediations"] == ["rotating.example"]
+    finding = latest(registry, "rotating.example").findings[0]
+    assert (finding.kind, finding.detail["thumbprint"], finding.detail["uploadable"]) == ("next_cert_key_missing", staged, True)
+
+    # The remediation asks for approval again (the default policy), with the next certificate's upload as its plan.
+    instance_id = "onboarding-rotating.example"
+    waiting = host.wait_for(instance_id, timeout=60,
+                            until=lambda s: (s.custom_status or {}).get("phase") == "awaiting_approval")
+    assert [(c["kind"], c["details"]["source"], c["details"]["thumbprint"]) for c in waiting.custom_status["plan"]] == [
+        ("upload_tenant_key", "next", staged)]
+    host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "bob",
+                                               "state_hash": waiting.custom_status["state_hash"]})
+    done = host.wait_for(instance_id, timeout=60)
+    assert done.output["outcome"] == "done", done.output
+    assert done.output["remediation"] is True
+
+    assert _sp_thumbprints(graph, "rotating.example") == {current, staged}
+    again = run_verification(host, tenants=["rotating.example"])
+    assert again.output["remediations"] == []
+    assert latest(registry, "rotating.example").state == "healthy"
+
+    # Then clean-up mode removes the keys: the next key is one we uploaded, so it is reported, never re-added.
+    _remove_every_key(graph, "rotating.example")
+    removed = run_verification(host, tenants=["rotating.example"])
+    assert removed.output["remediations"] == []
+    kinds = [(f.kind, f.detail["thumbprint"]) for f in latest(registry, "rotating.example").findings if f.kind != "probe_failed"]
+    assert kinds == [("key_removed", current), ("key_removed", staged)]
