@@ -1,37 +1,7 @@
-"""The Exchange client's public calls in one place, for activities: `from pushproxy.exchange import client`."""
+"""The Exchange client's public calls in one place, for call sites that read `client.enable_push_proxy(...)`:
+`from pushproxy.exchange import client`. The names are the package's own (`pushproxy.exchange.__all__`), kept in
+one list there.
+"""
 
-from pushproxy.exchange.discovery import discover_exchange
-from pushproxy.exchange.operations import (
-    disable_push_proxy,
-    enable_push_proxy,
-    ensure_auth_server,
-    get_auth_config,
-    get_auth_servers,
-    get_push_proxy,
-    get_server_certificate,
-    get_servers,
-    list_certificates,
-    new_auth_certificate,
-    restart_health_manager,
-    run_probe,
-    set_auth_certificate,
-)
-from pushproxy.exchange.session import ExchangeSession
-
-__all__ = [
-    "ExchangeSession",
-    "disable_push_proxy",
-    "discover_exchange",
-    "enable_push_proxy",
-    "ensure_auth_server",
-    "get_auth_config",
-    "get_auth_servers",
-    "get_push_proxy",
-    "get_server_certificate",
-    "get_servers",
-    "list_certificates",
-    "new_auth_certificate",
-    "restart_health_manager",
-    "run_probe",
-    "set_auth_certificate",
-]
+from pushproxy.exchange import *  # noqa: F403
+from pushproxy.exchange import __all__  # noqa: F401
