@@ -1,11 +1,5 @@
-"""The Azure Functions entry point: one DFApp, the blueprints registered, nothing else."""
+"""The Azure Functions entry point: the worker indexes the one DFApp here, built by the composition root."""
 
-import azure.durable_functions as df
-import azure.functions as func
+from app_factory import build_app
 
-from functions import activities, http_api, timers
-from orchestrators import onboarding, verification
-
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (activities.bp, http_api.bp, timers.bp, onboarding.bp, verification.bp):
-    app.register_functions(blueprint)
+app = build_app()

@@ -1,8 +1,10 @@
-"""The onboarding workflow: discover, plan, approve each group, re-check, apply, verify, record.
+"""The onboarding workflow, in its six steps: discover, plan, approve (each group), apply, verify, record.
 
 Orchestrators only decide: no I/O, no clock but `context.current_utc_datetime`, no environment. Every step that
-touches Exchange, Graph or the registry is an activity (functions/activities.py). Custom status always says the
-phase, the plan, what is done and what is awaited, so `GET` on an onboarding tells a person everything.
+touches Exchange, Graph or the registry is an activity (functions/), called through pushproxy.workflow, so each
+comes back in the one outcome shape and transient failures are retried on durable timers. Whatever ends the run,
+a blocking problem, a decision, a failed step or a bug here, ends it through `finish`: the registry records it and
+the custom status is final. Custom status always says the phase, the plan, what is done and what is awaited.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from pushproxy.activity_names import Activity, Orchestrator
+from pushproxy.onboarding.payloads import change_payload
 from pushproxy.onboarding.progress import Progress, parse_approval
+from pushproxy.outcome import message
 from pushproxy.plan import GROUPS, OnboardingPlan, plan_onboarding
 from pushproxy.spec import TenantSpec
+from pushproxy.workflow import RetryPolicy, call_step, call_steps, short
 
 bp = df.Blueprint()
 
@@ -23,99 +29,111 @@ bp = df.Blueprint()
 # us (another tool fighting us) ends the run instead of asking forever.
 MAX_APPROVAL_ROUNDS = 5
 
-
-def _short(exc: BaseException) -> str:
-    """An activity failure as one line: Durable's message can carry a whole remote traceback."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 400 else text[:399] + "…"
+Steps = Generator[Any, Any, Any]
 
 
-def _upload_source(
-    details: dict[str, Any], created: dict[str, Any] | None, current: dict[str, Any] | None, exchange: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The certificate whose public key an `upload_tenant_key` change puts on the service principal: the one this
-    run created, the staged next one (by thumbprint, from the discovery the plan was approved on), or the current one."""
-    source = details.get("source")
-    if source == "create_auth_certificate":
-        return created
-    if source == "next":
-        wanted = str(details.get("thumbprint") or "").upper()
-        return next(
-            (
-                c["certificate"]
-                for c in exchange["auth_certificates"]
-                if c["slot"] == "next" and c["certificate"] and str(c["certificate"]["thumbprint"]).upper() == wanted
-            ),
-            None,
-        )
-    return current
+class Ended(Exception):
+    """The run ends here, in `phase` (blocked, rejected, timed_out, failed), for `error` if any."""
+
+    def __init__(self, phase: str, error: str | None = None) -> None:
+        super().__init__(phase, error)
+        self.phase = phase
+        self.error = error
 
 
-class OnboardingFailed(Exception):
-    """A change could not be made; the custom status and the registry say which and why."""
-
-
-@bp.orchestration_trigger(context_name="context")
+@bp.orchestration_trigger(context_name="context", orchestration=Orchestrator.ONBOARDING)
 def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     """Onboard one organisation to the push-notification proxy, from discovery to a verified probe."""
-    request = context.get_input() or {}
-    spec = TenantSpec.from_dict(request.get("spec"))
-    spec_dict = spec.to_dict()
-    progress = Progress(
-        tenant=spec.tenant_domain,
-        started_at=context.current_utc_datetime,
-        requested_by=request.get("requested_by"),
-        remediation=bool(request.get("remediation")),
-    )
-    retry = df.RetryOptions(
-        first_retry_interval_in_milliseconds=max(1, int(spec.retry.first_retry_interval_s * 1000)),
-        max_number_of_attempts=spec.retry.max_attempts,
-    )
+    run = OnboardingRun(context)
+    try:
+        exchange, plan = yield from run.discover_and_plan()  # 1. discover, 2. plan
+        exchange, plan = yield from run.approve(exchange, plan)  # 3. approve each group, re-checked after
+        yield from run.apply(exchange, plan)  # 4. apply, one idempotent activity per change
+        yield from run.verify(plan)  # 5. verify: restart, wait, probe until it succeeds or time runs out
+        phase, error = "done", None
+    except Ended as end:
+        phase, error = end.phase, end.error
+    except Exception as exc:  # a bug in deciding must not freeze the status either
+        phase, error = "failed", f"internal error: {type(exc).__name__}: {short(exc)}"
+    return (yield from run.record(phase, error))  # 6. record
 
-    def publish(phase: str | None = None) -> None:
-        if phase:
-            progress.phase = phase
-        context.set_custom_status(progress.status())
 
-    def discover() -> Generator[Any, Any, tuple[dict[str, Any], dict[str, Any], OnboardingPlan]]:
-        publish("discovering")
-        results = yield context.task_all(
-            [
-                context.call_activity_with_retry("discover_exchange", retry, {"spec": spec_dict}),
-                context.call_activity_with_retry("discover_tenant", retry, {"spec": spec_dict}),
-            ]
+class OnboardingRun:
+    """One run's decisions, a named sub-step per method. Deterministic: it reads only the context and outcomes."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        request = context.get_input() or {}
+        if isinstance(request, str):  # as the extension hands it over: JSON text
+            import json
+
+            request = json.loads(request)
+        self.context = context
+        self.spec = TenantSpec.from_dict(request.get("spec"))
+        self.spec_dict = self.spec.to_dict()
+        self.progress = Progress(
+            tenant=self.spec.tenant_domain,
+            started_at=context.current_utc_datetime,
+            requested_by=request.get("requested_by"),
+            remediation=bool(request.get("remediation")),
         )
-        for result in results:
-            if not result.get("ok"):
-                raise OnboardingFailed(result["error"]["message"])
-        exchange, tenant = results[0]["result"], results[1]["result"]
-        plan = plan_onboarding(exchange, tenant, spec.tenant_domain, context.current_utc_datetime, tenant_id=spec.tenant_id)
-        progress.set_plan(plan)
-        return exchange, tenant, plan
+        self.retry = RetryPolicy(self.spec.retry.first_retry_interval_s, self.spec.retry.max_attempts)
 
-    def finish(phase: str, error: str | None = None) -> Generator[Any, Any, dict[str, Any]]:
-        progress.phase = phase
-        progress.error = error
-        progress.finished_at = context.current_utc_datetime
-        progress.awaiting = None
-        publish()
-        report = progress.report()
-        try:
-            yield context.call_activity_with_retry(
-                "record_onboarding", retry, {"spec": spec_dict, "instance_id": context.instance_id, "report": report}
-            )
-        except Exception as exc:  # the onboarding itself is over; a registry outage must not hide its result
-            progress.note(f"could not record the onboarding in the registry: {_short(exc)}")
-            publish()
-            report = progress.report()
-        return report
+    def publish(self, phase: str | None = None) -> None:
+        if phase:
+            self.progress.phase = phase
+        self.context.set_custom_status(self.progress.status())
 
-    def approve(group: str, plan: OnboardingPlan) -> Generator[Any, Any, str]:
+    # 1 and 2 ---------------------------------------------------------------------------------------------------
+
+    def discover_and_plan(self) -> Generator[Any, Any, tuple[dict[str, Any], OnboardingPlan]]:
+        """Both sides in parallel, read-only, then the plan: only what is missing or wrong."""
+        self.publish("discovering")
+        payload = {"spec": self.spec_dict}
+        found = yield from call_steps(
+            self.context, [(Activity.DISCOVER_EXCHANGE, payload), (Activity.DISCOVER_TENANT, payload)], self.retry
+        )
+        for outcome in found:
+            if not outcome["ok"]:
+                raise Ended("failed", f"discovery failed: {message(outcome)}")
+        exchange, tenant = found[0]["result"], found[1]["result"]
+        plan = plan_onboarding(
+            exchange, tenant, self.spec.tenant_domain, self.context.current_utc_datetime, tenant_id=self.spec.tenant_id
+        )
+        self.progress.set_plan(plan)
+        if plan.is_blocked:
+            raise Ended("blocked")
+        return exchange, plan
+
+    # 3 ---------------------------------------------------------------------------------------------------------
+
+    def approve(self, exchange: dict[str, Any], plan: OnboardingPlan) -> Generator[Any, Any, tuple[dict[str, Any], OnboardingPlan]]:
+        """Each group approved on its own; then discover again and apply only a plan approved for the state as it is."""
+        rounds = 0
+        while not plan.is_empty:
+            rounds += 1
+            if rounds > MAX_APPROVAL_ROUNDS:
+                raise Ended("failed", "the state kept changing between approval and apply")
+            for group in GROUPS:
+                if plan.group(group):
+                    decision = yield from self.decision(group, plan)
+                    if decision == "reject":
+                        raise Ended("rejected")
+                    if decision == "timed_out":
+                        raise Ended("timed_out")
+            exchange, again = yield from self.discover_and_plan()
+            if again.state_hash == plan.state_hash and again.changes == plan.changes:
+                return exchange, plan
+            self.progress.note("the state changed after approval: the new plan needs approval again")
+            plan = again
+        return exchange, plan
+
+    def decision(self, group: str, plan: OnboardingPlan) -> Generator[Any, Any, str]:
         """Wait for this group's decision: "approve", "reject" or "timed_out"."""
+        context, spec, progress = self.context, self.spec, self.progress
         now = context.current_utc_datetime
         deadline = now + timedelta(seconds=spec.approval.timeout_s)
         progress.awaiting = {"group": group, "state_hash": plan.state_hash, "deadline": deadline.isoformat()}
-        publish("awaiting_approval")
+        self.publish("awaiting_approval")
         if spec.approval.policy == "auto":
             progress.approve(group, "approve", "policy:auto", "approved by the spec's approval policy", now, plan.state_hash)
             progress.awaiting = None
@@ -130,110 +148,101 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
             decision, why_not = parse_approval(event.result, plan.state_hash, spec.approval.approvers)
             if decision is None:
                 progress.note(f"ignored an approval event: {why_not}")
-                publish()
+                self.publish()
                 continue
             timer.cancel()
-            progress.approve(
-                group,
-                decision["decision"],
-                decision["approver"],
-                decision.get("comment"),
-                context.current_utc_datetime,
-                plan.state_hash,
-            )
+            progress.approve(group, decision["decision"], decision["approver"], decision.get("comment"),
+                             context.current_utc_datetime, plan.state_hash)
             progress.awaiting = None
             return str(decision["decision"])
 
-    # 1. Discover and plan.
-    try:
-        exchange, _tenant, plan = yield from discover()
-    except Exception as exc:
-        return (yield from finish("failed", f"discovery failed: {_short(exc)}"))
-    if plan.is_blocked:
-        return (yield from finish("blocked"))
+    # 4 ---------------------------------------------------------------------------------------------------------
 
-    # 2. Approve each group, then re-check: apply only what was approved for the state as it is now.
-    rounds = 0
-    while not plan.is_empty:
-        rounds += 1
-        if rounds > MAX_APPROVAL_ROUNDS:
-            return (yield from finish("failed", "the state kept changing between approval and apply"))
-        for group in GROUPS:
-            if not plan.group(group):
-                continue
-            decision = yield from approve(group, plan)
-            if decision == "reject":
-                return (yield from finish("rejected"))
-            if decision == "timed_out":
-                return (yield from finish("timed_out"))
-        try:
-            exchange, _tenant, again = yield from discover()
-        except Exception as exc:
-            return (yield from finish("failed", f"discovery failed: {_short(exc)}"))
-        if again.is_blocked:
-            return (yield from finish("blocked"))
-        if again.state_hash == plan.state_hash and again.changes == plan.changes:
-            break
-        progress.note("the state changed after approval: the new plan needs approval again")
-        plan = again
-
-    # 3. Apply, one idempotent activity per change, in the plan's order.
-    publish("applying")
-    created: dict[str, Any] | None = None
-    current_cert = next((c["certificate"] for c in exchange["auth_certificates"] if c["slot"] == "current" and c["certificate"]), None)
-    for change in plan.changes:
-        payload: dict[str, Any] = {"spec": spec_dict, "change": change.to_dict()}
-        if change.kind == "assign_auth_certificate":
-            payload["thumbprint"] = (created or {}).get("thumbprint") or change.details.get("thumbprint")
-        if change.kind == "upload_tenant_key":
-            payload["der_b64"] = (_upload_source(change.details, created, current_cert, exchange) or {}).get("der_b64")
-        progress.current = change.kind
-        publish()
-        try:
-            result = yield context.call_activity_with_retry(change.kind, retry, payload)
-        except Exception as exc:  # retries exhausted on a transient error
-            progress.fail_change(change, _short(exc))
-            return (yield from finish("failed", f"{change.kind} failed: {_short(exc)}"))
-        if not result.get("ok"):
-            progress.fail_change(change, result["error"]["message"])
-            return (yield from finish("failed", f"{change.kind} failed: {result['error']['message']}"))
-        if change.kind == "create_auth_certificate":
-            created = result["result"]["certificate"]
-        progress.complete_change(change, result["action"], result["result"])
-        progress.current = None
-        publish()
-
-    # 4. Verify: optional health-manager restart, a durable wait, then the probe until it succeeds or time runs out.
-    publish("verifying")
-    server = plan.probe_server
-    if spec.verification.restart_health_manager and server:
-        try:
-            restarted = yield context.call_activity_with_retry(
-                "restart_health_manager", retry, {"spec": spec_dict, "server": server}
+    def apply(self, exchange: dict[str, Any], plan: OnboardingPlan) -> Steps:
+        """One idempotent activity per change, in the plan's order; the first failure ends the run."""
+        if not plan.is_empty:
+            self.publish("applying")
+        created: dict[str, Any] | None = None
+        for change in plan.changes:
+            self.progress.current = change.kind
+            self.publish()
+            outcome = yield from call_step(
+                self.context, change.kind, change_payload(self.spec_dict, change, created, exchange), self.retry
             )
-            why = None if restarted.get("ok") else restarted["error"]["message"]
-        except Exception as exc:
-            why = _short(exc)
-        # Optional step: a failure is noted, and the probe says whether it mattered.
-        progress.note(f"restarted MSExchangeHM on {server}" if why is None else f"could not restart MSExchangeHM on {server}: {why}")
-        publish()
-    if spec.verification.wait_s > 0:
-        wake = context.current_utc_datetime + timedelta(seconds=spec.verification.wait_s)
-        progress.waiting_until = wake.isoformat()
-        publish()
-        yield context.create_timer(wake)
-        progress.waiting_until = None
-    deadline = context.current_utc_datetime + timedelta(seconds=spec.verification.probe_deadline_s)
-    interval = timedelta(seconds=spec.verification.probe_interval_s)
-    attempts = 0
-    while server:
-        attempts += 1
-        probe = yield context.call_activity("run_probe", {"spec": spec_dict, "server": server})
-        progress.probe = {**probe["result"], "attempts": attempts}
-        publish()
-        if progress.probe.get("succeeded") or context.current_utc_datetime + interval > deadline:
-            break
-        yield context.create_timer(context.current_utc_datetime + interval)
+            if not outcome["ok"]:
+                self.progress.fail_change(change, message(outcome))
+                self.progress.current = None
+                raise Ended("failed", f"{change.kind} failed: {message(outcome)}")
+            if change.kind == Activity.CREATE_AUTH_CERTIFICATE:
+                created = outcome["result"]["certificate"]
+            self.progress.complete_change(change, outcome["action"], outcome["result"])
+            self.progress.current = None
+            self.publish()
 
-    verified = bool(progress.probe and progress.probe.get("succeeded"))
-    return (yield from finish("done" if verified else "failed", None if verified else "the connectivity probe did not succeed"))
+    # 5 ---------------------------------------------------------------------------------------------------------
+
+    def verify(self, plan: OnboardingPlan) -> Steps:
+        """Optionally restart the health manager, wait on a durable timer, then probe until success or the deadline."""
+        self.publish("verifying")
+        context, progress, verification = self.context, self.progress, self.spec.verification
+        server = plan.probe_server
+        if verification.restart_health_manager and server:
+            restarted = yield from call_step(
+                context, Activity.RESTART_HEALTH_MANAGER, {"spec": self.spec_dict, "server": server}, self.retry
+            )
+            # Optional step: a failure is noted, and the probe says whether it mattered.
+            progress.note(f"restarted MSExchangeHM on {server}" if restarted["ok"]
+                          else f"could not restart MSExchangeHM on {server}: {message(restarted)}")
+            self.publish()
+        if verification.wait_s > 0:
+            wake = context.current_utc_datetime + timedelta(seconds=verification.wait_s)
+            progress.waiting_until = wake.isoformat()
+            self.publish()
+            yield context.create_timer(wake)
+            progress.waiting_until = None
+        if not server:
+            raise Ended("failed", "no Mailbox server to run the connectivity probe on")
+        deadline = context.current_utc_datetime + timedelta(seconds=verification.probe_deadline_s)
+        interval = timedelta(seconds=verification.probe_interval_s)
+        attempts = 0
+        while True:
+            attempts += 1
+            # One attempt per call: the probe loop is its own retry, until the deadline.
+            probe = yield from call_step(context, Activity.RUN_PROBE, {"spec": self.spec_dict, "server": server})
+            if probe["ok"]:
+                progress.probe = {**probe["result"], "attempts": attempts}
+            else:
+                progress.probe = {"server": server, "result_type": "Error", "error": message(probe), "exception": None,
+                                  "succeeded": False, "attempts": attempts}
+            self.publish()
+            if progress.probe.get("succeeded"):
+                return
+            if context.current_utc_datetime + interval > deadline:
+                why = progress.probe.get("error") or progress.probe.get("result_type") or "no result"
+                raise Ended("failed", f"the connectivity probe did not succeed ({why})")
+            yield context.create_timer(context.current_utc_datetime + interval)
+
+    # 6 ---------------------------------------------------------------------------------------------------------
+
+    def record(self, phase: str, error: str | None) -> Generator[Any, Any, dict[str, Any]]:
+        """The one way a run ends: final custom status, then the registry; a registry outage is noted, not fatal."""
+        progress = self.progress
+        progress.phase = phase
+        progress.error = error
+        progress.finished_at = self.context.current_utc_datetime
+        progress.awaiting = None
+        progress.current = None
+        progress.waiting_until = None
+        self.publish()
+        report = progress.report()
+        recorded = yield from call_step(
+            self.context,
+            Activity.RECORD_ONBOARDING,
+            {"spec": self.spec_dict, "instance_id": self.context.instance_id, "report": report},
+            self.retry,
+        )
+        if not recorded["ok"]:
+            progress.note(f"could not record the onboarding in the registry: {message(recorded)}")
+            self.publish()
+            report = progress.report()
+        return report

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pushproxy.activity_names import Activity
 from pushproxy.exchange.acs import auth_server_serves_realm
 from pushproxy.exchange.models import (
     AUTH_METADATA_URL_TEMPLATE,
@@ -28,18 +29,18 @@ AUTH_SERVER_NAME = "MicrosoftSts"  # the seed's name, used only when we create o
 
 # The order changes are applied in: the seed's order (certificate, AuthServer, tenant key, then the proxy).
 KINDS: tuple[str, ...] = (
-    "create_auth_certificate",
-    "assign_auth_certificate",
-    "ensure_auth_server",
-    "upload_tenant_key",
-    "enable_push_proxy",
+    Activity.CREATE_AUTH_CERTIFICATE,
+    Activity.ASSIGN_AUTH_CERTIFICATE,
+    Activity.ENSURE_AUTH_SERVER,
+    Activity.UPLOAD_TENANT_KEY,
+    Activity.ENABLE_PUSH_PROXY,
 )
 KIND_GROUP: dict[str, Group] = {
-    "create_auth_certificate": "on_premises",
-    "assign_auth_certificate": "on_premises",
-    "ensure_auth_server": "on_premises",
-    "upload_tenant_key": "tenant",
-    "enable_push_proxy": "on_premises",
+    Activity.CREATE_AUTH_CERTIFICATE: "on_premises",
+    Activity.ASSIGN_AUTH_CERTIFICATE: "on_premises",
+    Activity.ENSURE_AUTH_SERVER: "on_premises",
+    Activity.UPLOAD_TENANT_KEY: "tenant",
+    Activity.ENABLE_PUSH_PROXY: "on_premises",
 }
 # Problem codes computed here; the discoveries' own problems with other codes are passed through.
 BLOCKING_CODES = (
@@ -190,7 +191,7 @@ def plan_onboarding(
         server = mailbox[0].name
         changes.append(
             Change(
-                "create_auth_certificate",
+                Activity.CREATE_AUTH_CERTIFICATE,
                 "on_premises",
                 f"Create a new Auth certificate on {server} ({cert_reason})",
                 {"server": server, "reason": cert_reason, "replaces": ex.auth_config.current_thumbprint},
@@ -198,7 +199,7 @@ def plan_onboarding(
         )
         changes.append(
             Change(
-                "assign_auth_certificate",
+                Activity.ASSIGN_AUTH_CERTIFICATE,
                 "on_premises",
                 "Make the new certificate the current Auth certificate and publish it to every Mailbox server",
                 {"thumbprint": None, "source": "create_auth_certificate", "replaces": ex.auth_config.current_thumbprint},
@@ -219,7 +220,7 @@ def plan_onboarding(
             summary = f"Point the AuthServer {existing.name!r} at realm {domain} (it points at {existing.auth_metadata_url})"
         changes.append(
             Change(
-                "ensure_auth_server",
+                Activity.ENSURE_AUTH_SERVER,
                 "on_premises",
                 summary,
                 {
@@ -236,7 +237,7 @@ def plan_onboarding(
     if cert is None:
         changes.append(
             Change(
-                "upload_tenant_key",
+                Activity.UPLOAD_TENANT_KEY,
                 "tenant",
                 f"Add the new Auth certificate's public key to {sp.display_name or 'the Exchange Online service principal'}"
                 f" (keeping its {len(sp.key_credentials)} existing key(s))",
@@ -246,7 +247,7 @@ def plan_onboarding(
     elif not sp.has_key(cert.thumbprint):
         changes.append(
             Change(
-                "upload_tenant_key",
+                Activity.UPLOAD_TENANT_KEY,
                 "tenant",
                 f"Add the public key of Auth certificate {cert.thumbprint} to "
                 f"{sp.display_name or 'the Exchange Online service principal'} (keeping its {len(sp.key_credentials)} existing key(s))",
@@ -268,7 +269,7 @@ def plan_onboarding(
         when = f"takes effect {effective.isoformat()}" if effective else "has no effective date yet"
         changes.append(
             Change(
-                "upload_tenant_key",
+                Activity.UPLOAD_TENANT_KEY,
                 "tenant",
                 f"Add the public key of the staged next Auth certificate {staged.thumbprint} ({when}) to "
                 f"{sp.display_name or 'the Exchange Online service principal'} before Exchange signs with it",
@@ -294,7 +295,7 @@ def plan_onboarding(
             why = f"it points at organisation {proxy.organization!r}"
         changes.append(
             Change(
-                "enable_push_proxy",
+                Activity.ENABLE_PUSH_PROXY,
                 "on_premises",
                 f"Enable the push-notification proxy for organisation {domain} ({why})",
                 {"organization": domain, "was": proxy.to_dict()},

@@ -29,7 +29,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7071, help="port (default 7071; 0 picks a free one)")
     parser.add_argument(
-        "--app", default="function_app:app", help="the DFApp, as module:attribute (default function_app:app)"
+        "--app", default=None,
+        help="the DFApp (or a function that builds one), as module:attribute; default: the product's own app "
+        "(app_factory:build_app), from any directory",
     )
     parser.add_argument(
         "--database",
@@ -40,7 +42,8 @@ def register(sub: Any) -> None:
 
 
 def load_app(spec: str) -> Any:
-    """Import `module:attribute`, from the current directory first, as the Functions worker does."""
+    """Import `module:attribute`, from the current directory first, as the Functions worker does. An attribute
+    that is a function (a composition root such as app_factory:build_app) is called for the app."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise SpecError("--app", f"{spec!r} is not module:attribute (e.g. function_app:app)")
@@ -52,9 +55,19 @@ def load_app(spec: str) -> Any:
     except ImportError as exc:
         raise SpecError("--app", f"cannot import {module_name!r}: {exc}") from exc
     try:
-        return getattr(module, attribute)
+        target = getattr(module, attribute)
     except AttributeError as exc:
         raise SpecError("--app", f"module {module_name!r} has no attribute {attribute!r}") from exc
+    from azure.functions import FunctionRegister
+
+    return target if isinstance(target, FunctionRegister) or not callable(target) else target()
+
+
+def app_directory(app_module: str) -> Path:
+    """Where the app's host.json is: next to the app's module (the product's, wherever it is installed), else here."""
+    module = sys.modules.get(app_module)
+    where = Path(getattr(module, "__file__", None) or Path.cwd()).resolve().parent
+    return where if (where / "host.json").is_file() else Path.cwd()
 
 
 def host_settings(directory: Path) -> dict[str, Any]:
@@ -92,14 +105,19 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError("--port", "must be between 0 and 65535")
     from pushproxy.local import LocalHost, default_database_path
 
-    app = load_app(args.app)
-    configured = host_settings(Path.cwd())
+    if args.app:
+        app = load_app(args.app)
+        app_module = args.app.partition(":")[0]
+    else:
+        from pushproxy.onboarding.runner import PRODUCT_APP, product_app
+
+        app = product_app()
+        app_module = PRODUCT_APP.partition(":")[0]
+    configured = host_settings(app_directory(app_module))
     database = Path(args.database).expanduser() if args.database else default_database_path()
-    # Activities that start instances themselves (verification's remediations) find this host's database the same
-    # way every pushproxy command does; without this they would write to the default file this server never reads.
-    os.environ["PUSHPROXY_LOCAL_DB"] = str(database)
-    host = LocalHost(app, database=database, max_activities=configured.get("max_activities", 16))
+    database.parent.mkdir(parents=True, exist_ok=True)
     task_hub = configured.get("task_hub") or setting("PUSHPROXY_TASK_HUB") or "pushproxy"
+    host = LocalHost(app, database=database, max_activities=configured.get("max_activities", 16), task_hub=task_hub)
     try:
         asyncio.run(_serve(host, args.host, args.port, task_hub, configured.get("route_prefix", "api")))
     finally:
@@ -120,6 +138,8 @@ async def _serve(host: Any, address: str, port: int, task_hub: str, route_prefix
     bound = runner.addresses[0]
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     server.base_url = f"http://{shown}:{bound[1]}"
+    # Activities' durableClient bindings point here, as the Functions host's point at itself.
+    host.client_base_url = server.base_url
     server.start_engine()
     server.start_timers()
     print(f"listening on {server.base_url}", flush=True)

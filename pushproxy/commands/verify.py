@@ -26,19 +26,6 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def fleet_app() -> Any:
-    """A DFApp with every blueprint function_app.py registers (a fresh one: an app can be indexed only once)."""
-    import azure.durable_functions as df
-
-    from functions import activities, http_api, timers
-    from orchestrators import onboarding, verification
-
-    app = df.DFApp()
-    for blueprint in (activities.bp, http_api.bp, timers.bp, onboarding.bp, verification.bp):
-        app.register_functions(blueprint)
-    return app
-
-
 class VerifyError(PushProxyError):
     pass
 
@@ -47,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from pushproxy.api import validation, views
     from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, verification_input
     from pushproxy.api.errors import ApiError
-    from pushproxy.local import LocalHost, default_database_path
+    from pushproxy.local import default_database_path
+    from pushproxy.onboarding.runner import open_host
     from pushproxy.registry import open_registry
 
     try:
@@ -55,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except ApiError as exc:
         raise VerifyError(exc.message) from None
     database = Path(args.database).expanduser() if args.database else default_database_path()
-    database.parent.mkdir(parents=True, exist_ok=True)
-    host = LocalHost(fleet_app(), database=database)
+    host = open_host(database)
     try:
         status = host.get_status(VERIFICATION_INSTANCE_ID)
         running = status and views.runtime_status_name(status) in views.ACTIVE_STATUSES

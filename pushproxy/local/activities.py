@@ -64,15 +64,19 @@ class ActivityRunner:
                 self._loop, self._loop_thread = loop, thread
             return self._loop
 
-    def start(self, fn: RegisteredFunction, input_text: str | None) -> concurrent.futures.Future[ActivityOutcome]:
+    def start(
+        self, fn: RegisteredFunction, input_text: str | None, bindings: dict[str, Any] | None = None
+    ) -> concurrent.futures.Future[ActivityOutcome]:
+        """Run `fn` on its input; `bindings` are its other input bindings' values (a durableClient's JSON)."""
+        extra = dict(bindings or {})
         if fn.is_async:
-            return asyncio.run_coroutine_threadsafe(self._run_async(fn, input_text), self._event_loop())
-        return self._pool.submit(self._run_sync, fn, input_text)
+            return asyncio.run_coroutine_threadsafe(self._run_async(fn, input_text, extra), self._event_loop())
+        return self._pool.submit(self._run_sync, fn, input_text, extra)
 
     @staticmethod
-    def _run_sync(fn: RegisteredFunction, input_text: str | None) -> ActivityOutcome:
+    def _run_sync(fn: RegisteredFunction, input_text: str | None, extra: dict[str, Any]) -> ActivityOutcome:
         try:
-            value = fn.user_function(**{fn.trigger_name: _decode(input_text)})
+            value = fn.user_function(**{fn.trigger_name: _decode(input_text)}, **extra)
             if inspect.isawaitable(value):
                 value = asyncio.run(_await(value))
             return ActivityOutcome(ok=True, result_text=_encode(value))
@@ -80,9 +84,9 @@ class ActivityRunner:
             return _failure(fn.name, exc)
 
     @staticmethod
-    async def _run_async(fn: RegisteredFunction, input_text: str | None) -> ActivityOutcome:
+    async def _run_async(fn: RegisteredFunction, input_text: str | None, extra: dict[str, Any]) -> ActivityOutcome:
         try:
-            value = await fn.user_function(**{fn.trigger_name: _decode(input_text)})
+            value = await fn.user_function(**{fn.trigger_name: _decode(input_text)}, **extra)
             return ActivityOutcome(ok=True, result_text=_encode(value))
         except Exception as exc:
             return _failure(fn.name, exc)

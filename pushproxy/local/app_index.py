@@ -53,7 +53,10 @@ def index_app(app: Any) -> AppIndex:
     entities: dict[str, RegisteredFunction] = {}
     http: list[RegisteredFunction] = []
     timers: list[RegisteredFunction] = []
-    for fn in app.get_functions():
+    functions = app.get_functions()
+    for fn in functions:
+        _check_loads(fn)
+    for fn in functions:
         trigger = fn.get_trigger()
         bindings = tuple(json.loads(raw) for raw in fn.get_raw_bindings())
         kind = trigger.get_binding_name()
@@ -76,25 +79,32 @@ def index_app(app: Any) -> AppIndex:
         elif kind == "timerTrigger":
             timers.append(entry)
     index = AppIndex(orchestrators, activities, http, timers, entities)
-    for entry in (*orchestrators.values(), *activities.values(), *entities.values(), *http, *timers):
-        _check_signature(entry)
+    for entry in (*orchestrators.values(), *activities.values(), *entities.values()):
+        _check_served(entry)
     _INDEXES[id(app)] = (app, index)
     return index
 
 
-def _check_signature(fn: RegisteredFunction) -> None:
-    """Refuse what the Python worker refuses to load: binding names and parameters must match (the worker also
-    injects a `context` parameter). Catches e.g. orchestration_trigger(context_name="ctx") on `handle(context)`."""
+def _check_loads(fn: Any) -> None:
+    """Refuse, at start, what the Python worker refuses to load (worker_rules), with the worker's own reason."""
+    from pushproxy.local.errors import LocalHostError
+    from pushproxy.local.worker_rules import WorkerRefusal, check_function
+
+    try:
+        check_function(fn.get_function_name(), fn.get_user_function(), list(fn.get_bindings()))
+    except WorkerRefusal as exc:
+        raise LocalHostError(f"function {fn.get_function_name()!r} would not load in Azure Functions: {exc}") from None
+
+
+# Input bindings the local host can hand an orchestrator, entity or activity besides its trigger.
+SERVED_INPUTS = ("durableClient",)
+
+
+def _check_served(fn: RegisteredFunction) -> None:
     from pushproxy.local.errors import LocalHostError
 
-    bindings = {b["name"] for b in fn.bindings if b.get("name") != "$return"}
-    params = set(inspect.signature(fn.user_function).parameters)
-    missing = sorted(bindings - params)
-    unbound = sorted(params - bindings - {"context"})
-    if missing or unbound:
-        parts = []
-        if missing:
-            parts.append(f"bindings {missing} are not parameters of the function")
-        if unbound:
-            parts.append(f"parameters {unbound} have no binding")
-        raise LocalHostError(f"function {fn.name!r} would not load in Azure Functions: {'; '.join(parts)}")
+    for binding in fn.bindings:
+        if binding["name"] in (fn.trigger_name, "$return") or str(binding.get("direction", "")).lower() != "in":
+            continue
+        if binding.get("type") not in SERVED_INPUTS:
+            raise LocalHostError(f"function {fn.name!r}: input binding type {binding.get('type')!r} is not served locally")

@@ -17,7 +17,7 @@ from typing import Any
 
 from pushproxy.local import history as h
 from pushproxy.local.activities import ActivityOutcome, ActivityRunner
-from pushproxy.local.app_index import AppIndex
+from pushproxy.local.app_index import AppIndex, RegisteredFunction
 from pushproxy.local.store import Store
 
 # How long results may keep arriving before the orchestrator is replayed on them (fan-in batching).
@@ -43,13 +43,20 @@ class ActivityDispatcher:
     """The activities this host has claimed and is running, bounded by `max_activities`."""
 
     def __init__(
-        self, store: Store, index: AppIndex, now_text: Callable[[], str], max_activities: int, lease_seconds: float
+        self,
+        store: Store,
+        index: AppIndex,
+        now_text: Callable[[], str],
+        max_activities: int,
+        lease_seconds: float,
+        bindings: Callable[[RegisteredFunction], dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.now_text = now_text
         self.max_activities = max_activities
         self.lease_seconds = lease_seconds
+        self.bindings = bindings or (lambda fn: {})
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         self.runner = ActivityRunner(max_activities)
         self.in_flight: dict[int, tuple[concurrent.futures.Future[ActivityOutcome], sqlite3.Row]] = {}
@@ -88,7 +95,8 @@ class ActivityDispatcher:
                 [(self.owner, os.getpid(), now + self.lease_seconds, r["id"]) for r in rows],
             )
         for r in rows:
-            self.in_flight[r["id"]] = (self.runner.start(self.index.activities[r["name"]], r["input"]), r)
+            fn = self.index.activities[r["name"]]
+            self.in_flight[r["id"]] = (self.runner.start(fn, r["input"], self.bindings(fn)), r)
         return bool(rows)
 
     def commit_finished(self, enqueue: Enqueue) -> bool:

@@ -68,6 +68,7 @@ class LocalHost:
         *,
         max_activities: int = 16,
         lease_seconds: float = 300.0,
+        task_hub: str = "pushproxy",
     ) -> None:
         if max_activities < 1:
             raise SpecError("max_activities", "must be at least 1")
@@ -77,7 +78,15 @@ class LocalHost:
         self.store = Store(database if database is not None else default_database_path())
         self.max_activities = max_activities
         self.lease_seconds = lease_seconds
-        self.activities = ActivityDispatcher(self.store, self.index, self._visible_now, max_activities, lease_seconds)
+        self.task_hub = task_hub
+        # Where activities' durableClient bindings point: `pushproxy serve` sets its own address; otherwise the
+        # host serves its management API on a loopback port of its own the first time an activity needs a client.
+        self.client_base_url: str | None = None
+        self._management: Any = None
+        self._management_lock = threading.Lock()
+        self.activities = ActivityDispatcher(
+            self.store, self.index, self._visible_now, max_activities, lease_seconds, self._activity_bindings
+        )
         # instance -> (execution, history length, events, the same events parsed by the SDK)
         self._history_cache: dict[str, tuple[str, int, list[dict[str, Any]], list[Any] | None]] = {}
         self._run_lock = threading.Lock()
@@ -284,7 +293,31 @@ class LocalHost:
 
     def close(self) -> None:
         self.activities.close()
+        if self._management is not None:
+            self._management.close()
         self.store.close()
+
+    # -- bindings ---------------------------------------------------------------------------------------------
+
+    def durable_client_binding(self, task_hub: str | None = None) -> str:
+        """The durableClient binding JSON the extension hands a function, pointing at this host's management API."""
+        from pushproxy.local.http_api import client_binding
+
+        with self._management_lock:
+            base_url = self.client_base_url
+            if base_url is None:
+                if self._management is None:
+                    from pushproxy.local.embedded import EmbeddedManagementServer
+
+                    self._management = EmbeddedManagementServer(self, self.task_hub)
+                    self._management.start()
+                base_url = self._management.base_url
+        return json.dumps(client_binding(base_url, task_hub or self.task_hub))
+
+    def _activity_bindings(self, fn: Any) -> dict[str, Any]:
+        """Values of an activity's input bindings besides its trigger (app_index refuses any we cannot serve)."""
+        return {b["name"]: self.durable_client_binding(b.get("taskHub")) for b in fn.bindings
+                if b.get("type") == "durableClient"}
 
     # -- episodes ---------------------------------------------------------------------------------------------
 

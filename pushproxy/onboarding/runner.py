@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import importlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,25 +25,28 @@ ACTIVE = ("Pending", "Running")
 FINAL = ("Completed", "Failed", "Terminated", "Canceled")
 
 
-def onboarding_app() -> df.DFApp:
-    """A DFApp with the onboarding orchestrator and its activities: the blueprints function_app.py registers.
+# The composition root (app_factory.py, next to function_app.py). Named, not imported: the package never imports
+# the triggers and orchestrators it hosts (ARCHITECTURE), it loads the product's app by name, as the worker does.
+PRODUCT_APP = "app_factory:build_app"
+_APPS: dict[str, df.DFApp] = {}
 
-    A fresh app each time: an app's functions can be indexed only once, and each LocalHost indexes its app.
-    """
-    from functions import activities
-    from orchestrators import onboarding
 
-    app = df.DFApp()
-    app.register_functions(activities.bp)
-    app.register_functions(onboarding.bp)
+def product_app(spec: str = PRODUCT_APP) -> df.DFApp:
+    """The product's DFApp, built once per process (a LocalHost indexes an app once and keeps the index)."""
+    app = _APPS.get(spec)
+    if app is None:
+        module_name, _, attribute = spec.partition(":")
+        target = getattr(importlib.import_module(module_name), attribute)
+        app = target() if callable(target) and not isinstance(target, df.DFApp) else target
+        _APPS[spec] = app
     return app
 
 
-def open_host(database: str | Path | None = None, clock: Any = None) -> LocalHost:
-    """A LocalHost for the onboarding app on `database` (default ~/.local/share/pushproxy/local.sqlite)."""
+def open_host(database: str | Path | None = None, clock: Any = None, **options: Any) -> LocalHost:
+    """A LocalHost for the product's app on `database` (default ~/.local/share/pushproxy/local.sqlite)."""
     path = Path(database).expanduser() if database else default_database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return LocalHost(onboarding_app(), database=path, clock=clock)
+    return LocalHost(product_app(), database=path, clock=clock, **options)
 
 
 def current_user() -> str:

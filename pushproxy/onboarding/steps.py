@@ -1,8 +1,8 @@
 """What each onboarding activity does: parse its input, re-check, change only what is still missing, return JSON.
 
 Every step is idempotent (re-running it after a crash or a retry changes nothing that is already in place).
-Errors: a transient PushProxyError is raised, so Durable's retry policy runs the step again; a permanent one is
-returned as `{"ok": false, "error": {...}}`, because retrying it five times would only delay the report.
+A step returns `ok(...)` or raises; the activity wrapper (pushproxy.outcome.guarded) turns whatever it raises into
+the one failure shape, and the orchestrator retries the transient ones (pushproxy.workflow).
 Secrets are resolved here, in the activity, and never leave it.
 """
 
@@ -13,55 +13,15 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pushproxy.errors import PushProxyError, SpecError
+from pushproxy.errors import SpecError
 from pushproxy.exchange.models import ExchangeDiscovery
+from pushproxy.outcome import ok
 from pushproxy.secrets import resolve_secret
 from pushproxy.spec import TenantSpec
 
 log = logging.getLogger("pushproxy.onboarding")
-T = TypeVar("T")
-
-
-def ok(result: dict[str, Any], action: str) -> dict[str, Any]:
-    """A successful step: `action` says what it did ("none" when everything was already in place)."""
-    return {"ok": True, "action": action, "result": result}
-
-
-def failed(exc: PushProxyError) -> dict[str, Any]:
-    """A permanent failure as plain JSON (the message never holds a secret: our errors are built not to)."""
-    return {
-        "ok": False,
-        "error": {
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "transient": bool(exc.transient),
-            **{k: getattr(exc, k) for k in ("cmdlet", "server", "error_id", "code", "field") if getattr(exc, k, None)},
-        },
-    }
-
-
-def guarded(step: Callable[[dict[str, Any]], dict[str, Any]], payload: dict[str, Any]) -> dict[str, Any]:
-    """Run a step: transient errors propagate (Durable retries), permanent ones become a result."""
-    try:
-        return step(payload)
-    except PushProxyError as exc:
-        if exc.transient:
-            raise
-        log.warning("%s failed permanently: %s", getattr(step, "__name__", "step"), exc)
-        return failed(exc)
-
-
-async def guarded_async(step: Callable[[dict[str, Any]], Any], payload: dict[str, Any]) -> dict[str, Any]:
-    try:
-        result: dict[str, Any] = await step(payload)
-        return result
-    except PushProxyError as exc:
-        if exc.transient:
-            raise
-        log.warning("%s failed permanently: %s", getattr(step, "__name__", "step"), exc)
-        return failed(exc)
 
 
 def spec_of(payload: Any) -> TenantSpec:
@@ -168,19 +128,15 @@ def restart_health_manager(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_probe(payload: dict[str, Any]) -> dict[str, Any]:
-    """Invoke-MonitoringProbe on one server. Any failure is a failed probe (the workflow retries until its deadline)."""
+    """Invoke-MonitoringProbe on one server. A probe that could not run is a failed step; the workflow tries again
+    until its deadline either way."""
     from pushproxy import exchange as client
 
     spec = spec_of(payload)
     server = str(payload["server"])
-    try:
-        with exchange_session(spec) as session:
-            probe = client.run_probe(session, server)
-        return ok(probe.to_dict(), "probed")
-    except PushProxyError as exc:
-        return ok(
-            {"server": server, "result_type": "Error", "error": str(exc), "exception": None, "succeeded": False}, "probed"
-        )
+    with exchange_session(spec) as session:
+        probe = client.run_probe(session, server)
+    return ok(probe.to_dict(), "probed")
 
 
 # ----------------------------------------------------------------------------------------------- tenant

@@ -1,0 +1,23 @@
+"""The composition root: the one function that builds the app's DFApp with every blueprint.
+
+function_app.py (what the Functions worker indexes), `pushproxy serve`, the CLI commands, the demo and the tests
+all get the app from here; nothing else builds a DFApp of the product. The package itself (pushproxy/) never
+imports this module or the triggers: the CLI loads it by name (pushproxy.onboarding.runner.product_app), as the
+worker loads function_app.
+"""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+import azure.functions as func
+
+
+def build_app() -> df.DFApp:
+    """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
+    from functions import activities, fleet, http_api, timers
+    from orchestrators import onboarding, verification
+
+    app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+    for blueprint in (http_api.bp, timers.bp, activities.bp, fleet.bp, onboarding.bp, verification.bp):
+        app.register_functions(blueprint)
+    return app

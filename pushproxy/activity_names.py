@@ -1,0 +1,31 @@
+"""Every activity's name, in one place: the plan's change kinds, the orchestrators' calls and the registrations
+(functions/) all use these members. A StrEnum, so each member is its name as Durable sees it (plain JSON text)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Activity(StrEnum):
+    # Onboarding: discovery (read-only), then one activity per change kind of the plan, then verify and record.
+    DISCOVER_EXCHANGE = "discover_exchange"
+    DISCOVER_TENANT = "discover_tenant"
+    CREATE_AUTH_CERTIFICATE = "create_auth_certificate"
+    ASSIGN_AUTH_CERTIFICATE = "assign_auth_certificate"
+    ENSURE_AUTH_SERVER = "ensure_auth_server"
+    UPLOAD_TENANT_KEY = "upload_tenant_key"
+    ENABLE_PUSH_PROXY = "enable_push_proxy"
+    RESTART_HEALTH_MANAGER = "restart_health_manager"
+    RUN_PROBE = "run_probe"
+    RECORD_ONBOARDING = "record_onboarding"
+    # Verification.
+    LIST_FLEET = "list_fleet"
+    VERIFY_TENANT = "verify_tenant"
+    RECORD_VERIFICATION_SUMMARY = "record_verification_summary"
+    START_REMEDIATION = "start_remediation"
+
+
+class Orchestrator(StrEnum):
+    ONBOARDING = "onboarding"
+    VERIFICATION = "verification"
+    VERIFICATION_BATCH = "verification_batch"
