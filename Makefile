@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
+WORKER_VENV := .venv-worker
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test lint typecheck unit bench clean venv node checkov
+.PHONY: demo test lint typecheck imports unit bench clean venv node checkov worker
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -34,6 +35,12 @@ $(CHECKOV_VENV)/.installed:
 
 checkov: $(CHECKOV_VENV)/.installed
 
+# The Functions worker's environment for tests/worker: only requirements.txt, plus the worker library.
+$(WORKER_VENV)/.installed: requirements.txt tests/worker/requirements.txt $(STAMP)
+	$(PY) tests/worker/worker_env.py
+
+worker: $(WORKER_VENV)/.installed
+
 demo: $(STAMP)
 	$(VENV)/bin/pushproxy demo
 
@@ -43,8 +50,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The dependency rules of ARCHITECTURE.md (pyproject.toml [tool.importlinter]).
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
 # pytest exits 5 when it collects no tests; that is not a failure.
-test: $(STAMP) $(NODE_STAMP) $(CHECKOV_VENV)/.installed lint typecheck
+test: $(STAMP) $(NODE_STAMP) $(CHECKOV_VENV)/.installed $(WORKER_VENV)/.installed lint typecheck imports
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" CHECKOV="$(CURDIR)/$(CHECKOV_VENV)/bin/checkov" \
 	  $(PY) -m pytest -n 4 --dist loadfile tests; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
@@ -52,4 +63,4 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(WORKER_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

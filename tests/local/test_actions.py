@@ -243,7 +243,10 @@ def test_an_app_the_python_worker_would_refuse_is_refused() -> None:
     def orchestrator(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
         yield ctx.call_activity("x", 1)
 
-    with pytest.raises(LocalHostError, match=r"function 'orchestrator' would not load.*\['ctx'\] are not parameters"):
+    # The worker's own reason (its Registry checks `context` first): the SDK's wrapper takes `context`, which is
+    # then neither the binding `ctx` nor an azure.functions.Context.
+    with pytest.raises(LocalHostError, match=r"function 'orchestrator' would not load in Azure Functions: cannot load "
+                       r"the orchestrator function: the \"context\" parameter is expected to be of type azure.functions.Context"):
         LocalHost(bad, database="unused.sqlite")
 
 

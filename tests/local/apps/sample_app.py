@@ -48,7 +48,7 @@ async def hello_async(who: str) -> dict[str, str]:
 
 
 @app.activity_trigger(input_name="job")
-def flaky(job: dict[str, Any]) -> str:
+def flaky(job: dict) -> str:
     """Fails the first `fail` times it is called for `job["key"]`."""
     key = job["key"]
     FLAKY_FAILURES[key] = FLAKY_FAILURES.get(key, 0) + 1
@@ -59,7 +59,7 @@ def flaky(job: dict[str, Any]) -> str:
 
 
 @app.activity_trigger(input_name="job")
-def slow(job: dict[str, Any]) -> str:
+def slow(job: dict) -> str:
     """Blocks while the file `job["block"]` exists (at most 60 s): the crash tests kill the host meanwhile."""
     _record("slow-start", job["key"])
     deadline = time.monotonic() + 60

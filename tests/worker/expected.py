@@ -1,0 +1,50 @@
+"""What every function of the app must register as, in Azure: trigger type, route, methods, auth level, and the
+other bindings it declares (durableClient where it starts or reads instances)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+F = "FUNCTION"
+
+
+def _http(route: str, method: str, client: bool, auth: str = F) -> dict[str, Any]:
+    return {"trigger": "httpTrigger", "route": route, "methods": [method], "authLevel": auth,
+            "others": ["durableClient", "http"] if client else ["http"]}
+
+
+def _activity(client: bool = False) -> dict[str, Any]:
+    return {"trigger": "activityTrigger", "others": ["durableClient"] if client else []}
+
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "start_onboarding": _http("tenants/{tenant}/onboarding", "POST", True),
+    "get_onboarding": _http("onboardings/{id}", "GET", True),
+    "approve_onboarding": _http("onboardings/{id}/approval", "POST", True),
+    "list_tenants": _http("tenants", "GET", False),
+    "get_tenant": _http("tenants/{tenant}", "GET", False),
+    "start_verification_request": _http("verifications", "POST", True),
+    "get_verification": _http("verifications/{id}", "GET", True),
+    "openapi": _http("openapi.json", "GET", False, "ANONYMOUS"),
+    "verification_timer": {"trigger": "timerTrigger", "schedule": "%PUSHPROXY_VERIFY_SCHEDULE%",
+                           "others": ["durableClient"]},
+    **{name: _activity() for name in (
+        "discover_exchange", "discover_tenant", "create_auth_certificate", "assign_auth_certificate",
+        "ensure_auth_server", "upload_tenant_key", "enable_push_proxy", "restart_health_manager", "run_probe",
+        "record_onboarding", "list_fleet", "verify_tenant", "record_verification_summary")},
+    "start_remediation": _activity(client=True),
+    "onboarding": {"trigger": "orchestrationTrigger", "others": []},
+    "verification": {"trigger": "orchestrationTrigger", "others": []},
+    "verification_batch": {"trigger": "orchestrationTrigger", "others": []},
+}
+
+
+def shape(raw_bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The part of a function's raw bindings EXPECTED speaks of."""
+    (trigger,) = [b for b in raw_bindings if b["type"].endswith("Trigger")]
+    found: dict[str, Any] = {"trigger": trigger["type"],
+                             "others": sorted(b["type"] for b in raw_bindings if b is not trigger)}
+    for key in ("route", "methods", "authLevel", "schedule"):
+        if key in trigger:
+            found[key] = trigger[key]
+    return found
