@@ -102,8 +102,8 @@ def main() -> int:
 
 
 def run_one(size: int, args: argparse.Namespace, workdir: Path, exchange: Any, graph: Any, fs: Any) -> dict[str, Any]:
-    from pushproxy.commands.verify import fleet_app
     from pushproxy.local import LocalHost
+    from pushproxy.onboarding.runner import product_app
     from pushproxy.registry import SqliteRegistry
 
     os.environ["PUSHPROXY_REGISTRY_PATH"] = str(workdir / f"registry-{size}.sqlite")
@@ -122,7 +122,7 @@ def run_one(size: int, args: argparse.Namespace, workdir: Path, exchange: Any, g
     exchange.clear_journal()
     graph.clear_journal()
 
-    host = LocalHost(fleet_app(), database=Path(os.environ["PUSHPROXY_LOCAL_DB"]), max_activities=args.max_activities)
+    host = LocalHost(product_app(), database=Path(os.environ["PUSHPROXY_LOCAL_DB"]), max_activities=args.max_activities)
     pids = {"verifier": None, "exchange": exchange.process.pid, "graph": graph.process.pid}
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     try:

@@ -1,5 +1,5 @@
 """Running activity functions as the Python worker does: input decoded and result encoded by the worker's own
-activityTrigger converter, sync functions in a thread pool, async ones on one event loop in its own thread."""
+activityTrigger converter, sync functions in a thread pool, async ones on the process's one function event loop (function_loop)."""
 
 from __future__ import annotations
 
@@ -46,23 +46,30 @@ def _encode(value: Any) -> str:
     return str(ActivityTriggerConverter.encode(value, expected_type=None).value)
 
 
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def function_loop() -> asyncio.AbstractEventLoop:
+    """The one event loop async functions run on in this process, as in the worker (one loop per worker process).
+
+    One, not one per host: libraries keep loop-bound state process-wide (the Durable SDK's client shares a single
+    aiohttp session), so activities and HTTP functions of every host in the process must run on the same loop.
+    """
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="functions-loop", daemon=True).start()
+            _LOOP = loop
+        return _LOOP
+
+
 class ActivityRunner:
     """Starts activities and hands back concurrent futures of ActivityOutcome. The caller bounds concurrency."""
 
     def __init__(self, max_workers: int) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="activity")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="activity-loop", daemon=True)
-                thread.start()
-                self._loop, self._loop_thread = loop, thread
-            return self._loop
 
     def start(
         self, fn: RegisteredFunction, input_text: str | None, bindings: dict[str, Any] | None = None
@@ -70,7 +77,7 @@ class ActivityRunner:
         """Run `fn` on its input; `bindings` are its other input bindings' values (a durableClient's JSON)."""
         extra = dict(bindings or {})
         if fn.is_async:
-            return asyncio.run_coroutine_threadsafe(self._run_async(fn, input_text, extra), self._event_loop())
+            return asyncio.run_coroutine_threadsafe(self._run_async(fn, input_text, extra), function_loop())
         return self._pool.submit(self._run_sync, fn, input_text, extra)
 
     @staticmethod
@@ -93,8 +100,6 @@ class ActivityRunner:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
 
 
 async def _await(value: Any) -> Any:

@@ -20,6 +20,7 @@ from azure.functions.timer import TimerRequest
 from dateutil.parser import isoparse
 
 from pushproxy.errors import SpecError
+from pushproxy.local.activities import function_loop
 from pushproxy.local.app_index import RegisteredFunction
 from pushproxy.local.errors import (
     InstanceAlreadyRunning,
@@ -178,8 +179,9 @@ class LocalFunctionsServer:
         return kwargs
 
     async def _call(self, fn: RegisteredFunction, kwargs: dict[str, Any]) -> Any:
-        if fn.is_async:
-            return await fn.user_function(**kwargs)
+        if fn.is_async:  # on the functions' loop, shared with the activities (see function_loop)
+            future = asyncio.run_coroutine_threadsafe(fn.user_function(**kwargs), function_loop())
+            return await asyncio.wrap_future(future)
         return await asyncio.to_thread(fn.user_function, **kwargs)
 
     async def http_trigger(self, request: web.Request) -> web.StreamResponse:

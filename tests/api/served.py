@@ -66,13 +66,15 @@ class Served:
         from azure.durable_functions.models.utils import http_utils
 
         async def main() -> Any:
+            # The SDK keeps one aiohttp session per process, bound to the loop that made it: set aside the one of
+            # the local host's function loop (in-process hosts of other tests), use a fresh one on this loop.
+            saved, http_utils._client_session = http_utils._client_session, None
             try:
                 return await work(df.DurableOrchestrationClient(self.client_binding()))
             finally:
-                # The SDK keeps one aiohttp session per process, bound to this loop: close it with the loop.
                 if http_utils._client_session is not None:
                     await http_utils._client_session.close()
-                http_utils._client_session = None
+                http_utils._client_session = saved
 
         return run(main())
 

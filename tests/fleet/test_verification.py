@@ -14,10 +14,10 @@ from tests.fleet import fleet_support as fs
 
 @pytest.fixture
 def host(fleet_env: dict[str, str]) -> Any:
-    import function_app
     from pushproxy.local import LocalHost
+    from pushproxy.onboarding.runner import product_app
 
-    local = LocalHost(function_app.app, database=Path(fleet_env["PUSHPROXY_LOCAL_DB"]))
+    local = LocalHost(product_app(), database=Path(fleet_env["PUSHPROXY_LOCAL_DB"]))
     yield local
     local.close()
 

@@ -64,8 +64,8 @@ def test_verify_runs_again_on_the_same_database(exchange: Any, graph: Any, fleet
 
 
 def test_verify_takes_a_remediation_as_far_as_its_approval(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
-    from pushproxy.commands.verify import fleet_app
     from pushproxy.local import LocalHost
+    from pushproxy.onboarding.runner import product_app
 
     nokey = fs.OrgPlan.onboarded("nokey.example")
     fs.key_missing(nokey)
@@ -73,7 +73,7 @@ def test_verify_takes_a_remediation_as_far_as_its_approval(exchange: Any, graph:
     done = verify(fleet_env)
     assert done.returncode == 0, done.stderr
     assert "pushproxy approve onboarding-nokey.example" in done.stdout
-    host = LocalHost(fleet_app(), database=Path(fleet_env["PUSHPROXY_LOCAL_DB"]))
+    host = LocalHost(product_app(), database=Path(fleet_env["PUSHPROXY_LOCAL_DB"]))
     try:
         status = host.get_status("onboarding-nokey.example")
         assert status.custom_status["phase"] == "awaiting_approval"
