@@ -30,6 +30,11 @@ def create_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
+def import_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    return steps.guarded(steps.import_auth_certificate, payload)
+
+
+@bp.activity_trigger(input_name="payload")
 def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
     return steps.guarded(steps.assign_auth_certificate, payload)
 

@@ -183,7 +183,7 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
     current_cert = next((c["certificate"] for c in exchange["auth_certificates"] if c["slot"] == "current" and c["certificate"]), None)
     for change in plan.changes:
         payload: dict[str, Any] = {"spec": spec_dict, "change": change.to_dict()}
-        if change.kind == "assign_auth_certificate":
+        if change.kind in ("import_auth_certificate", "assign_auth_certificate"):
             payload["thumbprint"] = (created or {}).get("thumbprint") or change.details.get("thumbprint")
         if change.kind == "upload_tenant_key":
             payload["der_b64"] = (_upload_source(change.details, created, current_cert, exchange) or {}).get("der_b64")

@@ -15,6 +15,7 @@ from pushproxy.exchange.models import (
     ServerCertificate,
 )
 from pushproxy.exchange.operations import (
+    copy_certificate,
     disable_push_proxy,
     enable_push_proxy,
     ensure_auth_server,
@@ -45,6 +46,7 @@ __all__ = [
     "PushProxyState",
     "ServerCertificate",
     "TlsSettings",
+    "copy_certificate",
     "disable_push_proxy",
     "discover_exchange",
     "enable_push_proxy",
