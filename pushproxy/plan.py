@@ -30,12 +30,13 @@ AUTH_SERVER_NAME = "MicrosoftSts"  # the seed's name, used only when we create o
 # The order changes are applied in. A new Auth certificate is on every Mailbox server (Exchange pushes it only
 # within one AD site; we import it on the others) and its public key on the tenant's service principal BEFORE it
 # becomes current: from that moment Exchange signs with it, and Entra ID must be able to check the signature.
+# The AuthServer keeps the seed's place (after the certificate is made, before the tenant key).
 KINDS: tuple[str, ...] = (
     "create_auth_certificate",
     "import_auth_certificate",
+    "ensure_auth_server",
     "upload_tenant_key",
     "assign_auth_certificate",
-    "ensure_auth_server",
     "enable_push_proxy",
 )
 KIND_GROUP: dict[str, Group] = {

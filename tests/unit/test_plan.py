@@ -113,10 +113,10 @@ def test_fresh_organisation_gets_every_change_in_order() -> None:
         tenant(keys=()),
     )
     assert p.kinds() == list(KINDS)
-    assert [c.group for c in p.changes] == ["on_premises", "on_premises", "tenant", "on_premises", "on_premises", "on_premises"]
+    assert [c.group for c in p.changes] == ["on_premises", "on_premises", "on_premises", "tenant", "on_premises", "on_premises"]
     assert p.changes[0].details["server"] == "EX1"
     assert p.changes[1].details == {"thumbprint": None, "source": "create_auth_certificate", "from": "EX1", "servers": ["EX2"]}
-    assert p.changes[2].details == {"thumbprint": None, "source": "create_auth_certificate", "service_principal_id": "sp-1"}
+    assert p.changes[3].details == {"thumbprint": None, "source": "create_auth_certificate", "service_principal_id": "sp-1"}
 
 
 NEW_CERTIFICATE = ["create_auth_certificate", "import_auth_certificate", "upload_tenant_key", "assign_auth_certificate"]
@@ -313,12 +313,12 @@ def test_plan_lists_exactly_what_is_missing(cert_ok: bool, auth_server_ok: bool,
     expected = []
     if not cert_ok:
         expected += ["create_auth_certificate", "import_auth_certificate"]
+    if not auth_server_ok:
+        expected.append("ensure_auth_server")
     if not (cert_ok and key_ok):
         expected.append("upload_tenant_key")
     if not cert_ok:
         expected.append("assign_auth_certificate")
-    if not auth_server_ok:
-        expected.append("ensure_auth_server")
     if not proxy_ok:
         expected.append("enable_push_proxy")
     assert p.kinds() == expected
