@@ -34,7 +34,8 @@ def missing_pieces(org: Organisation, server: Server, tenant_state_url: str | No
     identities = {realm, org.tenant_id}
     tenant_realm = org.acs_realm(realm)
     if not any(
-        a.enabled and (metadata.names_realm(a.auth_metadata_url, identities) or a.realm.lower() == tenant_realm)
+        a.enabled and a.type == "MicrosoftACS" and "accesscontrol.windows.net" in a.auth_metadata_url.lower()
+        and (metadata.names_realm(a.auth_metadata_url, identities) or a.realm.lower() == tenant_realm)
         for a in org.auth_servers
     ):
         missing.append(f"No enabled AuthServer has an AuthMetadataUrl for realm '{realm}'.")
