@@ -31,6 +31,11 @@ def create_auth_certificate(payload: dict) -> dict:
     return guarded(steps.create_auth_certificate, payload)
 
 
+@bp.activity_trigger(input_name="payload", activity=Activity.IMPORT_AUTH_CERTIFICATE)
+def import_auth_certificate(payload: dict) -> dict:
+    return guarded(steps.import_auth_certificate, payload)
+
+
 @bp.activity_trigger(input_name="payload", activity=Activity.ASSIGN_AUTH_CERTIFICATE)
 def assign_auth_certificate(payload: dict) -> dict:
     return guarded(steps.assign_auth_certificate, payload)

@@ -11,6 +11,7 @@ class Activity(StrEnum):
     DISCOVER_EXCHANGE = "discover_exchange"
     DISCOVER_TENANT = "discover_tenant"
     CREATE_AUTH_CERTIFICATE = "create_auth_certificate"
+    IMPORT_AUTH_CERTIFICATE = "import_auth_certificate"
     ASSIGN_AUTH_CERTIFICATE = "assign_auth_certificate"
     ENSURE_AUTH_SERVER = "ensure_auth_server"
     UPLOAD_TENANT_KEY = "upload_tenant_key"

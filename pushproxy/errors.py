@@ -38,6 +38,7 @@ class ExchangeError(PushProxyError):
         server: str | None = None,
         error_id: str | None = None,
         transient: bool = False,
+        retry_after_s: float | None = None,
     ) -> None:
         where = " ".join(p for p in (cmdlet, f"on {server}" if server else None) if p)
         super().__init__(f"{where}: {message}" if where else message)
@@ -46,6 +47,8 @@ class ExchangeError(PushProxyError):
         self.server = server
         self.error_id = error_id
         self.transient = transient
+        # Exchange's throttling says how long to wait ("... not be approved for at least Z milliseconds").
+        self.retry_after_s = retry_after_s
 
 
 class TenantError(PushProxyError):

@@ -17,6 +17,7 @@ from pushproxy.activity_names import Activity
 from pushproxy.exchange.acs import auth_server_serves_realm
 from pushproxy.exchange.models import (
     AUTH_METADATA_URL_TEMPLATE,
+    COPY_ADVICE,
     MIN_AUTH_KEY_SIZE,
     AuthCertificate,
     ExchangeDiscovery,
@@ -27,16 +28,21 @@ Group = Literal["on_premises", "tenant"]
 GROUPS: tuple[Group, ...] = ("on_premises", "tenant")  # approved in this order
 AUTH_SERVER_NAME = "MicrosoftSts"  # the seed's name, used only when we create one
 
-# The order changes are applied in: the seed's order (certificate, AuthServer, tenant key, then the proxy).
+# The order changes are applied in. A new Auth certificate is on every Mailbox server (Exchange pushes it only
+# within one AD site; we import it on the others) and its public key on the tenant's service principal BEFORE it
+# becomes current: from that moment Exchange signs with it, and Entra ID must be able to check the signature.
+# The AuthServer keeps the seed's place (after the certificate is made, before the tenant key).
 KINDS: tuple[str, ...] = (
     Activity.CREATE_AUTH_CERTIFICATE,
-    Activity.ASSIGN_AUTH_CERTIFICATE,
+    Activity.IMPORT_AUTH_CERTIFICATE,
     Activity.ENSURE_AUTH_SERVER,
     Activity.UPLOAD_TENANT_KEY,
+    Activity.ASSIGN_AUTH_CERTIFICATE,
     Activity.ENABLE_PUSH_PROXY,
 )
 KIND_GROUP: dict[str, Group] = {
     Activity.CREATE_AUTH_CERTIFICATE: "on_premises",
+    Activity.IMPORT_AUTH_CERTIFICATE: "on_premises",
     Activity.ASSIGN_AUTH_CERTIFICATE: "on_premises",
     Activity.ENSURE_AUTH_SERVER: "on_premises",
     Activity.UPLOAD_TENANT_KEY: "tenant",
@@ -169,11 +175,12 @@ def plan_onboarding(
             c.server for c in ex.auth_certificates if c.slot == "current" and c.thumbprint == cert.thumbprint and not c.present
         )
         for server in missing_on:
+            # Not ours to copy: whether its private key can be exported is not visible before trying, and a
+            # certificate in use is a person's to move. Say how Microsoft repairs it.
             blocking.append(
                 Problem(
                     "auth_certificate_missing",
-                    f"the Auth certificate {cert.thumbprint} is missing on {server}: publish it there "
-                    "(Set-AuthConfig -PublishCertificate) before onboarding",
+                    f"the Auth certificate {cert.thumbprint} is missing on {server}: {COPY_ADVICE} before onboarding",
                     server,
                 )
             )
@@ -189,6 +196,7 @@ def plan_onboarding(
     changes: list[Change] = []
     if cert is None:
         server = mailbox[0].name
+        others = [s.name for s in mailbox if s.name != server and not s.is_edge]
         changes.append(
             Change(
                 Activity.CREATE_AUTH_CERTIFICATE,
@@ -197,11 +205,22 @@ def plan_onboarding(
                 {"server": server, "reason": cert_reason, "replaces": ex.auth_config.current_thumbprint},
             )
         )
+        if others:
+            changes.append(
+                Change(
+                    Activity.IMPORT_AUTH_CERTIFICATE,
+                    "on_premises",
+                    f"Copy the new Auth certificate from {server} to {', '.join(others)} (export with its key, import), "
+                    "so every Mailbox server has it before it becomes current",
+                    {"thumbprint": None, "source": "create_auth_certificate", "from": server, "servers": others},
+                )
+            )
         changes.append(
             Change(
                 Activity.ASSIGN_AUTH_CERTIFICATE,
                 "on_premises",
-                "Make the new certificate the current Auth certificate and publish it to every Mailbox server",
+                "Make the new certificate the current Auth certificate (Set-AuthConfig -CertificateThumbprint), once it "
+                "is on every Mailbox server and its key is on the tenant's service principal",
                 {"thumbprint": None, "source": "create_auth_certificate", "replaces": ex.auth_config.current_thumbprint},
             )
         )
@@ -383,9 +402,12 @@ def staged_next_certificate(ex: ExchangeDiscovery, now: datetime) -> tuple[AuthC
     copies = [c for c in ex.auth_certificates if c.slot == "next" and c.thumbprint == thumbprint]
     cert = next((c.certificate for c in copies if c.present and c.certificate), None)
     missing = sorted(c.server for c in copies if not c.present)
-    publish = "publish it (Set-AuthConfig -PublishCertificate) before it takes effect"
+    publish = f"{COPY_ADVICE} before it takes effect"
     if cert is None:
-        return None, f"the staged next Auth certificate {thumbprint} is on no Mailbox server: {publish}; its key is not uploaded"
+        return None, (
+            f"the staged next Auth certificate {thumbprint} is on no Mailbox server: stage one that is (Set-AuthConfig "
+            "-NewCertificateThumbprint checks the session server's store); its key is not uploaded"
+        )
     if missing:
         return None, (
             f"the staged next Auth certificate {thumbprint} is missing on {', '.join(missing)}: {publish}; "

@@ -7,6 +7,9 @@ import datetime as dt
 import re
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from psrpcore.types import ErrorCategory
 
 from emulators.exchange import certificates, metadata, objects, probe
@@ -138,6 +141,54 @@ def export_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
     ctx.write(objects.binary_file_data(data, server, ctx.runspace_id))
 
 
+def import_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
+    """Import-ExchangeCertificate -FileData <PFX bytes> -Password <SecureString> -Server S: what Microsoft's
+    MonitorExchangeAuthCertificate does for a server that lacks the Auth certificate."""
+    server = _server(ctx, p.get("Server"))
+    if server is None:
+        return
+    data = p["FileData"]
+    if isinstance(data, str):
+        try:
+            data = base64.b64decode(data, validate=True)
+        except ValueError:
+            data = data.encode()
+    password = p.get("Password")
+    try:
+        key, cert_obj, _ = pkcs12.load_key_and_certificates(bytes(data), password.decrypt().encode() if password else None)
+    except ValueError:
+        ctx.error(CmdletError(
+            "TaskException",
+            "The certificate data couldn't be imported: the data isn't a PKCS #12 file or the password is wrong.",
+            ErrorCategory.InvalidData,
+        ))
+        return
+    if cert_obj is None:
+        ctx.error(CmdletError("TaskException", "The certificate data holds no certificate.", ErrorCategory.InvalidData))
+        return
+    der = cert_obj.public_bytes(serialization.Encoding.DER)
+    with ctx.state.lock:
+        cert = ctx.org.certificate(certificates.thumbprint(der))
+        if cert is not None and server.name in cert.servers:
+            ctx.error(CmdletError(
+                "TaskException",
+                f"The certificate with thumbprint {cert.thumbprint} already exists on server {server.name}.",
+                ErrorCategory.WriteError, target=cert.thumbprint,
+            ))
+            return
+        if cert is None:
+            cert = Certificate(der=der, servers=[], friendly_name=p.get("FriendlyName") or "Microsoft Exchange")
+            ctx.org.certificates.append(cert)
+        order = [s.name for s in ctx.org.servers]
+        cert.servers = sorted({*cert.servers, server.name}, key=order.index)
+        if isinstance(key, rsa.RSAPrivateKey):
+            ctx.state.keys.setdefault(cert.thumbprint, key)
+        if "PrivateKeyExportable" in p:
+            cert.exportable = bool(p["PrivateKeyExportable"])
+    ctx.state.save()
+    ctx.write(objects.exchange_certificate(ctx.org, cert, server, ctx.runspace_id))
+
+
 # ---- AuthConfig ------------------------------------------------------------------------------------------------
 
 
@@ -145,23 +196,57 @@ def get_auth_config(ctx: Invocation, p: dict[str, Any]) -> None:
     ctx.write(objects.auth_config(ctx.org, ctx.via, ctx.runspace_id))
 
 
-def _existing_certificate(ctx: Invocation, thumbprint: str) -> Certificate:
+def _auth_certificate(ctx: Invocation, thumbprint: str, *, force: bool) -> Certificate:
+    """The certificate, as SetAuthConfig checks it: in the local machine store of the server the session runs on
+    (not "some server"), valid now, and exportable unless -Force."""
     cert = ctx.org.certificate(thumbprint)
-    if cert is None or not cert.servers:
+    if cert is None or ctx.via.name not in cert.servers:
         raise CmdletError(
             "TaskException",
-            f"The certificate with thumbprint {thumbprint.upper()} could not be found on any Exchange server.",
+            f"ErrorThumbprintNotFound: The certificate with thumbprint {thumbprint.strip().upper()} wasn't found in "
+            f"the local computer's certificate store on server {ctx.via.name}.",
+            ErrorCategory.InvalidArgument, target=thumbprint, terminating=True,
+        )
+    f = certificates.facts(cert.der)
+    now = _now()
+    if not f.not_before <= now <= f.not_after:
+        raise CmdletError(
+            "TaskException",
+            f"ErrorCertificateNotValid: The certificate with thumbprint {cert.thumbprint} isn't valid now (valid from "
+            f"{f.not_before.isoformat()} to {f.not_after.isoformat()}).",
+            ErrorCategory.InvalidArgument, target=thumbprint, terminating=True,
+        )
+    if not force and not cert.exportable:
+        raise CmdletError(
+            "TaskException",
+            f"ErrorCertificateNotExportable: The private key of certificate {cert.thumbprint} isn't exportable. Use "
+            "-Force to use it anyway.",
             ErrorCategory.InvalidArgument, target=thumbprint, terminating=True,
         )
     return cert
 
 
+def _push_in_same_site(ctx: Invocation, cert: Certificate) -> None:
+    """TryPushCertificateInSameSite: the servers of the session server's AD site get the certificate; other
+    sites don't (MonitorExchangeAuthCertificate imports it there itself)."""
+    order = [s.name for s in ctx.org.servers]
+    same_site = {s.name for s in ctx.org.servers if s.site == ctx.via.site and s.is_mailbox}
+    cert.servers = sorted(set(cert.servers) | same_site, key=order.index)
+
+
+# How far in the past an effective date may be and still count as "now": Microsoft's own renewal script passes
+# Get-Date, which is already past when the cmdlet reads it (assumption: the exact slack Exchange allows).
+_NOW_SLACK = dt.timedelta(minutes=5)
+
+
 def set_auth_config(ctx: Invocation, p: dict[str, Any]) -> None:
-    ctx.confirmed = ctx.confirmed or bool(p.get("Force"))
+    force = bool(p.get("Force"))
+    ctx.confirmed = ctx.confirmed or force
     ac = ctx.org.auth_config
+    now = _now()
     with ctx.state.lock:
         if "CertificateThumbprint" in p:
-            cert = _existing_certificate(ctx, p["CertificateThumbprint"])
+            cert = _auth_certificate(ctx, p["CertificateThumbprint"], force=force)
             ctx.should_continue(
                 "Setting a new current certificate will cause servers to start using it immediately; servers "
                 "without the certificate will fail OAuth authentication. Do you want to continue?"
@@ -169,35 +254,58 @@ def set_auth_config(ctx: Invocation, p: dict[str, Any]) -> None:
             if ac.current and ac.current != cert.thumbprint:
                 ac.previous = ac.current
             ac.current = cert.thumbprint
+            _push_in_same_site(ctx, cert)
         if "NewCertificateThumbprint" in p:
-            cert = _existing_certificate(ctx, p["NewCertificateThumbprint"])
             effective = p.get("NewCertificateEffectiveDate")
             if effective is None:
                 raise CmdletError(
                     "TaskException", "NewCertificateEffectiveDate is required with NewCertificateThumbprint.",
                     ErrorCategory.InvalidArgument, terminating=True,
                 )
-            if effective < _now() + dt.timedelta(hours=48):
+            cert = _auth_certificate(ctx, p["NewCertificateThumbprint"], force=force)
+            if cert.thumbprint == ac.current:
+                raise CmdletError(
+                    "TaskException",
+                    f"ErrorNextCertificateSameAsCurrent: The certificate {cert.thumbprint} is already the current "
+                    "certificate; it can't also be the next one.",
+                    ErrorCategory.InvalidArgument, target=cert.thumbprint, terminating=True,
+                )
+            if effective < now - _NOW_SLACK:
+                raise CmdletError(
+                    "TaskException",
+                    f"ErrorEffectiveDateInPast: The effective date {effective.isoformat()} is in the past.",
+                    ErrorCategory.InvalidArgument, terminating=True,
+                )
+            if effective < now + dt.timedelta(hours=48):
                 ctx.should_continue(
                     "The effective date is less than 48 hours away; servers may not have the new certificate in "
                     "time. Do you want to continue?"
                 )
             ac.next = cert.thumbprint
             ac.next_effective = effective
+            _push_in_same_site(ctx, cert)
         elif "NewCertificateEffectiveDate" in p:
             ac.next_effective = p["NewCertificateEffectiveDate"]
+        if p.get("PublishCertificate"):
+            if not ac.next:
+                raise CmdletError(
+                    "NoNextCertificateException",
+                    "There is no next certificate to publish: stage one with -NewCertificateThumbprint first.",
+                    ErrorCategory.InvalidOperation, terminating=True,
+                )
+            if ac.next_effective is not None and now < ac.next_effective:
+                ctx.should_continue(
+                    "ConfirmationMessageAuthEffectiveDateNotReached: The effective date of the next certificate "
+                    f"({ac.next_effective.isoformat()}) hasn't been reached. Publish it now anyway?"
+                )
+            # The roll-over only: next becomes current, current becomes previous. No certificate is copied.
+            ac.previous, ac.current, ac.next, ac.next_effective = ac.current, ac.next, "", None
         if p.get("ClearPreviousCertificate"):
             ac.previous = ""
         if "Realm" in p:
             ac.realm = p["Realm"]
         if "ServiceName" in p:
             ac.service_name = p["ServiceName"]
-        if p.get("PublishCertificate"):
-            mailbox = [s.name for s in ctx.org.servers if s.is_mailbox]
-            for thumbprint in (ac.current, ac.next):
-                published = ctx.org.certificate(thumbprint) if thumbprint else None
-                if published is not None:
-                    published.servers = sorted(set(published.servers) | set(mailbox), key=[s.name for s in ctx.org.servers].index)
     ctx.state.save()
 
 
@@ -227,24 +335,64 @@ def _check_metadata_url(ctx: Invocation, url: str) -> bool:
     return True
 
 
-def _fill_from_metadata(auth: AuthServer) -> None:
-    """What Exchange reads from the metadata document (the stand-in derives it from the URL)."""
-    auth.realm = metadata.url_realm(auth.auth_metadata_url)
-    if "accesscontrol.windows.net" in auth.auth_metadata_url:
+def _fetch_metadata(ctx: Invocation, auth: AuthServer) -> bool:
+    """What Exchange reads from the metadata document, which it fetches itself from the server the session runs on.
+
+    The stand-in serves the document's contents from the URL: ACS gives the tenant id as the Realm (see
+    `Organisation.acs_realm`); Azure AD's issuer names its tenant the same way.
+    """
+    url = auth.auth_metadata_url
+    if not ctx.via.outbound_internet:
+        ctx.error(CmdletError(
+            "AuthMetadataClientException",
+            f"Couldn't retrieve the metadata document from '{url}' on server {ctx.via.fqdn}: Unable to connect to the "
+            "remote server. The server must be able to reach the URL over HTTPS.",
+            ErrorCategory.ConnectionError, target=url,
+        ))
+        return False
+    named = metadata.url_realm(url)
+    if "accesscontrol.windows.net" in url:
+        if not named:
+            ctx.error(CmdletError(
+                "AuthMetadataClientException",
+                f"Couldn't retrieve the metadata document from '{url}': The remote server returned an error: (400) "
+                "Bad Request.", ErrorCategory.InvalidData, target=url,
+            ))
+            return False
         auth.type = "MicrosoftACS"
+        auth.realm = ctx.org.acs_realm(named)
         auth.issuer_identifier = "00000001-0000-0000-c000-000000000000"
         auth.token_issuing_endpoint = f"https://accounts.accesscontrol.windows.net/{auth.realm}/tokens/OAuth/2"
-    elif "login.windows.net" in auth.auth_metadata_url or "login.microsoftonline.com" in auth.auth_metadata_url:
+    elif "login.windows.net" in url or "login.microsoftonline.com" in url:
         auth.type = "AzureAD"
+        auth.realm = ctx.org.acs_realm(named) if named else ""
         auth.issuer_identifier = "https://sts.windows.net/"
-        auth.token_issuing_endpoint = f"https://login.windows.net/{auth.realm}/oauth2/token"
+        auth.token_issuing_endpoint = f"https://login.windows.net/{auth.realm or 'common'}/oauth2/token"
+    else:
+        auth.realm = named
+    return True
+
+
+def _same_realm(ctx: Invocation, auth: AuthServer, exclude: AuthServer | None = None) -> AuthServer | None:
+    """OAuthTaskHelper: an AuthServer of the same type, issuer and realm already exists (whatever its name)."""
+    return next(
+        (a for a in ctx.org.auth_servers if a is not auth and a is not exclude and a.type == auth.type
+         and a.issuer_identifier == auth.issuer_identifier and a.realm.lower() == auth.realm.lower()),
+        None,
+    )
+
+
+def _realm_taken(ctx: Invocation, auth: AuthServer, other: AuthServer) -> CmdletError:
+    return CmdletError(
+        "TaskException",
+        f"ErrorExistingAuthServerWithSameRealm: The AuthServer '{other.name}' already has the same type "
+        f"({auth.type}), issuer and realm ({auth.realm}). You can't create another one.",
+        ErrorCategory.InvalidArgument, target=auth.name,
+    )
 
 
 def new_auth_server(ctx: Invocation, p: dict[str, Any]) -> None:
-    name, url = p["Name"], p.get("AuthMetadataUrl", "")
-    if not url:
-        ctx.error(CmdletError("TaskException", "AuthMetadataUrl must be specified.", ErrorCategory.InvalidArgument))
-        return
+    name, url = p["Name"], p["AuthMetadataUrl"]
     if not _check_metadata_url(ctx, url):
         return
     with ctx.state.lock:
@@ -255,9 +403,14 @@ def new_auth_server(ctx: Invocation, p: dict[str, Any]) -> None:
             ))
             return
         auth = AuthServer(name=name, auth_metadata_url=url, enabled=p.get("Enabled", True))
-        _fill_from_metadata(auth)
+        if not _fetch_metadata(ctx, auth):
+            return
         if p.get("Type"):
             auth.type = p["Type"]
+        other = _same_realm(ctx, auth)
+        if other is not None:
+            ctx.error(_realm_taken(ctx, auth, other))
+            return
         ctx.org.auth_servers.append(auth)
     ctx.state.save()
     ctx.write(objects.auth_server(ctx.org, auth, ctx.via, ctx.runspace_id))
@@ -269,11 +422,17 @@ def set_auth_server(ctx: Invocation, p: dict[str, Any]) -> None:
         if auth is None:
             ctx.error(_not_found(ctx, p["Identity"]))
             return
-        if "AuthMetadataUrl" in p:
-            if not _check_metadata_url(ctx, p["AuthMetadataUrl"]):
+        if "AuthMetadataUrl" in p or p.get("RefreshAuthMetadata"):
+            if not _check_metadata_url(ctx, p.get("AuthMetadataUrl", auth.auth_metadata_url)):
                 return
-            auth.auth_metadata_url = p["AuthMetadataUrl"]
-            _fill_from_metadata(auth)
+            changed = AuthServer(**{**auth.__dict__, "auth_metadata_url": p.get("AuthMetadataUrl", auth.auth_metadata_url)})
+            if not _fetch_metadata(ctx, changed):
+                return
+            other = _same_realm(ctx, changed, exclude=auth)
+            if other is not None:
+                ctx.error(_realm_taken(ctx, changed, other))
+                return
+            auth.__dict__.update(changed.__dict__)
         if "Enabled" in p:
             auth.enabled = p["Enabled"]
         if "Name" in p:
@@ -296,14 +455,20 @@ def remove_auth_server(ctx: Invocation, p: dict[str, Any]) -> None:
 
 
 def get_push_notification_app(ctx: Invocation, p: dict[str, Any]) -> None:
+    """Every canned app (PushNotificationCannedApp), not only OnPrem-Proxy; -Identity picks one."""
     identity = p.get("Identity")
-    if identity is not None and identity.lower() != "onprem-proxy":
-        ctx.error(_not_found(ctx, identity))
-        return
-    ctx.write(objects.push_notification_app(ctx.org, ctx.via, ctx.runspace_id))
+    names = [a[0] for a in objects.CANNED_APPS]
+    if identity is not None:
+        names = [n for n in names if n.lower() == identity.lower()]
+        if not names:
+            ctx.error(_not_found(ctx, identity))
+            return
+    for name in names:
+        ctx.write(objects.push_notification_app(ctx.org, ctx.via, ctx.runspace_id, name))
 
 
 def enable_push_notification_proxy(ctx: Invocation, p: dict[str, Any]) -> None:
+    """Stores -Organization in OnPrem-Proxy's AuthenticationKey and -Uri in Url; returns the presentation object."""
     organization = p.get("Organization", "")
     if organization and not _DOMAIN.match(organization):
         ctx.error(CmdletError(
@@ -317,8 +482,10 @@ def enable_push_notification_proxy(ctx: Invocation, p: dict[str, Any]) -> None:
         pp.organization = organization or pp.organization
         pp.uri = p.get("Uri") or pp.uri
         pp.last_update = _now().replace(microsecond=0)
+        if ctx.org.probe_needs_health_manager_restart:
+            ctx.org.health_manager_stale = True  # the health manager runs the probe from what it loaded at start
     ctx.state.save()
-    ctx.write(objects.push_notification_app(ctx.org, ctx.via, ctx.runspace_id))
+    ctx.write(objects.push_notification_proxy(ctx.org, ctx.via, ctx.runspace_id))
 
 
 def disable_push_notification_proxy(ctx: Invocation, p: dict[str, Any]) -> None:
@@ -329,6 +496,9 @@ def disable_push_notification_proxy(ctx: Invocation, p: dict[str, Any]) -> None:
     ctx.state.save()
 
 
+PROBE_TIMEOUT_S = 300  # Invoke-MonitoringProbe's wait for the health service's answer
+
+
 def invoke_monitoring_probe(ctx: Invocation, p: dict[str, Any]) -> None:
     server = _server(ctx, p["Server"])
     if server is None:
@@ -336,6 +506,18 @@ def invoke_monitoring_probe(ctx: Invocation, p: dict[str, Any]) -> None:
     identity = p["Identity"]
     if identity.split("/")[0].lower() != probe.PROBE_IDENTITY.lower():
         ctx.warning(f"The monitor identity '{identity}' wasn't found on server {server.fqdn}.")
+        return
+    with ctx.state.lock:
+        timed_out = ctx.org.probe_timeouts > 0
+        if timed_out:
+            ctx.org.probe_timeouts -= 1
+    if timed_out:
+        ctx.state.save()
+        # Exchange waits 300 s for the health service, then writes only this warning: no result object.
+        ctx.warning(
+            f"The request to the Microsoft Exchange Health Manager on server {server.fqdn} timed out after "
+            f"{PROBE_TIMEOUT_S} seconds. The probe result isn't available."
+        )
         return
     started = _now()
     missing = probe.missing_pieces(ctx.org, server, ctx.extras.get("tenant_state_url"))
@@ -353,7 +535,11 @@ def invoke_monitoring_probe(ctx: Invocation, p: dict[str, Any]) -> None:
 
 def restart_service(ctx: Invocation, p: dict[str, Any]) -> None:
     for name in p.get("Name", []):
-        if name.lower() != "msexchangehm":
+        if name.lower() == "msexchangehm":
+            with ctx.state.lock:
+                ctx.org.health_manager_stale = False  # the probe definitions are reloaded
+            ctx.state.save()
+        else:
             ctx.error(CmdletError(
                 "ServiceCommandException", f"Cannot find any service with service name '{name}'.",
                 ErrorCategory.ObjectNotFound,
@@ -378,13 +564,17 @@ EXCHANGE_CMDLETS: dict[str, Cmdlet] = {c.name.lower(): c for c in [
     _c("Export-ExchangeCertificate", export_exchange_certificate, Param("Thumbprint", mandatory=True, position=0),
        Param("Server"), Param("BinaryEncoded", "switch"), Param("Password", "securestring"),
        Param("DomainController")),
+    _c("Import-ExchangeCertificate", import_exchange_certificate, Param("FileData", "bytes", mandatory=True),
+       Param("Password", "securestring"), Param("Server"), Param("PrivateKeyExportable", "bool"),
+       Param("FriendlyName"), Param("DomainController")),
     _c("Get-AuthConfig", get_auth_config, Param("DomainController")),
     _c("Set-AuthConfig", set_auth_config, Param("CertificateThumbprint"), Param("NewCertificateThumbprint"),
        Param("NewCertificateEffectiveDate", "datetime"), Param("PublishCertificate", "switch"),
        Param("ClearPreviousCertificate", "switch"), Param("Force", "switch"), Param("Server"), Param("Realm"),
        Param("ServiceName"), Param("SkipImmediateCertificateDeployment", "switch"), Param("DomainController")),
     _c("Get-AuthServer", get_auth_server, Param("Identity", position=0), Param("DomainController")),
-    _c("New-AuthServer", new_auth_server, Param("Name", mandatory=True, position=0), Param("AuthMetadataUrl"),
+    _c("New-AuthServer", new_auth_server, Param("Name", mandatory=True, position=0),
+       Param("AuthMetadataUrl", mandatory=True),
        Param("Type"), Param("Enabled", "bool"), Param("DomainName", "strings"), Param("TrustAnySSLCertificate", "switch"),
        Param("DomainController")),
     _c("Set-AuthServer", set_auth_server, Param("Identity", mandatory=True, position=0), Param("AuthMetadataUrl"),

@@ -21,7 +21,7 @@ from emulators.exchange.organisation import ExchangeState
 from emulators.exchange.session import Pipeline, PipelineSink, ReceiveTimeout, Shell, UnknownCommand
 from emulators.exchange.wsman import NS, WSManFault, el, sub
 
-SHELL_IDLE_TIMEOUT_S = 7200.0  # WinRM's default IdleTimeOut (PT7200S, as the Create response says)
+SHELL_IDLE_TIMEOUT_S = 900.0  # Exchange closes idle remote PowerShell shells after 15 minutes
 EXCHANGE = "Microsoft.Exchange"
 WINDOWS_POWERSHELL = "Microsoft.PowerShell"
 
@@ -64,7 +64,7 @@ class StandIn:
     def handle(self, req: wsman.Request, endpoint: Endpoint, user: str) -> bytes:
         """Answer one WSMan request; raises WSManFault or TransportFault."""
         self.journal.count(f"wsman.{req.action}")
-        fault = self.faults.take(req.action, endpoint.org, kinds=("http", "drop", "delay", "error"))
+        fault = self.faults.take(req.action, endpoint.org, kinds=("http", "drop", "delay", "error", "throttle"))
         if fault is not None:
             self._apply_transport_fault(fault, req.action, endpoint, user)
         if req.action == "Create":
@@ -93,6 +93,8 @@ class StandIn:
             return
         if fault.kind == "error":
             raise WSManFault(fault.code or wsman.INTERNAL_ERROR, fault.message)
+        if fault.kind == "throttle":  # PowerShellMaxCmdlets: the user sent too many requests too fast
+            raise WSManFault(wsman.THROTTLED, wsman.cmdlet_quota_text(30, 2, fault.retry_ms))
         raise TransportFault(fault)
 
     def _shell(self, req: wsman.Request, endpoint: Endpoint) -> Shell:
@@ -130,11 +132,18 @@ class StandIn:
         shell_id = (shell_el.get("ShellId") or str(uuid.uuid4())).upper()
         shell = Shell(shell_id, req.resource_uri, endpoint.org, user, endpoint.configuration, self._run_pipeline)
         shell.feed(_b64(creation.text), None)
+        org = self.state.org(endpoint.org)
+        limit = org.max_concurrent_shells if org is not None else 18
         with self._lock:
             # Abandoned shells (a client that never sent Delete) go once idle, as WinRM's IdleTimeOut does.
             now = time.monotonic()
             for stale in [k for k, v in self._shells.items() if now - v.last_used > SHELL_IDLE_TIMEOUT_S]:
                 self._shells.pop(stale).close()
+            mine = sum(1 for v in self._shells.values() if v.user.lower() == user.lower() and v.org == endpoint.org)
+            if endpoint.configuration == EXCHANGE and mine >= limit:
+                self.journal.record("Create", {"configuration": configuration}, user, endpoint.label, endpoint.org,
+                                    "fault", "PowerShellMaxConcurrency")
+                raise WSManFault(wsman.THROTTLED, wsman.max_shells_text(limit))
             self._shells[shell_id] = shell
         self.journal.record("Create", {"configuration": configuration}, user, endpoint.label, endpoint.org, "ok")
         created = el("wst:ResourceCreated")
@@ -150,7 +159,7 @@ class StandIn:
         desc = el("rsp:Shell")
         for tag, text in (
             ("ShellId", shell.id), ("ResourceUri", shell.resource_uri), ("Owner", shell.user),
-            ("ClientIP", "127.0.0.1"), ("IdleTimeOut", "PT7200.000S"), ("InputStreams", "stdin pr"),
+            ("ClientIP", "127.0.0.1"), ("IdleTimeOut", "PT900.000S"), ("InputStreams", "stdin pr"),
             ("OutputStreams", "stdout"), ("ShellRunTime", "P0DT0H0M0S"), ("ShellInactivity", "P0DT0H0M0S"),
             ("State", "Connected"),
         ):
@@ -251,7 +260,7 @@ class StandIn:
         if org is None:
             sink.fail(CmdletError("InvalidOperationException", f"The organization '{shell.org}' no longer exists."), None)
             return
-        via = org.servers[0]
+        via = org.via  # CU11+: the session runs on the caller's mailbox server, whatever the URL says
         sink.server = via.name
         for name, parameters, is_script in pipe.commands:
             journal_params = {str(k): masked(k, v) for k, v in parameters if k is not None}

@@ -23,6 +23,14 @@ _CHAINS: dict[str, list[str]] = {
         "Microsoft.Exchange.Configuration.Tasks.TaskException",
         "Microsoft.Exchange.Data.Common.LocalizedException",
     ],
+    "NoNextCertificateException": [
+        "Microsoft.Exchange.Management.SystemConfigurationTasks.NoNextCertificateException",
+        "Microsoft.Exchange.Data.Common.LocalizedException",
+    ],
+    "AuthMetadataClientException": [
+        "Microsoft.Exchange.Security.OAuth.AuthMetadataClientException",
+        "Microsoft.Exchange.Data.Common.LocalizedException",
+    ],
     "ArgumentException": ["System.ArgumentException", "System.SystemException"],
     "InvalidOperationException": ["System.InvalidOperationException", "System.SystemException"],
     "ParseException": [

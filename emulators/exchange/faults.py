@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("error", "http", "drop", "delay")
+KINDS = ("error", "http", "drop", "delay", "throttle")
 WSMAN_ACTIONS = ("create", "command", "receive", "send", "signal", "delete", "get")
 
 
@@ -23,6 +23,7 @@ class Fault:
     exception: str = "TaskException"
     terminating: bool = False
     code: int | None = None  # the WSMan fault code when an "error" rule hits a WSMan action
+    retry_ms: int = 1000  # "throttle": the wait Exchange's PowerShellMaxCmdlets fault asks for
 
 
 @dataclass
@@ -58,7 +59,7 @@ def parse_rules(body: Any) -> list[Rule]:
             raise FaultRuleError(f"{where}.fail.kind: expected one of {', '.join(KINDS)}")
         fault = Fault(kind=fail["kind"])
         for key, typ in (("status", int), ("message", str), ("delay_s", (int, float)), ("exception", str),
-                         ("terminating", bool), ("code", int)):
+                         ("terminating", bool), ("code", int), ("retry_ms", int)):
             if key in fail:
                 if not isinstance(fail[key], typ) or isinstance(fail[key], bool) and typ is not bool:
                     raise FaultRuleError(f"{where}.fail.{key}: wrong type")

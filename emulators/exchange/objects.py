@@ -213,23 +213,39 @@ def auth_server(org: Organisation, auth, server: Server, runspace_id: uuid.UUID)
 PUSH_PLATFORMS = {"None": 0, "APNS": 1, "PendingGet": 2, "WNS": 3, "Proxy": 4, "GCM": 5}
 
 
-def push_notification_app(org: Organisation, server: Server, runspace_id: uuid.UUID) -> clixml.RawObject:
+# The apps Exchange creates at setup (PushNotificationCannedApp): the proxy's OnPrem-Proxy plus the Outlook apps
+# of the other platforms. Their names and platforms beyond OnPrem-Proxy are an assumption (see README.md).
+CANNED_APPS: tuple[tuple[str, str, str], ...] = (
+    ("Microsoft.Exchange.Wns", "Microsoft Exchange WNS", "WNS"),
+    ("Microsoft.Exchange.Apns", "Microsoft Exchange APNS", "APNS"),
+    ("Microsoft.Outlook.Gcm", "Microsoft Outlook GCM", "GCM"),
+    ("OnPrem-Proxy", "On Premises Proxy app", "Proxy"),
+)
+
+
+def push_notification_app(
+    org: Organisation, server: Server, runspace_id: uuid.UUID, app: str = "OnPrem-Proxy",
+) -> clixml.RawObject:
+    """A PushNotificationApp. OnPrem-Proxy keeps the organisation in AuthenticationKey and the URI in Url
+    (EnablePushNotificationProxy); AuthenticationId stays empty."""
+    name, display, platform = next(a for a in CANNED_APPS if a[0] == app)
+    proxy = name == "OnPrem-Proxy"
     pp = org.push_proxy
     specific: list[tuple[str, object]] = [
-        ("LastUpdateTimeUtc", pp.last_update),
-        ("DisplayName", "On Premises Proxy app"),
+        ("LastUpdateTimeUtc", pp.last_update if proxy else None),
+        ("DisplayName", display),
         ("Platform", clixml.enum_value(
-            "Microsoft.Exchange.Data.PushNotificationPlatform", "Proxy", PUSH_PLATFORMS["Proxy"])),
-        ("Enabled", pp.enabled),
+            "Microsoft.Exchange.Data.PushNotificationPlatform", platform, PUSH_PLATFORMS[platform])),
+        ("Enabled", pp.enabled if proxy else platform != "GCM"),
         ("ExchangeMinimumVersion", None),
         ("ExchangeMaximumVersion", None),
         ("QueueSize", None),
         ("NumberOfChannels", None),
-        ("AuthenticationId", pp.organization),
-        ("AuthenticationKey", None),
+        ("AuthenticationId", None),
+        ("AuthenticationKey", (pp.organization or None) if proxy else None),
         ("AuthenticationKeyFallback", None),
-        ("IsAuthenticationKeyEncrypted", None),
-        ("Url", pp.uri),
+        ("IsAuthenticationKeyEncrypted", False if proxy else None),
+        ("Url", pp.uri if proxy else None),
         ("UriTemplate", None),
         ("Port", None),
         ("SecondaryUrl", None),
@@ -257,8 +273,32 @@ def push_notification_app(org: Organisation, server: Server, runspace_id: uuid.U
          "Microsoft.Exchange.Data.Directory.SystemConfiguration.ADConfigurationObject",
          "Microsoft.Exchange.Data.Directory.ADObject", "Microsoft.Exchange.Data.Directory.ADRawEntry",
          "Microsoft.Exchange.Data.ConfigurableObject", "System.Object"],
-        "OnPrem-Proxy", "CN=Push Notifications Settings,CN=Global Settings", ["top", "msExchPushNotificationsApp"],
-        "ms-Exch-Push-Notifications-App", specific, pp.last_update,
+        name, "CN=Push Notifications Settings,CN=Global Settings", ["top", "msExchPushNotificationsApp"],
+        "ms-Exch-Push-Notifications-App", specific, pp.last_update if proxy else None,
+    )
+    return clixml.RawObject.from_element(obj)
+
+
+def push_notification_proxy(org: Organisation, server: Server, runspace_id: uuid.UUID) -> clixml.RawObject:
+    """What Enable-PushNotificationProxy returns: a PushNotificationProxyPresentationObject, whose schema maps
+    Organization = AuthenticationKey and Uri = Url (the seed's sample output shows these names)."""
+    pp = org.push_proxy
+    props: list[tuple[str, object]] = [
+        ("DisplayName", "On Premises Proxy app"),
+        ("Enabled", pp.enabled),
+        ("Organization", pp.organization or None),
+        ("Uri", pp.uri),
+        ("LastUpdateTimeUtc", pp.last_update),
+        ("Identity", "OnPrem-Proxy"),
+        ("IsValid", True),
+        ("ObjectState", clixml.enum_value("Microsoft.Exchange.Data.ObjectState", "Unchanged", 1)),
+        ("PSComputerName", server.fqdn.lower()),
+        ("RunspaceId", runspace_id),
+    ]
+    obj = clixml.complex_object(
+        ["Microsoft.Exchange.Management.PushNotifications.PushNotificationProxyPresentationObject",
+         "Microsoft.Exchange.Data.ConfigurableObject", "System.Object"],
+        "OnPrem-Proxy", props,
     )
     return clixml.RawObject.from_element(obj)
 
@@ -287,7 +327,7 @@ def monitoring_probe_result(
         ("FailureContext", error),
         ("ExtensionXml", ""),
         ("ResultType", clixml.enum_value(
-            "Microsoft.Office.Datacenter.ActiveMonitoring.ResultType", result_type, RESULT_TYPES[result_type])),
+            "Microsoft.Office.Datacenter.WorkerTaskFramework.ResultType", result_type, RESULT_TYPES[result_type])),
         ("RetryCount", 0),
         ("ResultName", f"{health_set}\\{probe.split('/')[0]}"),
         ("IsNotified", False),

@@ -56,6 +56,20 @@ def _str(d: dict[str, Any], key: str, where: str, default: str | None = None) ->
     return value
 
 
+def _bool(d: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = d.get(key, default)
+    if not isinstance(value, bool):
+        raise StateError(f"{where}.{key}: expected true or false")
+    return value
+
+
+def _int(d: dict[str, Any], key: str, where: str, default: int, low: int = 0) -> int:
+    value = d.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise StateError(f"{where}.{key}: expected an integer of at least {low}")
+    return value
+
+
 @dataclass
 class Server:
     name: str
@@ -64,6 +78,9 @@ class Server:
     roles: list[str] = field(default_factory=lambda: ["Mailbox", "ClientAccess"])
     edition: str = "Enterprise"
     site: str = "Default-First-Site-Name"
+    # Whether this server reaches the internet over HTTPS: New-AuthServer fetches the metadata document from the
+    # server the session runs on, and fails there without it.
+    outbound_internet: bool = True
 
     @property
     def version_parts(self) -> tuple[int, int, int, int]:
@@ -77,7 +94,7 @@ class Server:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "fqdn": self.fqdn, "version": self.version, "roles": list(self.roles),
-            "edition": self.edition, "site": self.site,
+            "edition": self.edition, "site": self.site, "outbound_internet": self.outbound_internet,
         }
 
     @classmethod
@@ -102,6 +119,7 @@ class Server:
             roles=roles,
             edition=_str(d, "edition", where, "Enterprise"),
             site=_str(d, "site", where, "Default-First-Site-Name"),
+            outbound_internet=_bool(d, "outbound_internet", where, True),
         )
 
 
@@ -201,8 +219,19 @@ class Organisation:
     auth_servers: list[AuthServer]
     push_proxy: PushProxy
     guid: str = field(default_factory=lambda: str(uuid.uuid4()))
-    # The Office 365 tenant's id, when the state gives it: an AuthServer URL naming it serves the realm too.
+    # The Office 365 tenant's id, when the state gives it: an AuthServer URL naming it serves the realm too, and it
+    # is the Realm the ACS metadata document gives (see `acs_realm`).
     tenant_id: str = ""
+    # The server sessions run on: since 2013 CU11 a session is proxied to the server hosting the caller's mailbox,
+    # whatever server the URL names. "" means the first server.
+    session_server: str = ""
+    # Invoke-MonitoringProbe: how many of the next calls time out (a warning, no object), and whether the probe
+    # fails after Enable-PushNotificationProxy until MSExchangeHM restarts (`health_manager_stale`).
+    probe_timeouts: int = 0
+    probe_needs_health_manager_restart: bool = False
+    health_manager_stale: bool = False
+    # PowerShellMaxConcurrency of the throttling policy: open shells per user.
+    max_concurrent_shells: int = 18
 
     @property
     def ad_domain(self) -> str:
@@ -215,14 +244,36 @@ class Organisation:
                 return s
         return None
 
+    @property
+    def via(self) -> Server:
+        """The server this organisation's sessions run on."""
+        return (self.server(self.session_server) if self.session_server else None) or self.servers[0]
+
+    def acs_realm(self, named: str) -> str:
+        """The Realm the ACS metadata document of the realm `named` (a domain or GUID in the URL) gives: a tenant id.
+
+        Our organisation's domain or tenant id gives its tenant id (when the state has none, a stable GUID made from
+        the domain); another GUID gives itself; another domain a GUID made from it.
+        """
+        named = named.strip().strip("{}").lower()
+        if _GUID.match(named):
+            return named
+        if named in (self.realm.lower(), self.name.lower()) and self.tenant_id:
+            return self.tenant_id
+        return str(uuid.uuid5(uuid.NAMESPACE_DNS, named))
+
     def certificate(self, thumbprint: str) -> Certificate | None:
         wanted = thumbprint.strip().upper()
         return next((c for c in self.certificates if c.thumbprint == wanted), None)
 
 
+DEFAULT_SITES = ("Default-First-Site-Name", "Branch-Site")
+
+
 def _default_servers(name: str) -> list[Server]:
+    """Two Mailbox servers in two AD sites: what Exchange pushes to one site it doesn't push to the other."""
     short = name.split(".")[0].upper()[:10]
-    return [Server(f"{short}-EX{i}", f"{short.lower()}-ex{i}.{name}") for i in (1, 2)]
+    return [Server(f"{short}-EX{i}", f"{short.lower()}-ex{i}.{name}", site=DEFAULT_SITES[i - 1]) for i in (1, 2)]
 
 
 class ExchangeState:
@@ -283,7 +334,10 @@ class ExchangeState:
     def _org_json(self, org: Organisation) -> dict[str, Any]:
         return {
             "name": org.name, "realm": org.realm, "display_name": org.display_name, "guid": org.guid,
-            "tenant_id": org.tenant_id,
+            "tenant_id": org.tenant_id, "session_server": org.session_server,
+            "probe_timeouts": org.probe_timeouts,
+            "probe_needs_health_manager_restart": org.probe_needs_health_manager_restart,
+            "health_manager_stale": org.health_manager_stale, "max_concurrent_shells": org.max_concurrent_shells,
             "servers": [s.to_json() for s in org.servers],
             "certificates": [c.to_json(c.thumbprint in self.keys) for c in org.certificates],
             "auth_config": org.auth_config.to_json(),
@@ -355,6 +409,14 @@ class ExchangeState:
         if not isinstance(tenant_id, str) or (tenant_id and not _GUID.match(tenant_id.strip().strip("{}"))):
             raise StateError(f"{where}.tenant_id: expected the tenant's id, a GUID such as 11111111-2222-3333-4444-555555555555")
         org.tenant_id = tenant_id.strip().strip("{}").lower()
+        session_server = _str(body, "session_server", where, "")
+        if session_server and org.server(session_server) is None:
+            raise StateError(f"{where}.session_server: {session_server!r} is not a server of this organisation")
+        org.session_server = session_server
+        org.probe_timeouts = _int(body, "probe_timeouts", where, 0)
+        org.probe_needs_health_manager_restart = _bool(body, "probe_needs_health_manager_restart", where, False)
+        org.health_manager_stale = _bool(body, "health_manager_stale", where, False)
+        org.max_concurrent_shells = _int(body, "max_concurrent_shells", where, 18, 1)
         auth_servers = body.get("auth_servers", [])
         if not isinstance(auth_servers, list):
             raise StateError(f"{where}.auth_servers: expected a list")

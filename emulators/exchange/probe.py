@@ -24,10 +24,20 @@ def missing_pieces(org: Organisation, server: Server, tenant_state_url: str | No
     realm = pp.organization or org.realm
     if not pp.enabled:
         missing.append(f"The push notification proxy is not enabled for organization '{realm}'.")
+    elif org.health_manager_stale:
+        missing.append(
+            "The push notification proxy was enabled after the Microsoft Exchange Health Manager (MSExchangeHM) "
+            "started: the probe fails until the service restarts."
+        )
     # The URL names the realm in the query or the path form, by the tenant domain or (when the state gives it)
     # the tenant id: Hybrid Configuration Wizard's `ACS - {guid}` points at .../<tenant id>/metadata/json/1.
     identities = {realm, org.tenant_id}
-    if not any(a.enabled and metadata.names_realm(a.auth_metadata_url, identities) for a in org.auth_servers):
+    tenant_realm = org.acs_realm(realm)
+    if not any(
+        a.enabled and a.type == "MicrosoftACS" and "accesscontrol.windows.net" in a.auth_metadata_url.lower()
+        and (metadata.names_realm(a.auth_metadata_url, identities) or a.realm.lower() == tenant_realm)
+        for a in org.auth_servers
+    ):
         missing.append(f"No enabled AuthServer has an AuthMetadataUrl for realm '{realm}'.")
     thumbprint = org.auth_config.current
     cert = org.certificate(thumbprint) if thumbprint else None

@@ -28,7 +28,7 @@ COMMON_PARAMETERS = (
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str = "string"  # string | strings | switch | bool | securestring | datetime | int
+    kind: str = "string"  # string | strings | switch | bool | securestring | datetime | int | bytes
     mandatory: bool = False
     position: int | None = None
 
@@ -128,6 +128,10 @@ def _convert(cmdlet: str, param: Param, value: Any) -> Any:
                 return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
             parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        if param.kind == "bytes":
+            if not isinstance(value, bytes | bytearray):
+                raise ValueError(f'Cannot convert a value of type "{type(value).__name__}" to type "System.Byte[]"')
+            return bytes(value)
         if param.kind == "int":
             return int(value)
         if param.kind == "strings":

@@ -40,6 +40,27 @@ SCHEMA_INVALID = 0x80338099  # 2150858905: the request isn't a valid WSMan envel
 ENVELOPE_TOO_LARGE = 0x80338111  # 2150859025: the request exceeds MaxEnvelopeSize
 ACTION_NOT_SUPPORTED = 0x80338043  # 2150858819
 INTERNAL_ERROR = 0x8033800A  # 2150858762
+# Exchange's throttling faults arrive with this generic WSMan code; the text says which quota (assumption: the
+# exact code of on-premises throttling faults was not captured).
+THROTTLED = 0x803381A6
+
+
+def max_shells_text(limit: int) -> str:
+    """PowerShellMaxConcurrency's refusal, as on-premises remote PowerShell words it."""
+    return (
+        "The WS-Management service cannot process the request. This user is allowed a maximum number of "
+        f"{limit} concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user."
+    )
+
+
+def cmdlet_quota_text(requests: int, seconds: int, retry_ms: int) -> str:
+    """PowerShellMaxCmdlets' refusal: the hint Z (milliseconds) is the shortest wait before the next request."""
+    return (
+        "The WS-Management service cannot process the request. The user load quota of "
+        f"{requests} requests per {seconds} seconds has been exceeded. Send future requests at a slower rate or "
+        f"raise the quota for this user. The next request from this user will not be approved for at least "
+        f"{retry_ms} milliseconds."
+    )
 
 
 class WSManFault(Exception):

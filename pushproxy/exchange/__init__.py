@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ServerCertificate,
     )
     from pushproxy.exchange.operations import (
+        copy_certificate,
         disable_push_proxy,
         enable_push_proxy,
         ensure_auth_server,
@@ -55,6 +56,7 @@ _WHERE = {
     "PushProxyState": "pushproxy.exchange.models",
     "ServerCertificate": "pushproxy.exchange.models",
     "TlsSettings": "pushproxy.exchange.endpoint",
+    "copy_certificate": "pushproxy.exchange.operations",
     "disable_push_proxy": "pushproxy.exchange.operations",
     "discover_exchange": "pushproxy.exchange.discovery",
     "enable_push_proxy": "pushproxy.exchange.operations",
@@ -85,6 +87,7 @@ __all__ = [
     "PushProxyState",
     "ServerCertificate",
     "TlsSettings",
+    "copy_certificate",
     "disable_push_proxy",
     "discover_exchange",
     "enable_push_proxy",

@@ -64,16 +64,19 @@ def acs_url_realms(url: str | None) -> tuple[str, ...] | None:
 def auth_server_serves_realm(server: AuthServer, realm: str, *, tenant_id: str | None = None) -> bool:
     """True when this AuthServer is the ACS metadata endpoint for the tenant `realm` (its domain) / `tenant_id`.
 
-    By URL and realm, whatever its name: the query form with a realm that is one of the tenant's identities, the
-    path form naming one, or (a URL naming no realm) an AuthServer whose Realm property is one.
+    By URL and realm, whatever its name: an ACS metadata URL (query or path form) naming one of the tenant's
+    identities, or any ACS metadata URL on an AuthServer whose Realm property (read from the metadata) is one.
     """
     identities = tenant_identities(realm, tenant_id)
     named = acs_url_realms(server.auth_metadata_url)
     if named is None:
         return False
-    if named:
-        return any(n in identities for n in named)
-    return (server.realm or "").strip().strip("{}").lower() in identities
+    # Exchange fills Realm from the metadata document (for ACS: the tenant id), and refuses a second AuthServer of
+    # the same type, issuer and realm (ErrorExistingAuthServerWithSameRealm): one whose Realm is the tenant's
+    # serves it, whatever form its URL takes.
+    if (server.realm or "").strip().strip("{}").lower() in identities:
+        return True
+    return any(n in identities for n in named)
 
 
 __all__ = ["ACS_HOST", "acs_url_realms", "auth_server_serves_realm", "tenant_id_or_none", "tenant_identities"]

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from pushproxy import builds
 from pushproxy.exchange import operations
-from pushproxy.exchange.models import MIN_AUTH_KEY_SIZE, BlockingProblem, ExchangeDiscovery, ServerCertificate
+from pushproxy.exchange.models import COPY_ADVICE, MIN_AUTH_KEY_SIZE, BlockingProblem, ExchangeDiscovery, ServerCertificate
 from pushproxy.exchange.session import ExchangeSession
+
 
 
 def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | None = None) -> ExchangeDiscovery:
@@ -52,7 +53,7 @@ def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | N
             facts.append(f"{s.name}: build {s.build} is newer than the build table knows ({s.release})")
     for c in certificates:
         if not c.present:
-            blocking.append(BlockingProblem("auth_certificate_missing", f"the {c.slot} Auth certificate {c.thumbprint} is missing on {c.server}; run Set-AuthConfig -PublishCertificate", c.server))
+            blocking.append(BlockingProblem("auth_certificate_missing", f"the {c.slot} Auth certificate {c.thumbprint} is missing on {c.server}; {COPY_ADVICE}", c.server))
 
     if not auth_config.current_thumbprint:
         facts.append("no Auth certificate is assigned (Get-AuthConfig CurrentCertificateThumbprint is empty)")

@@ -31,9 +31,11 @@ WSMAN_RESOURCE_NOT_FOUND = 0x80338000 + 0x13B  # 2150858811: bad path or configu
 WSMAN_SHELL_NOT_FOUND = 0x8033805B  # the shell is gone (idle timeout, server restart): reopen
 WSMAN_ACCESS_DENIED = 5
 
-# Exchange's own words for "try later": throttling, the AD or the server being briefly unavailable.
+# Exchange's own words for "try later": throttling, the AD or the server being briefly unavailable. On-premises
+# throttling says "maximum number of 18 concurrent shells" (PowerShellMaxConcurrency) or "The user load quota of N
+# requests per M seconds has been exceeded" (PowerShellMaxCmdlets).
 _TRANSIENT_TEXT = re.compile(
-    r"maximum number of (concurrent )?connections|throttl|server ?busy|micro ?delay|"
+    r"maximum number of (\d+ )?(concurrent )?(connections|shells)|user load quota|throttl|server ?busy|micro ?delay|"
     r"transient|temporarily|try again|timed? ?out|timeout|unavailable|connection (was )?(reset|closed|aborted)",
     re.IGNORECASE,
 )
@@ -49,6 +51,23 @@ _PERMANENT_ERROR_IDS = re.compile(
     r"ManagementObjectAlreadyExistsException|HostException",
     re.IGNORECASE,
 )
+
+
+# "The next request from this user will not be approved for at least Z milliseconds."
+_RETRY_HINT = re.compile(r"not be approved for at least (\d+) milliseconds", re.IGNORECASE)
+_THROTTLED = re.compile(r"maximum number of \d+ concurrent shells|user load quota", re.IGNORECASE)
+MAX_HONOURED_WAIT_S = 300.0  # a longer hint is capped: the retry policy takes over from there
+
+
+def throttled(text: str | None) -> bool:
+    """Whether Exchange's message is one of its throttling refusals (wait, then retry)."""
+    return bool(_THROTTLED.search(text or ""))
+
+
+def retry_hint_s(text: str | None) -> float | None:
+    """The wait Exchange asks for in a throttling message, in seconds (None when it gives none)."""
+    match = _RETRY_HINT.search(text or "")
+    return min(int(match.group(1)) / 1000.0, MAX_HONOURED_WAIT_S) if match else None
 
 
 def _short(text: str | None) -> str:
@@ -86,7 +105,8 @@ def from_error_record(record: Any, *, cmdlet: str, server: str | None) -> Exchan
         cmdlet=cmdlet,
         server=server,
         error_id=_short(error_id) if error_id else None,
-        transient=is_transient_text(error_id, message),
+        transient=throttled(message) or is_transient_text(error_id, message),
+        retry_after_s=retry_hint_s(message),
     )
 
 
@@ -105,7 +125,11 @@ def from_exception(exc: BaseException, *, cmdlet: str | None, server: str | None
         transient = code in (WSMAN_OPERATION_TIMEOUT, WSMAN_SHELL_NOT_FOUND) or bool(_TRANSIENT_TEXT.search(reason))
         if code == WSMAN_ACCESS_DENIED or "access is denied" in reason.lower():
             transient = False
-        return ExchangeError(reason, cmdlet=cmdlet, server=server, error_id=f"WSManFault:{code}", transient=transient)
+        full = str(exc.reason or "")
+        if throttled(full):
+            transient = True
+        return ExchangeError(reason, cmdlet=cmdlet, server=server, error_id=f"WSManFault:{code}", transient=transient,
+                             retry_after_s=retry_hint_s(full) if throttled(full) else None)
     if isinstance(exc, WinRMTransportError):
         status = int(exc.code)
         body = _short(_html_text(str(exc.response_text or "")))

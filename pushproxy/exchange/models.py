@@ -15,6 +15,14 @@ from typing import Any, Literal
 
 # The realm's AuthServer points here (DOMAIN.md); the realm is the tenant domain.
 AUTH_METADATA_URL_TEMPLATE = "https://accounts.accesscontrol.windows.net/metadata/json/1/?realm={realm}"
+# How to put a certificate on a server that lacks it (Set-AuthConfig -PublishCertificate copies nothing: it only
+# makes the staged next certificate current). Microsoft's own repair, MonitorExchangeAuthCertificate in
+# microsoft/CSS-Exchange, exports it with its private key where it is and imports it where it isn't.
+COPY_ADVICE = (
+    "copy it there: Export-ExchangeCertificate -Thumbprint <T> -Server <a server that has it> -BinaryEncoded "
+    "-Password <P>, then Import-ExchangeCertificate -Server <this server> -FileData <the FileData> -Password <P> "
+    "-PrivateKeyExportable $true"
+)
 # Auth certificates below this key size are treated as unusable (the plan replaces them).
 MIN_AUTH_KEY_SIZE = 2048
 
@@ -303,6 +311,7 @@ class ProbeResult:
     error: str | None
     exception: str | None
     succeeded: bool
+    warnings: tuple[str, ...] = ()  # what Exchange wrote to the warning stream (a timed-out probe says only that)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -311,6 +320,7 @@ class ProbeResult:
             "error": self.error,
             "exception": self.exception,
             "succeeded": self.succeeded,
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -321,6 +331,7 @@ class ProbeResult:
             error=_str_or_none(d.get("error")),
             exception=_str_or_none(d.get("exception")),
             succeeded=bool(d.get("succeeded", False)),
+            warnings=tuple(str(w) for w in d.get("warnings") or ()),
         )
 
 

@@ -8,8 +8,10 @@ first, so calling one twice does no harm (activities may be retried).
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from pushproxy import builds, certs
 from pushproxy.errors import ExchangeError, SpecError
@@ -198,9 +200,13 @@ def new_auth_certificate(session: ExchangeSession, server: str, *, reuse_existin
 
 
 def set_auth_certificate(session: ExchangeSession, thumbprint: str, effective: datetime | None = None, *, now: datetime | None = None) -> AuthConfig:
-    """Make `thumbprint` the Auth certificate now, or stage it for `effective` (at least 48 h ahead), then publish.
+    """Make `thumbprint` the current Auth certificate at once, or stage it as next for `effective` (48 h ahead or more).
 
-    Publishing copies the current and next certificates to every Mailbox server. Returns AuthConfig afterwards.
+    `-CertificateThumbprint T -Force` makes T current immediately. Exchange checks T in the local store of the server
+    the session runs on (proxied to the caller's mailbox server since 2013 CU11), so T must already be on every
+    Mailbox server: Exchange copies it only within that server's AD site. Nothing is published afterwards:
+    `-PublishCertificate` rolls a staged next certificate over to current, it copies no certificate, and with nothing
+    staged it fails (NoNextCertificateException). Returns AuthConfig afterwards.
     """
     thumbprint = _thumbprint(thumbprint)
     cmdlet = "Set-AuthConfig"
@@ -213,7 +219,9 @@ def set_auth_certificate(session: ExchangeSession, thumbprint: str, effective: d
             raise SpecError("effective", "must carry a time zone (UTC offset)")
         at = now or datetime.now(UTC)
         if effective - at < MIN_STAGING_LEAD:
-            raise SpecError("effective", "must be at least 48 hours ahead (Exchange needs the time to publish it)")
+            raise SpecError("effective", "must be at least 48 hours ahead (servers need the time to pick it up)")
+        if thumbprint == config.current_thumbprint:
+            raise SpecError("thumbprint", "is the current Auth certificate; Exchange refuses it as the next one")
         if config.next_thumbprint != thumbprint or config.next_effective_date != effective:
             session.invoke(
                 cmdlet,
@@ -225,8 +233,37 @@ def set_auth_certificate(session: ExchangeSession, thumbprint: str, effective: d
                     "Force": SWITCH,
                 },
             )
-    session.invoke(cmdlet, {"PublishCertificate": SWITCH})
     return get_auth_config(session)
+
+
+def copy_certificate(session: ExchangeSession, thumbprint: str, source: str, target: str) -> bool:
+    """Put the certificate `thumbprint` (with its private key) on `target`, from `source`, unless it is there.
+
+    Microsoft's repair for a server that lacks the Auth certificate (MonitorExchangeAuthCertificate in
+    microsoft/CSS-Exchange): export it with its key under a one-time password on a server that has it, import it
+    with that password on the one that doesn't. Over the NoLanguage endpoint that is Export-ExchangeCertificate
+    -BinaryEncoded -Password, then Import-ExchangeCertificate -FileData -Password -Server. The password lives only in
+    this call; the PFX never leaves memory. Returns whether it was imported (False: already there).
+    """
+    thumbprint = _thumbprint(thumbprint)
+    source, target = _server_name(source, "source"), _server_name(target, "server")
+    if get_server_certificate(session, thumbprint, target).present:
+        return False
+    password = secrets.token_urlsafe(32)
+    exported = session.invoke(
+        "Export-ExchangeCertificate",
+        {"Thumbprint": thumbprint, "Server": source, "BinaryEncoded": SWITCH, "Password": session.secure_string(password)},
+        server=source,
+    )
+    data = values.properties(exported[0]).get("FileData") if exported else None
+    if not isinstance(data, bytes | bytearray) or not data:
+        raise ExchangeError("Export-ExchangeCertificate returned no FileData", cmdlet="Export-ExchangeCertificate", server=source, transient=False)
+    session.invoke(
+        "Import-ExchangeCertificate",
+        {"FileData": bytes(data), "Password": session.secure_string(password), "PrivateKeyExportable": True, "Server": target},
+        server=target,
+    )
+    return True
 
 
 # -- AuthServer ----------------------------------------------------------------------------------------------
@@ -269,12 +306,35 @@ def ensure_auth_server(session: ExchangeSession, realm: str, *, tenant_id: str |
     ours = next((a for a in existing if a.name.lower() == AUTH_SERVER_NAME.lower()), None)
     if ours is not None:
         # Our own object (the seed's name) pointing elsewhere: correct it rather than fail on a duplicate name.
-        session.invoke("Set-AuthServer", {"Identity": ours.identity or ours.name, "AuthMetadataUrl": url})
+        _with_metadata_fetch(session, "Set-AuthServer", {"Identity": ours.identity or ours.name, "AuthMetadataUrl": url}, url)
         if not ours.enabled:
             session.invoke("Set-AuthServer", {"Identity": ours.identity or ours.name, "Enabled": True})
         return AuthServerChange("updated", _reread_auth_server(session, ours.name), f"pointed {ours.name!r} at {url}")
-    session.invoke("New-AuthServer", {"Name": AUTH_SERVER_NAME, "AuthMetadataUrl": url})
+    _with_metadata_fetch(session, "New-AuthServer", {"Name": AUTH_SERVER_NAME, "AuthMetadataUrl": url}, url)
     return AuthServerChange("created", _reread_auth_server(session, AUTH_SERVER_NAME), f"created {AUTH_SERVER_NAME!r} for {realm}")
+
+
+_METADATA_FAILURE = re.compile(r"metadata|unable to connect|remote server|could ?n.t (be )?retrieve", re.IGNORECASE)
+_FQID_SERVER = re.compile(r"\[Server=([^,\]]+)")
+
+
+def _with_metadata_fetch(session: ExchangeSession, cmdlet: str, parameters: dict[str, Any], url: str) -> None:
+    """Run New-/Set-AuthServer with a metadata URL. Exchange fetches that document itself, from the server the
+    session runs on: when it can't, say so plainly (which URL, and from which server it needs outbound HTTPS)."""
+    try:
+        session.invoke(cmdlet, parameters)
+    except ExchangeError as exc:
+        if exc.transient or not _METADATA_FAILURE.search(exc.message):
+            raise
+        found = _FQID_SERVER.search(exc.error_id or "")
+        where = found.group(1) if found else "the server the remote PowerShell session runs on"
+        host = urlsplit(url).hostname or url
+        raise ExchangeError(
+            f"Exchange could not fetch the AuthServer metadata document {url}: {where} (the server this remote "
+            f"PowerShell session runs on) needs outbound HTTPS (port 443) to {host}, directly or through its proxy "
+            f"(Set-ExchangeServer -InternetWebProxy). Exchange said: {exc.message}",
+            cmdlet=cmdlet, server=found.group(1) if found else None, error_id=exc.error_id, transient=False,
+        ) from None
 
 
 def _reread_auth_server(session: ExchangeSession, name: str) -> AuthServer:
@@ -286,14 +346,16 @@ def _reread_auth_server(session: ExchangeSession, name: str) -> AuthServer:
 
 # -- push-notification proxy ---------------------------------------------------------------------------------
 def parse_push_app(obj: Any) -> PushProxyState:
+    """A PushNotificationApp (Get-PushNotificationApp) or the PushNotificationProxyPresentationObject that
+    Enable-PushNotificationProxy returns. Exchange keeps the proxy's organisation in the app's AuthenticationKey and
+    its URI in Url; the presentation object shows them as Organization and Uri. AuthenticationId stays empty."""
     p = values.properties(obj)
     return PushProxyState(
         present=True,
         enabled=values.boolean(p.get("Enabled")),
-        # The seed's sample shows Organization and Uri; the object model also has AuthenticationId and Url.
-        organization=values.text(p.get("Organization")) or values.text(p.get("AuthenticationId")),
-        uri=values.text(p.get("Uri")) or values.text(p.get("Url")) or values.text(p.get("UriTemplate")),
-        name=values.text(p.get("Name")),
+        organization=values.text(p.get("AuthenticationKey")) or values.text(p.get("Organization")),
+        uri=values.text(p.get("Url")) or values.text(p.get("Uri")),
+        name=values.text(p.get("Name")) or values.text(p.get("Identity")),
         display_name=values.text(p.get("DisplayName")),
     )
 
@@ -304,7 +366,7 @@ def _is_proxy_app(state: PushProxyState, obj: Any) -> bool:
 
 
 def get_push_proxy(session: ExchangeSession) -> PushProxyState:
-    """The OnPrem-Proxy app, or `present=False` when the proxy was never enabled."""
+    """The OnPrem-Proxy app among every canned app Get-PushNotificationApp lists, or `present=False` without one."""
     for obj in session.invoke("Get-PushNotificationApp"):
         state = parse_push_app(obj)
         if _is_proxy_app(state, obj):
@@ -322,8 +384,9 @@ def enable_push_proxy(session: ExchangeSession, organization: str, uri: str | No
     params: dict[str, Any] = {"Organization": organization}
     if uri:
         params["Uri"] = uri
-    objects = session.invoke("Enable-PushNotificationProxy", params)
-    return parse_push_app(objects[0]) if objects else get_push_proxy(session)
+    session.invoke("Enable-PushNotificationProxy", params)
+    # Read the app back rather than trust the presentation object: the next run reads the same fields.
+    return get_push_proxy(session)
 
 
 def disable_push_proxy(session: ExchangeSession) -> PushProxyState:
@@ -349,22 +412,38 @@ def restart_health_manager(endpoint: ExchangeEndpoint, password: str | None, ser
         session.invoke("Restart-Service", {"Name": HEALTH_MANAGER_SERVICE, "Force": SWITCH}, server=server)
 
 
-def parse_probe_result(obj: Any, server: str) -> ProbeResult:
+# Invoke-MonitoringProbe waits up to 300 s for the health service before it gives up with only a warning; our call
+# deadline leaves it that time and some to answer.
+PROBE_SERVICE_TIMEOUT_S = 300
+PROBE_CALL_DEADLINE_S = PROBE_SERVICE_TIMEOUT_S + 60
+
+
+def parse_probe_result(obj: Any, server: str, warnings: tuple[str, ...] = ()) -> ProbeResult:
     p = values.properties(obj)
-    result_type = values.text(p.get("ResultType")) or "Unknown"
+    result_type = values.text(p.get("ResultType")) or "Unknown"  # a ...WorkerTaskFramework.ResultType enum: its name
     return ProbeResult(
         server=server,
         result_type=result_type,
         error=values.text(p.get("Error")),
         exception=values.text(p.get("Exception")),
         succeeded=result_type.lower() == "succeeded",
+        warnings=warnings,
     )
 
 
 def run_probe(session: ExchangeSession, server: str) -> ProbeResult:
-    """Invoke-MonitoringProbe for the push proxy on `server` (-Server is mandatory); the last result wins."""
+    """Invoke-MonitoringProbe for the push proxy on `server` (-Server is mandatory); the last result wins.
+
+    When the health service doesn't answer in time, Exchange writes a warning and returns no object: the warning is
+    the result's error, and every warning is kept so it reaches the status and the report.
+    """
     server = _server_name(server)
-    objects = session.invoke("Invoke-MonitoringProbe", {"Identity": PROBE_IDENTITY, "Server": server}, server=server)
-    if not objects:
-        return ProbeResult(server, "NoResult", "the probe returned no result", None, False)
-    return parse_probe_result(objects[-1], server)
+    deadline = max(session.endpoint.call_deadline_s, PROBE_CALL_DEADLINE_S)
+    result = session.run("Invoke-MonitoringProbe", {"Identity": PROBE_IDENTITY, "Server": server}, server=server, deadline_s=deadline)
+    if result.errors:
+        raise failures.from_error_record(result.errors[0], cmdlet="Invoke-MonitoringProbe", server=server)
+    warnings = tuple(result.warnings)
+    if not result.objects:
+        why = "; ".join(warnings) if warnings else "the probe returned no result"
+        return ProbeResult(server, "NoResult", why, None, False, warnings)
+    return parse_probe_result(result.objects[-1], server, warnings)

@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 
 import requests
 from pypsrp.complex_objects import PSInvocationState
+from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.serializer import ObjectMeta
 
 from pushproxy.errors import ExchangeError
 from pushproxy.exchange import failures
@@ -36,6 +38,10 @@ log = logging.getLogger(__name__)
 EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
 OPEN_OPERATION = "open runspace pool"  # what an ExchangeError names when the open itself ran out of time
 WINDOWS_POWERSHELL_CONFIGURATION = "Microsoft.PowerShell"
+# Exchange's throttling faults: how many times a session itself waits and tries again before the error goes up
+# (transient, to the activity's retry policy), and the wait when the fault gives no hint.
+THROTTLE_ATTEMPTS = 3
+DEFAULT_THROTTLE_WAIT_S = 5.0
 
 
 class SwitchParameter:
@@ -78,6 +84,7 @@ class ExchangeSession:
         self._counter: RequestCounter | None = None
         self._owner = threading.get_ident()
         self._broken: str | None = None  # why the connection can no longer be trusted
+        self._keys_exchanged = False
 
     def __repr__(self) -> str:
         state = "open" if self._pool is not None else "closed"
@@ -92,10 +99,30 @@ class ExchangeSession:
         self.close()
 
     def open(self) -> None:
-        """Open the runspace pool (WSMan Create plus the PSRP handshake), within the call deadline."""
+        """Open the runspace pool (WSMan Create plus the PSRP handshake), within the call deadline.
+
+        A throttled Create (PowerShellMaxConcurrency, or the cmdlet quota) is tried again after the wait Exchange
+        asks for, a few times; then the error goes up as transient, for the activity's retry policy.
+        """
         self._check_thread()
         if self._pool is not None:
             return
+        for attempt in range(THROTTLE_ATTEMPTS):
+            try:
+                self._open_once()
+                return
+            except ExchangeError as exc:
+                if not failures.throttled(exc.message) or attempt == THROTTLE_ATTEMPTS - 1:
+                    raise
+                self._wait_throttled(exc)
+
+    @staticmethod
+    def _wait_throttled(exc: ExchangeError) -> None:
+        wait = exc.retry_after_s if exc.retry_after_s is not None else DEFAULT_THROTTLE_WAIT_S
+        log.info("Exchange throttled the request (%s); waiting %.1f s as it asks", exc.error_id, wait)
+        time.sleep(wait)
+
+    def _open_once(self) -> None:
         wsman = None
         deadline: SendDeadline | None = None
         limit = self.endpoint.call_deadline_s
@@ -129,6 +156,17 @@ class ExchangeSession:
             except Exception:  # noqa: S110  # best effort: the socket may already be gone
                 pass
 
+    def secure_string(self, value: str) -> Any:
+        """`value` as a SecureString parameter (e.g. a one-time PFX password): encrypted with the session key,
+        which the first call exchanges (PSRP PublicKey / EncryptedSessionKey)."""
+        self._check_thread()
+        if self._pool is None:
+            raise RuntimeError("the session is not open: use `with ExchangeSession(...)`")
+        if not self._keys_exchanged:
+            self._pool.exchange_keys()
+            self._keys_exchanged = True
+        return self._pool.serialize(value, ObjectMeta("SS"))
+
     @property
     def requests_sent(self) -> int:
         """WSMan messages sent so far on this session's connection."""
@@ -149,8 +187,26 @@ class ExchangeSession:
     ) -> CmdletOutput:
         """Run one cmdlet; return its output and error records. Raises only for a terminating failure.
 
-        `server` names the server the call concerns, for error messages (pass -Server in `parameters`).
+        `server` names the server the call concerns, for error messages (pass -Server in `parameters`). A request
+        Exchange refuses as throttled never started the cmdlet: it is sent again after the wait Exchange asks for.
         """
+        for attempt in range(THROTTLE_ATTEMPTS):
+            try:
+                return self._run_once(cmdlet, parameters, server=server, deadline_s=deadline_s)
+            except ExchangeError as exc:
+                if not failures.throttled(exc.message) or attempt == THROTTLE_ATTEMPTS - 1:
+                    raise
+                self._wait_throttled(exc)
+        raise AssertionError("unreachable")
+
+    def _run_once(
+        self,
+        cmdlet: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        server: str | None = None,
+        deadline_s: float | None = None,
+    ) -> CmdletOutput:
         self._check_thread()
         if self._pool is None:
             raise RuntimeError("the session is not open: use `with ExchangeSession(...)`")
@@ -188,6 +244,9 @@ class ExchangeSession:
         except ExchangeError:
             raise
         except Exception as exc:
+            refused = failures.from_exception(exc, cmdlet=cmdlet, server=server)
+            if isinstance(exc, WSManFaultError) and failures.throttled(refused.message):
+                raise refused from None  # a SOAP fault on a sound connection: the session stays usable
             self._broken = type(exc).__name__
             if time.monotonic() >= deadline and isinstance(exc, requests.exceptions.Timeout):
                 raise past_deadline() from None
@@ -195,7 +254,8 @@ class ExchangeSession:
         finally:
             transport.read_timeout = base_read_timeout
         errors = list(ps.streams.error)
-        warnings = [str(w) for w in ps.streams.warning]
+        # A WarningRecord's text is its `message` (its str() is the ToString, None over the wire).
+        warnings = [str(getattr(w, "message", None) or w) for w in ps.streams.warning]
         if ps.had_errors or ps.state == PSInvocationState.FAILED:
             if errors:
                 raise failures.from_error_record(errors[-1], cmdlet=cmdlet, server=server)

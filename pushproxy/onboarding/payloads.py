@@ -39,7 +39,7 @@ def change_payload(
 ) -> dict[str, Any]:
     """The input of the activity that makes `change`."""
     payload: dict[str, Any] = {"spec": spec, "change": change.to_dict()}
-    if change.kind == Activity.ASSIGN_AUTH_CERTIFICATE:
+    if change.kind in (Activity.IMPORT_AUTH_CERTIFICATE, Activity.ASSIGN_AUTH_CERTIFICATE):
         payload["thumbprint"] = (created or {}).get("thumbprint") or change.details.get("thumbprint")
     if change.kind == Activity.UPLOAD_TENANT_KEY:
         source = upload_source(change.details, created, current_certificate(exchange), exchange)

@@ -76,19 +76,47 @@ def create_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
         return ok({"certificate": created.to_dict(), "server": server}, "created")
 
 
-def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
-    """Make `thumbprint` the current Auth certificate and publish it, unless it already is, everywhere."""
+def import_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Copy the Auth certificate (with its key) from the server that has it to each listed Mailbox server lacking it.
+
+    Exchange pushes a certificate only within one AD site; this is Microsoft's repair for the other sites
+    (MonitorExchangeAuthCertificate: export with a one-time password, import). Servers that have it are skipped.
+    """
     from pushproxy import exchange as client
+
+    spec = spec_of(payload)
+    thumbprint = str(payload["thumbprint"]).upper()
+    details = payload["change"]["details"]
+    source = str(details["from"])
+    with exchange_session(spec) as session:
+        imported = [str(t) for t in details.get("servers", ()) if client.copy_certificate(session, thumbprint, source, str(t))]
+    return ok({"thumbprint": thumbprint, "from": source, "imported": imported}, "imported" if imported else "none")
+
+
+def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Make `thumbprint` the current Auth certificate (Set-AuthConfig -CertificateThumbprint), unless it already is.
+
+    Only once it is on every Mailbox server: Exchange starts signing with it at once, and a server without it fails
+    OAuth. (The plan put it there, and its key on the tenant, before this step.)
+    """
+    from pushproxy import exchange as client
+    from pushproxy.errors import ExchangeError
 
     spec = spec_of(payload)
     thumbprint = str(payload["thumbprint"]).upper()
     with exchange_session(spec) as session:
         current = _discover(session, spec)
-        everywhere = all(
-            c.present for c in current.auth_certificates if c.slot == "current" and c.thumbprint == thumbprint
-        )
-        if current.auth_config.current_thumbprint == thumbprint and everywhere:
+        if current.auth_config.current_thumbprint == thumbprint:
             return ok({"thumbprint": thumbprint}, "none")
+        lacking = sorted(
+            s.name for s in current.mailbox_servers
+            if not s.is_edge and not client.get_server_certificate(session, thumbprint, s.fqdn or s.name).present
+        )
+        if lacking:
+            raise ExchangeError(
+                f"the certificate {thumbprint} is not on {', '.join(lacking)}: not making it current (servers "
+                "without it would fail OAuth)", cmdlet="Set-AuthConfig", transient=False,
+            )
         client.set_auth_certificate(session, thumbprint)
         return ok({"thumbprint": thumbprint, "replaced": current.auth_config.current_thumbprint}, "assigned")
 

@@ -18,8 +18,9 @@ def _thumbprint(key_b64: str) -> str:
 
 
 def _stage_next_certificate(world: World, *, effective_in: timedelta, published: bool = True) -> dict[str, Any]:
-    """Set-AuthConfig -NewCertificateThumbprint/-NewCertificateEffectiveDate (then -PublishCertificate), as the
-    stand-in's state: a second valid 2048-bit certificate, staged as the next one."""
+    """Set-AuthConfig -NewCertificateThumbprint/-NewCertificateEffectiveDate, as the stand-in's state: a second valid
+    2048-bit certificate, staged as the next one, on every server (`published`) or only on the first one (Exchange
+    pushes it within one AD site; the default organisation has two)."""
     org = world.org()
     servers = [s["name"] for s in org["servers"]]
     now = datetime.now(UTC)
@@ -91,7 +92,9 @@ def test_staged_next_certificate_missing_on_a_server_is_a_note_and_does_not_bloc
 
     assert report["outcome"] == "done", report
     assert [c["details"].get("source") for c in report["plan"] if c["kind"] == "upload_tenant_key"] == ["discovery"]
-    assert any(staged in n and "Set-AuthConfig -PublishCertificate" in n for n in report["plan_notes"]), report["plan_notes"]
+    # The advice is Microsoft's repair (export, import), not -PublishCertificate, which copies no certificate.
+    assert any(staged in n and "Import-ExchangeCertificate" in n for n in report["plan_notes"]), report["plan_notes"]
+    assert not any("PublishCertificate" in n for n in report["plan_notes"]), report["plan_notes"]
     assert staged not in {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]}
     # Verification reports it for a person, and would not start a remediation for it.
     from pushproxy.verification import should_remediate

@@ -201,15 +201,22 @@ def test_expired_auth_certificate_is_replaced_only_after_approval(world: World) 
 
     assert seen_before_approval == [[], []]  # nothing was created while waiting for either approval
     assert report["outcome"] == "done", report
+    # Made, copied to the other AD site's server, its key on the tenant, and only then current.
     assert [c["kind"] for c in report["plan"]] == [
         "create_auth_certificate",
-        "assign_auth_certificate",
+        "import_auth_certificate",
         "ensure_auth_server",
         "upload_tenant_key",
+        "assign_auth_certificate",
         "enable_push_proxy",
     ]
     journal = world.exchange.journal()
     assert count_ok(journal, "New-ExchangeCertificate") == 1
+    assert count_ok(journal, "Import-ExchangeCertificate") == 1
+    assert not any("PublishCertificate" in e["parameters"] for e in journal if e["operation"] == "Set-AuthConfig")
+    org = world.org()
+    on = next(c["servers"] for c in org["certificates"] if c["thumbprint"] == org["auth_config"]["current"])
+    assert set(on) == {s["name"] for s in org["servers"]}  # on every Mailbox server
     new = world.org()["auth_config"]["current"]
     assert new != expired
     assert report["changes"][0]["result"]["certificate"]["thumbprint"] == new

@@ -201,16 +201,19 @@ def test_ensure_auth_server_corrects_our_own_server_pointing_elsewhere(fresh: An
     assert change.auth_server.auth_metadata_url == AUTH_METADATA_URL_TEMPLATE.format(realm=REALM)
 
 
-def test_create_assign_publish_and_stage_an_auth_certificate(fresh: Any) -> None:
-    first_server = default_org(fresh.state())["servers"][0]["name"]
+def test_create_copy_assign_and_stage_an_auth_certificate(fresh: Any) -> None:
+    first_server, second_server = (s["name"] for s in default_org(fresh.state())["servers"][:2])
     with session_for(fresh) as session:
         created = client.new_auth_certificate(session, first_server, reuse_existing=False)
         assert created.subject == "CN=Microsoft Exchange Server Auth Certificate" and created.key_size == 2048
         assert created.not_after - created.not_before > timedelta(days=4 * 365)
+        # The second server is in another AD site: Exchange doesn't push it there, so we copy it (export/import).
+        assert client.copy_certificate(session, created.thumbprint, first_server, second_server) is True
+        assert client.copy_certificate(session, created.thumbprint, first_server, second_server) is False  # there
         config = client.set_auth_certificate(session, created.thumbprint)
         assert config.current_thumbprint == created.thumbprint
         d = client.discover_exchange(session, REALM)
-        assert d.blocking == () and all(c.present for c in d.auth_certificates)  # published everywhere
+        assert d.blocking == () and all(c.present for c in d.auth_certificates)  # on every Mailbox server
         # A retry of the create finds the one just made instead of making another.
         again = client.new_auth_certificate(session, first_server)
         assert again.thumbprint == created.thumbprint
@@ -226,6 +229,9 @@ def test_create_assign_publish_and_stage_an_auth_certificate(fresh: Any) -> None
             client.set_auth_certificate(session, staged.thumbprint, datetime.now(UTC) + timedelta(hours=47))
         assert err.value.field == "effective"
     assert cmdlets(fresh).count("New-ExchangeCertificate") == 2
+    assert "Set-AuthConfig" in cmdlets(fresh)
+    assert cmdlets(fresh).count("Import-ExchangeCertificate") == 1
+    assert all("PublishCertificate" not in e["parameters"] for e in fresh.journal() if e["operation"] == "Set-AuthConfig")
 
 
 def test_push_proxy_enable_disable_and_the_probe(fresh: Any) -> None:

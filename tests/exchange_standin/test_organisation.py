@@ -68,6 +68,12 @@ def _new_auth_cert(pool: RunspacePool, server: str = "FABRIKAM-EX1") -> str:
     return _sha1(ps.output[0].adapted_properties["RawData"])
 
 
+def _proxy_app(pool: RunspacePool) -> dict[str, Any]:
+    """OnPrem-Proxy among the canned apps Get-PushNotificationApp lists."""
+    apps = run(pool, "Get-PushNotificationApp").output
+    return next(dict(a.adapted_properties) for a in apps if str(a) == "OnPrem-Proxy")
+
+
 def _onboard(pool: RunspacePool) -> None:
     run(pool, "New-AuthServer", Name="MicrosoftSts", AuthMetadataUrl=METADATA)
     run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com")
@@ -92,7 +98,7 @@ def test_default_state_is_ready_to_onboard(pool: RunspacePool) -> None:
         cert = x509.load_der_x509_certificate(der)
         assert cert.not_valid_before_utc < dt.datetime.now(dt.UTC) < cert.not_valid_after_utc
     assert run(pool, "Get-AuthServer").output == []
-    app = run(pool, "Get-PushNotificationApp").output[0].adapted_properties
+    app = _proxy_app(pool)
     assert app["Enabled"] is False
 
 
@@ -149,15 +155,16 @@ def test_a_prompting_cmdlet_fails_without_confirm_false_or_force(pool: RunspaceP
 # ---- certificates and AuthConfig ----------------------------------------------------------------------------------
 
 
-def test_new_certificate_exists_only_on_its_server_until_published(pool: RunspacePool) -> None:
+def test_new_certificate_exists_only_on_its_server_and_publishing_copies_nothing(pool: RunspacePool) -> None:
     thumbprint = _new_auth_cert(pool, "FABRIKAM-EX1")
     assert len(run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX1").output) == 1
     missing = run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX2")
     assert missing.output == [] and missing.had_errors is False
     assert "ManagementObjectNotFoundException" in str(missing.streams.error[0].fq_error)
     run(pool, "Set-AuthConfig", "Force", CertificateThumbprint=thumbprint)
-    run(pool, "Set-AuthConfig", "PublishCertificate")
-    assert len(run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX2").output) == 1
+    # EX2 is in another AD site: neither the assignment nor -PublishCertificate (nothing staged) puts it there.
+    assert run(pool, "Set-AuthConfig", "PublishCertificate").had_errors
+    assert run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX2").output == []
 
 
 def test_set_auth_config_rotates_and_clears(pool: RunspacePool) -> None:
@@ -177,7 +184,7 @@ def test_set_auth_config_rotates_and_clears(pool: RunspacePool) -> None:
 
 def test_assigning_an_unknown_thumbprint_is_a_terminating_error(pool: RunspacePool) -> None:
     ps = run(pool, "Set-AuthConfig", "Force", CertificateThumbprint="AB" * 20)
-    assert ps.had_errors and "could not be found on any Exchange server" in str(ps.streams.error[0])
+    assert ps.had_errors and "ErrorThumbprintNotFound" in str(ps.streams.error[0])
 
 
 def test_export_with_a_secure_string_password_gives_a_pfx(standin: StandIn, pool: RunspacePool) -> None:
@@ -219,13 +226,17 @@ def test_auth_server_lifecycle(pool: RunspacePool) -> None:
     assert run(pool, "Get-AuthServer").output == []
 
 
-def test_enable_push_notification_proxy_returns_the_app(pool: RunspacePool) -> None:
+def test_enable_push_notification_proxy_returns_the_presentation_object(pool: RunspacePool) -> None:
     app = run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com").output[0]
     assert str(app) == "OnPrem-Proxy"
+    assert app.types[0] == "Microsoft.Exchange.Management.PushNotifications.PushNotificationProxyPresentationObject"
     props = app.adapted_properties
-    assert (props["DisplayName"], props["Enabled"], props["Url"]) == (
-        "On Premises Proxy app", True, "https://outlook.office365.com/PushNotifications")
-    assert run(pool, "Get-PushNotificationApp").output[0].adapted_properties["Enabled"] is True
+    assert (props["DisplayName"], props["Enabled"], props["Organization"], props["Uri"]) == (
+        "On Premises Proxy app", True, "fabrikam.com", "https://outlook.office365.com/PushNotifications")
+    stored = _proxy_app(pool)
+    assert (stored["Enabled"], stored["AuthenticationKey"], stored["Url"]) == (
+        True, "fabrikam.com", "https://outlook.office365.com/PushNotifications")
+    assert stored["AuthenticationId"] is None
     assert run(pool, "Enable-PushNotificationProxy", Organization="not a domain").streams.error
 
 
@@ -276,13 +287,20 @@ def _with_tenant_id(standin: StandIn, tenant_id: str) -> None:
     standin.put_state(state)
 
 
-def test_new_auth_server_reads_the_realm_from_either_url_form(pool: RunspacePool) -> None:
+def test_new_auth_server_reads_the_realm_from_the_metadata_whatever_the_url_form(
+    standin: StandIn, pool: RunspacePool,
+) -> None:
+    """ACS's metadata gives the tenant id as the Realm: every URL form naming the tenant is the same AuthServer."""
+    _with_tenant_id(standin, TENANT_ID)
     forms = {"Seed": METADATA, "Guid": f"{ACS}/{TENANT_ID}/metadata/json/1", "Domain": f"{ACS}/fabrikam.com/metadata/json/1"}
-    for name, url in forms.items():
-        run(pool, "New-AuthServer", Name=name, AuthMetadataUrl=url)
-    props = {str(a): a.adapted_properties for a in run(pool, "Get-AuthServer").output}
-    assert {n: props[n]["Realm"] for n in forms} == {"Seed": "fabrikam.com", "Guid": TENANT_ID, "Domain": "fabrikam.com"}
-    assert props["Guid"]["TokenIssuingEndpoint"] == f"{ACS}/{TENANT_ID}/tokens/OAuth/2"
+    for form in forms:
+        state = standin.state()
+        state["organizations"]["fabrikam.com"]["auth_servers"] = []
+        standin.put_state(state)
+        assert not run(pool, "New-AuthServer", Name=form, AuthMetadataUrl=forms[form]).streams.error
+        props = run(pool, "Get-AuthServer", Identity=form).output[0].adapted_properties
+        assert props["Realm"] == TENANT_ID
+        assert props["TokenIssuingEndpoint"] == f"{ACS}/{TENANT_ID}/tokens/OAuth/2"
     evo = "https://login.windows.net/fabrikam.com/federationmetadata/2007-06/federationmetadata.xml"
     run(pool, "New-AuthServer", Name="EvoSts - 1", AuthMetadataUrl=evo)
     assert str(run(pool, "Get-AuthServer", Identity="EvoSts - 1").output[0].adapted_properties["Type"]) == "AzureAD"

@@ -67,7 +67,8 @@ def test_each_organisation_has_its_own_endpoint_and_state(http_standin: StandIn)
             run(pool, "Enable-PushNotificationProxy", Organization="contoso.com")
         with exchange_pool(http_standin) as pool:  # /PowerShell is the default organisation
             assert str(run(pool, "Get-ExchangeServer").output[0]) == "FABRIKAM-EX1"
-            assert run(pool, "Get-PushNotificationApp").output[0].adapted_properties["Enabled"] is False
+            apps = run(pool, "Get-PushNotificationApp").output
+            assert next(a for a in apps if str(a) == "OnPrem-Proxy").adapted_properties["Enabled"] is False
         orgs = http_standin.state()["organizations"]
         assert orgs["contoso.com"]["push_proxy"]["enabled"] is True
         assert orgs["contoso.com"]["certificates"][0]["servers"] == ["CON-EX1", "CON-EX2"]

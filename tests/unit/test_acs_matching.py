@@ -47,9 +47,6 @@ def test_the_onmicrosoft_domain_form_counts_when_that_domain_is_the_tenant_domai
 @pytest.mark.parametrize(
     "url",
     [
-        f"{ACS}/{OTHER_TENANT}/metadata/json/1",  # another tenant's ACS server
-        f"{ACS}/contoso.onmicrosoft.com/metadata/json/1",
-        f"{ACS}/metadata/json/1/?realm=contoso.com",
         f"http://accounts.accesscontrol.windows.net/{TENANT}/metadata/json/1",  # not https
         f"https://accounts.accesscontrol.windows.net.evil.example/{TENANT}/metadata/json/1",
         f"https://evil.example/{TENANT}/metadata/json/1?realm={DOMAIN}",
@@ -67,6 +64,21 @@ def test_other_urls_are_not_the_tenants_acs_server(url: str | None) -> None:
     assert not auth_server_serves_realm(server(url, realm=TENANT), DOMAIN, tenant_id=TENANT)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{ACS}/{OTHER_TENANT}/metadata/json/1",  # another tenant's ACS server
+        f"{ACS}/contoso.onmicrosoft.com/metadata/json/1",
+        f"{ACS}/metadata/json/1/?realm=contoso.com",
+    ],
+)
+def test_another_tenants_acs_url_is_foreign_unless_its_realm_is_ours(url: str) -> None:
+    assert not auth_server_serves_realm(server(url, realm=OTHER_TENANT), DOMAIN, tenant_id=TENANT)
+    # Exchange refuses a second AuthServer of the same type, issuer and Realm (ErrorExistingAuthServerWithSameRealm):
+    # one whose Realm is ours blocks creating ours, so it counts as serving the tenant, whatever its URL says.
+    assert auth_server_serves_realm(server(url, realm=TENANT), DOMAIN, tenant_id=TENANT)
+
+
 def test_a_url_naming_no_realm_is_decided_by_the_realm_property() -> None:
     url = f"{ACS}/metadata/json/1/"
     assert auth_server_serves_realm(server(url, realm=TENANT.upper()), DOMAIN, tenant_id=TENANT)
@@ -76,10 +88,10 @@ def test_a_url_naming_no_realm_is_decided_by_the_realm_property() -> None:
     assert not auth_server_serves_realm(server(url, realm=None), DOMAIN, tenant_id=TENANT)
 
 
-def test_a_url_naming_a_realm_wins_over_the_realm_property() -> None:
-    # HCW's Realm is the tenant GUID even for a URL naming the domain; a URL naming another tenant stays foreign.
+def test_either_the_url_or_the_realm_property_naming_the_tenant_is_enough() -> None:
+    # HCW's Realm is the tenant GUID even for a URL naming the domain; a Realm that is ours is ours (see above).
     assert auth_server_serves_realm(server(f"{ACS}/{DOMAIN}/metadata/json/1", realm=OTHER_TENANT), DOMAIN, tenant_id=TENANT)
-    assert not auth_server_serves_realm(server(f"{ACS}/{OTHER_TENANT}/metadata/json/1", realm=TENANT), DOMAIN, tenant_id=TENANT)
+    assert auth_server_serves_realm(server(f"{ACS}/{OTHER_TENANT}/metadata/json/1", realm=TENANT), DOMAIN, tenant_id=TENANT)
 
 
 def test_the_name_never_matters() -> None:

@@ -113,9 +113,32 @@ def test_fresh_organisation_gets_every_change_in_order() -> None:
         tenant(keys=()),
     )
     assert p.kinds() == list(KINDS)
-    assert [c.group for c in p.changes] == ["on_premises", "on_premises", "on_premises", "tenant", "on_premises"]
+    assert [c.group for c in p.changes] == ["on_premises", "on_premises", "on_premises", "tenant", "on_premises", "on_premises"]
     assert p.changes[0].details["server"] == "EX1"
+    assert p.changes[1].details == {"thumbprint": None, "source": "create_auth_certificate", "from": "EX1", "servers": ["EX2"]}
     assert p.changes[3].details == {"thumbprint": None, "source": "create_auth_certificate", "service_principal_id": "sp-1"}
+
+
+NEW_CERTIFICATE = ["create_auth_certificate", "import_auth_certificate", "upload_tenant_key", "assign_auth_certificate"]
+
+
+def test_a_new_certificate_is_everywhere_and_its_key_on_the_tenant_before_it_becomes_current() -> None:
+    """Exchange signs with the current certificate at once: every Mailbox server must hold it (Exchange pushes it only
+    within one AD site) and Entra ID must know its key by then, or tokens fail in between."""
+    servers = (server("EX1"), server("EX2"), server("EX3"), server("EDGE1", edge=True))
+    p = plan(exchange(servers=servers, thumbprint=None, auth_servers=(), proxy=PushProxyState(False, False, None, None)),
+             tenant(keys=()))
+    order = p.kinds()
+    assert order.index("create_auth_certificate") < order.index("import_auth_certificate")
+    assert order.index("import_auth_certificate") < order.index("assign_auth_certificate")
+    assert order.index("upload_tenant_key") < order.index("assign_auth_certificate")
+    assert p.changes[order.index("import_auth_certificate")].details["servers"] == ["EX2", "EX3"]
+    assert "PublishCertificate" not in " ".join(c.summary for c in p.changes)
+
+
+def test_a_single_mailbox_server_needs_no_import() -> None:
+    p = plan(exchange(servers=(server("EX1"),), thumbprint=None), tenant(keys=()))
+    assert p.kinds() == ["create_auth_certificate", "upload_tenant_key", "assign_auth_certificate"]
 
 
 @pytest.mark.parametrize(
@@ -124,14 +147,14 @@ def test_fresh_organisation_gets_every_change_in_order() -> None:
 )
 def test_unusable_certificate_is_replaced_and_key_uploaded(certificate: AuthCertificate, reason: str) -> None:
     p = plan(exchange(certificate=certificate))
-    assert p.kinds() == ["create_auth_certificate", "assign_auth_certificate", "upload_tenant_key"]
+    assert p.kinds() == NEW_CERTIFICATE
     assert reason in p.changes[0].details["reason"]
     assert p.changes[0].details["replaces"] == THUMB
 
 
 def test_configured_certificate_on_no_server_is_created() -> None:
     p = plan(exchange(missing_on=("EX1", "EX2")))
-    assert p.kinds()[:2] == ["create_auth_certificate", "assign_auth_certificate"]
+    assert p.kinds() == NEW_CERTIFICATE
     assert not p.is_blocked
 
 
@@ -289,11 +312,13 @@ def test_plan_lists_exactly_what_is_missing(cert_ok: bool, auth_server_ok: bool,
     p = plan(ex, tenant(keys=(THUMB,) if key_ok else ()))
     expected = []
     if not cert_ok:
-        expected += ["create_auth_certificate", "assign_auth_certificate"]
+        expected += ["create_auth_certificate", "import_auth_certificate"]
     if not auth_server_ok:
         expected.append("ensure_auth_server")
     if not (cert_ok and key_ok):
         expected.append("upload_tenant_key")
+    if not cert_ok:
+        expected.append("assign_auth_certificate")
     if not proxy_ok:
         expected.append("enable_push_proxy")
     assert p.kinds() == expected
@@ -390,8 +415,10 @@ def test_both_keys_missing_plans_two_uploads_current_first() -> None:
 
 def test_replaced_current_certificate_and_staged_next_one_both_get_keys() -> None:
     p = plan(_expired_current_with_next(), tenant(keys=()))
-    assert p.kinds() == ["create_auth_certificate", "assign_auth_certificate", "upload_tenant_key", "upload_tenant_key"]
-    assert [c.details["source"] for c in p.changes[2:]] == ["create_auth_certificate", "next"]
+    assert p.kinds() == [
+        "create_auth_certificate", "import_auth_certificate", "upload_tenant_key", "upload_tenant_key", "assign_auth_certificate",
+    ]
+    assert [c.details["source"] for c in p.changes[2:4]] == ["create_auth_certificate", "next"]
 
 
 def _expired_current_with_next() -> dict[str, Any]:
