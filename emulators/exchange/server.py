@@ -334,23 +334,26 @@ class _Handler(BaseHTTPRequestHandler):
                 self.auth_user = None
             try:
                 out = self.auth_ctx.step(token)
-            except (spnego.exceptions.SpnegoError, ValueError, struct.error) as exc:
+                protocol = self.auth_ctx.negotiated_protocol if self.auth_ctx.complete or out else None
+            except (spnego.exceptions.SpnegoError, ValueError, AttributeError, struct.error) as exc:
                 # The reason stays on the server (the journal's counter), as on IIS: the client gets a bare 401.
-                counter = "auth.failed.clock_skew" if "skew" in str(exc).lower() else "auth.failed"
+                # (pyspnego 0.12 hides MIT's reason, e.g. clock skew, behind an AttributeError: an error token
+                # came back but the context never started.)
+                counter = "auth.failed.ntlm" if auth.is_ntlm_token(token) else "auth.failed.kerberos"
                 return self._refuse(offer, counter)
-            if not offer.ntlm and self.auth_ctx.negotiated_protocol == "ntlm":
+            if not offer.ntlm and protocol == "ntlm":
                 return self._refuse(offer, "auth.refused.ntlm_in_negotiate")
             token_header = f"{self.auth_scheme} {base64.b64encode(out).decode()}" if out else None
             if not self.auth_ctx.complete:
                 self._challenge(offer, token_header)
                 return None, []
             principal = self.auth_ctx.client_principal or creds.user
-            if self.auth_ctx.negotiated_protocol == "kerberos" and principal.lower() != creds.user.lower():
+            if protocol == "kerberos" and principal.lower() != creds.user.lower():
                 # Exchange would find no management role for another account; the stand-in knows one account.
                 return self._refuse(offer, "auth.failed.unknown_account")
             self.auth_user = principal
             self.server.app.journal.count(
-                "auth.kerberos_handshakes" if self.auth_ctx.negotiated_protocol == "kerberos" else "auth.ntlm_handshakes")
+                "auth.kerberos_handshakes" if protocol == "kerberos" else "auth.ntlm_handshakes")
             return self.auth_user, [("WWW-Authenticate", token_header)] if token_header else []
         if self.auth_ctx is not None and self.auth_ctx.complete and self.auth_user:
             return self.auth_user, []

@@ -69,6 +69,7 @@ class KerberosCredential:
 
     principal: str
     ccache_name: str
+    end_time: int  # when the ticket expires (POSIX seconds, the KDC's word)
     _ccache: Any = field(repr=False)
     _context: Any = field(repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -112,7 +113,8 @@ def acquire(principal: str, *, password: str | None = None, keytab_b64: str | No
         krb5.cc_initialize(ctx, ccache, creds.client)
         krb5.cc_store_cred(ctx, ccache, creds)
         name = f"MEMORY:{ccache.name.decode()}" if isinstance(ccache.name, bytes) else f"MEMORY:{ccache.name}"
-        return KerberosCredential(principal=principal, ccache_name=name, _ccache=ccache, _context=ctx)
+        return KerberosCredential(principal=principal, ccache_name=name, end_time=int(creds.times.endtime),
+                                  _ccache=ccache, _context=ctx)
     except krb5.Krb5Error as exc:
         raise from_krb5_error(exc, principal, server, keytab=keytab_b64 is not None) from None
     finally:
@@ -136,10 +138,8 @@ def _keytab_file(keytab_b64: str, server: str | None) -> int:
 
 def from_krb5_error(exc: Any, principal: str, server: str | None, *, keytab: bool = False) -> ExchangeError:
     """A krb5 library error as an ExchangeError an admin can act on; the KDC's own words are kept."""
-    code = getattr(exc, "errno", None)
-    text = str(getattr(exc, "message", b"") or exc)
-    if isinstance(getattr(exc, "message", None), bytes):
-        text = exc.message.decode(errors="replace")
+    code = getattr(exc, "err_code", None)
+    text = str(exc)
     transient = False
     if code in (_PREAUTH_FAILED, _BAD_INTEGRITY, _PREAUTH_GENERIC):
         what = "the keytab's key is out of date (the password changed since it was made)" if keytab else "wrong password"

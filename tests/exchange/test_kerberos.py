@@ -84,7 +84,7 @@ def test_kerberos_with_a_password_over_https(realm: kr.Realm, https: StandIn) ->
     with ExchangeSession(kerberos_endpoint(https, realm), realm.user_password) as session:
         assert servers(session) == ["FABRIKAM-EX1", "FABRIKAM-EX2"]
     assert https.stats().get("auth.kerberos_handshakes", 0) >= 1
-    assert {e.get("caller") for e in https.journal() if e.get("operation") == "Get-ExchangeServer"} == {realm.user}
+    assert {e.get("user") for e in https.journal() if e.get("operation") == "Get-ExchangeServer"} == {realm.user}
 
 
 def test_kerberos_over_http_seals_every_message(realm: kr.Realm, http: StandIn) -> None:
@@ -156,7 +156,7 @@ def test_expired_ticket(realm: kr.Realm, https: StandIn) -> None:
     from pushproxy.exchange.transport import build_wsman
 
     user = f"brief@{kr.REALM}"
-    realm.addprinc(user, realm.user_password, "-maxlife", "1 second")
+    realm.addprinc(user, realm.user_password, "-maxlife", "0:00:01")
     ticket = kerberos.acquire(user, password=realm.user_password)
     while time.time() < ticket.end_time + 1:  # the realm gave it one second; wait it out
         time.sleep(0.2)
@@ -179,7 +179,7 @@ def test_clock_skew_beyond_the_realms_limit(realm: kr.Realm) -> None:
         with pytest.raises(ExchangeError) as err:
             ExchangeSession(kerberos_endpoint(standin, realm), realm.user_password).open()
         assert "refused the Kerberos ticket" in str(err.value) and "clock" in str(err.value)
-        assert standin.stats().get("auth.failed.clock_skew", 0) >= 1
+        assert standin.stats().get("auth.failed.kerberos", 0) >= 1
         refused_cleanly(standin, before, err.value)
 
 
