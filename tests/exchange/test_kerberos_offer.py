@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from pushproxy.errors import ExchangeError
+from pushproxy.exchange import values
 from pushproxy.exchange.session import ExchangeSession
 from tests.exchange.standin import PASSWORD_ENV, endpoint_for
 from tests.support.exchange_standin import StandIn, start_exchange_standin
@@ -76,6 +77,10 @@ def test_switching_windows_authentication_on_lets_ntlm_in(exchange_as_installed:
                                 tls={"mode": "ca_bundle", "ca_bundle": exchange_as_installed.cert_path})
         with ExchangeSession(endpoint, exchange_as_installed.password) as session:
             assert len(session.invoke("Get-ExchangeServer")) == 2
+            vdirs = session.invoke("Get-PowerShellVirtualDirectory", {"Server": "FABRIKAM-EX1"})
+        assert [str(v) for v in vdirs] == ["FABRIKAM-EX1\\PowerShell (Default Web Site)"]
+        props = values.properties(vdirs[0])
+        assert (props["BasicAuthentication"], props["WindowsAuthentication"]) == (False, True)
         # Basic is still off: the explanation says so, and how to switch it on.
         with pytest.raises(ExchangeError) as err:
             ExchangeSession(endpoint_for(exchange_as_installed, auth="basic",
