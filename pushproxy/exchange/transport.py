@@ -176,3 +176,37 @@ def _pinned_adapter(sha256_hex: str) -> requests.adapters.HTTPAdapter:
     adapter = _pool_manager.create_request_adapter(max_retries=Retry(total=0, connect=0, read=0, status=0))
     adapter.poolmanager.connection_pool_kw["assert_fingerprint"] = sha256_hex
     return adapter
+
+
+def probe_offered_auth(endpoint: ExchangeEndpoint, timeout_s: float = 15.0) -> tuple[str, ...]:
+    """The sign-in methods the endpoint offers, from the 401 to one request that carries no credential.
+
+    Nothing about us is sent but the URL; the TLS policy is the endpoint's, so a pin or CA bundle applies.
+    """
+    https = endpoint.is_https
+    tls = endpoint.tls
+    verify: bool | str = True
+    with requests.Session() as session:
+        if https and tls.mode == "ca_bundle" and tls.ca_bundle:
+            verify = tls.ca_bundle
+        elif https and tls.mode == "pinned" and tls.pinned_sha256:
+            verify = False
+            session.mount("https://", _pinned_adapter(tls.pinned_sha256))
+        response = session.post(endpoint.url, data=b"", timeout=timeout_s, verify=verify,
+                                headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+        if response.status_code != 401:
+            return ()
+        return offered_schemes(response.headers.get("WWW-Authenticate", ""))
+
+
+def describe_offer(schemes: tuple[str, ...]) -> str:
+    """What the schemes mean on Exchange's /PowerShell, in words."""
+    names = {s.lower() for s in schemes}
+    parts = []
+    if "negotiate" in names or "kerberos" in names:
+        parts.append("Kerberos (Negotiate)" if "ntlm" not in names else "Negotiate (Kerberos or NTLM)")
+    if "ntlm" in names:
+        parts.append("NTLM (Windows authentication is on)")
+    if "basic" in names:
+        parts.append("Basic (use it over https only)")
+    return ", ".join(parts) if parts else "nothing recognisable (" + (", ".join(schemes) or "no 401") + ")"

@@ -115,3 +115,16 @@ def test_bad_virtual_directory_state_is_refused_and_changes_nothing(exchange_as_
 
 def test_the_windows_powershell_endpoint_keeps_winrm_defaults(exchange_as_installed: StandIn) -> None:
     assert "Negotiate" in offered(exchange_as_installed, "/wsman")
+
+
+def test_inspect_shows_what_is_offered_before_any_sign_in(exchange_as_installed: StandIn, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from pushproxy.cli import main
+
+    monkeypatch.setenv("PUSHPROXY_EXCHANGE_PASSWORD", exchange_as_installed.password)
+    code = main(["exchange", "inspect", "--endpoint", exchange_as_installed.url, "--auth", "ntlm",
+                 "--user", exchange_as_installed.user, "--ca-bundle", str(exchange_as_installed.cert_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{exchange_as_installed.url} offers: Kerberos (Negotiate)" in err
+    assert "this server offers only Kerberos on /PowerShell" in err
