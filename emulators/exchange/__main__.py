@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 from emulators.exchange import clixml
-from emulators.exchange.engine import StandIn
 from emulators.exchange.auth import KerberosAcceptor
+from emulators.exchange.engine import StandIn
 from emulators.exchange.organisation import ExchangeState, StateError, VirtualDirectoryAuth
 from emulators.exchange.server import Credentials, TlsIdentity, serve
 

@@ -326,8 +326,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if self.server.tls is not None:
                     cbt = spnego.channel_bindings.GssChannelBindings(application_data=self.server.tls.channel_binding)
                 kerberos = self.server.kerberos
+                # Kerberos: accept only tickets for HTTP/<host>, the SPN IIS answers to.
                 self.auth_ctx = spnego.server(
-                    hostname=kerberos.host if kerberos else None, service="HTTP" if kerberos else None,
+                    hostname=kerberos.host if kerberos else "unspecified", service="HTTP" if kerberos else "host",
                     protocol="ntlm" if scheme.lower() == "ntlm" else "negotiate", channel_bindings=cbt,
                 )
                 self.auth_scheme = "Negotiate" if scheme.lower() != "ntlm" else "NTLM"
@@ -335,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 out = self.auth_ctx.step(token)
                 protocol = self.auth_ctx.negotiated_protocol if self.auth_ctx.complete or out else None
-            except (spnego.exceptions.SpnegoError, ValueError, AttributeError, struct.error) as exc:
+            except (spnego.exceptions.SpnegoError, ValueError, AttributeError, struct.error):
                 # The reason stays on the server (the journal's counter), as on IIS: the client gets a bare 401.
                 # (pyspnego 0.12 hides MIT's reason, e.g. clock skew, behind an AttributeError: an error token
                 # came back but the context never started.)

@@ -163,7 +163,7 @@ def build_wsman(
 
 def offered_schemes(header: str) -> tuple[str, ...]:
     """The schemes of a WWW-Authenticate value (requests joins repeated headers with ", "), e.g. ("Negotiate",)."""
-    schemes = []
+    schemes: list[str] = []
     for part in header.split(","):
         word = part.strip().split(" ", 1)[0]
         if word and "=" not in word and word.lower() not in (s.lower() for s in schemes):
