@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 from pushproxy.errors import ExchangeError
 
 ACQUIRE_OPERATION = "acquire Kerberos ticket"
+_KDC = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::\d{1,5})?$")
+_REALM = re.compile(r"^[A-Z0-9](?:[A-Z0-9.-]{0,252})$")
 
 # MIT krb5 com_err codes (krb5_err.et: ERROR_TABLE_BASE_krb5 = -1765328384), by what they mean to an admin.
 _BASE = -1765328384
@@ -60,7 +63,44 @@ def _libraries() -> Any:
     if not HAS_GSSAPI:
         raise ExchangeError(_MISSING_LIBRARY.format(detail="pyspnego could not load them"), cmdlet=ACQUIRE_OPERATION,
                             server=None, error_id="KerberosUnavailable", transient=False)
+    ensure_realm_config()
     return krb5
+
+
+_config_lock = threading.Lock()
+
+
+def realm_config(realm: str, kdcs: list[str]) -> str:
+    """A krb5.conf for one realm: its KDCs over TCP (a hybrid connection carries TCP only), no DNS guessing."""
+    lines = ["[libdefaults]", f"  default_realm = {realm}", "  dns_lookup_kdc = false", "  dns_lookup_realm = false",
+             "  dns_canonicalize_hostname = false", "  rdns = false", "  udp_preference_limit = 1",
+             "[realms]", f"  {realm} = {{"]
+    lines += [f"    kdc = {kdc if ':' in kdc else kdc + ':88'}" for kdc in kdcs]
+    lines += ["  }", ""]
+    return "\n".join(lines)
+
+
+def ensure_realm_config() -> None:
+    """With PUSHPROXY_KERBEROS_REALM set and no KRB5_CONFIG of the process's own, write one and point MIT at it."""
+    from pushproxy.settings import setting
+
+    realm = (setting("PUSHPROXY_KERBEROS_REALM") or "").strip().upper()
+    if not realm or "KRB5_CONFIG" in os.environ:
+        return
+    kdcs = [k.strip() for k in (setting("PUSHPROXY_KERBEROS_KDCS") or "").split(",") if k.strip()]
+    if not kdcs or any(not _KDC.match(k) for k in kdcs) or not _REALM.match(realm):
+        raise ExchangeError("PUSHPROXY_KERBEROS_REALM needs PUSHPROXY_KERBEROS_KDCS: a comma-separated list of the "
+                            "domain controllers' names (host or host:port), e.g. dc01.contoso.local,dc02.contoso.local",
+                            cmdlet=ACQUIRE_OPERATION, server=None, error_id="KerberosConfig", transient=False)
+    with _config_lock:
+        if "KRB5_CONFIG" in os.environ:
+            return
+        import tempfile
+
+        handle, path = tempfile.mkstemp(prefix="pushproxy-krb5-", suffix=".conf")
+        os.write(handle, realm_config(realm, kdcs).encode())
+        os.close(handle)
+        os.environ.update({"KRB5_CONFIG": path})
 
 
 @dataclass

@@ -128,3 +128,30 @@ def test_inspect_shows_what_is_offered_before_any_sign_in(exchange_as_installed:
     assert code == 1
     assert f"{exchange_as_installed.url} offers: Kerberos (Negotiate)" in err
     assert "this server offers only Kerberos on /PowerShell" in err
+
+
+def test_azure_settings_make_a_tcp_only_realm_config(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from pushproxy.exchange import kerberos
+
+    monkeypatch.delenv("KRB5_CONFIG", raising=False)
+    monkeypatch.setenv("PUSHPROXY_KERBEROS_REALM", "contoso.com")
+    monkeypatch.setenv("PUSHPROXY_KERBEROS_KDCS", "dc01.contoso.local, dc02.contoso.local:88")
+    kerberos.ensure_realm_config()
+    path = os.environ["KRB5_CONFIG"]
+    try:
+        text = open(path, encoding="utf-8").read()
+        assert "default_realm = CONTOSO.COM" in text and "udp_preference_limit = 1" in text
+        assert "kdc = dc01.contoso.local:88" in text and "kdc = dc02.contoso.local:88" in text
+    finally:
+        os.remove(path)
+
+
+def test_a_realm_without_kdcs_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pushproxy.exchange import kerberos
+
+    monkeypatch.delenv("KRB5_CONFIG", raising=False)
+    monkeypatch.setenv("PUSHPROXY_KERBEROS_REALM", "CONTOSO.COM")
+    monkeypatch.delenv("PUSHPROXY_KERBEROS_KDCS", raising=False)
+    with pytest.raises(ExchangeError, match="PUSHPROXY_KERBEROS_REALM needs PUSHPROXY_KERBEROS_KDCS"):
+        kerberos.ensure_realm_config()
+    assert "KRB5_CONFIG" not in os.environ
