@@ -9,11 +9,22 @@ NODE_STAMP := node_modules/.installed
 
 .PHONY: demo test lint typecheck imports unit bench clean venv node checkov worker
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# Kerberos (auth: kerberos, and the tests' KDC) needs MIT Kerberos from Debian. As root (CI, a fresh machine)
+# they are installed when missing; otherwise the Kerberos tests skip and say what is missing.
+KRB5_DEBS := krb5-kdc krb5-admin-server krb5-user libkrb5-dev faketime
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-kerberos.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
+	@if ! command -v krb5-config >/dev/null 2>&1 || ! test -x /usr/sbin/krb5kdc || ! test -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(KRB5_DEBS); \
+	  else echo "note: not root: skipping apt-get install $(KRB5_DEBS); the Kerberos tests will skip"; fi; \
+	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	@if command -v krb5-config >/dev/null 2>&1; then $(PY) -m pip install -q -r requirements-kerberos.txt; \
+	  else echo "note: no krb5-config (libkrb5-dev): gssapi/krb5 not installed; auth: kerberos unavailable"; fi
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -35,6 +35,12 @@ param maximumElasticWorkerCount int = 4
 @description('How the app reaches on-premises Exchange: an Azure Relay hybrid connection per endpoint, or VNet integration (for a site-to-site VPN or ExpressRoute).')
 param connectivity string = 'hybridConnection'
 
+@description('Kerberos (auth: kerberos): the Active Directory realm in capitals, e.g. CONTOSO.COM. Empty: no Kerberos settings.')
+param kerberosRealm string = ''
+
+@description('Kerberos: the domain controllers (KDCs), each {name, host}, e.g. {"name": "dc01-kdc", "host": "dc01.contoso.local"}. hybridConnection mode adds a hybrid connection to each on TCP 88; vnet mode reaches them through the VNet.')
+param kerberosKdcs array = []
+
 @description('hybridConnection mode: on-premises endpoints, each an object {name, host, port}, e.g. {"name": "exch01-https", "host": "exch01.contoso.local", "port": 443}. One hybrid connection each.')
 param onPremisesEndpoints array = []
 
@@ -182,9 +188,19 @@ module api 'app/api.bicep' = {
     verifyBatchSize: verifyBatchSize
     certExpiryWarningDays: certExpiryWarningDays
     registryTableName: registryTableName
+    kerberosRealm: kerberosRealm
+    kerberosKdcs: join(kdcHosts, ',')
     subnetId: connectivity == 'vnet' ? network.outputs.functionsSubnetId : ''
   }
 }
+
+// Kerberos needs each KDC's TCP 88 as well as Exchange's port: one hybrid connection per domain controller.
+var kdcEndpoints = [for kdc in kerberosKdcs: {
+  name: kdc.name
+  host: kdc.host
+  port: 88
+}]
+var kdcHosts = [for kdc in kerberosKdcs: kdc.host]
 
 module hybridConnections 'app/hybrid-connections.bicep' = if (connectivity == 'hybridConnection') {
   name: 'hybrid-connections'
@@ -194,7 +210,7 @@ module hybridConnections 'app/hybrid-connections.bicep' = if (connectivity == 'h
     location: location
     tags: tags
     functionAppName: api.outputs.name
-    endpoints: onPremisesEndpoints
+    endpoints: concat(onPremisesEndpoints, kdcEndpoints)
   }
 }
 

@@ -34,6 +34,10 @@ DEFAULTS: dict[str, str | None] = {
     # Local Durable host database (SQLite) shared by `pushproxy serve`, `onboard`, `approve` on one machine;
     # default ~/.local/share/pushproxy/local.sqlite.
     "PUSHPROXY_LOCAL_DB": None,
+    # Kerberos (auth: kerberos) without a krb5.conf of one's own: the realm (e.g. CONTOSO.COM) and its KDCs,
+    # comma-separated host[:port] (the domain controllers, reached on TCP 88 through a hybrid connection each).
+    "PUSHPROXY_KERBEROS_REALM": None,
+    "PUSHPROXY_KERBEROS_KDCS": None,
 }
 
 # Read only on one machine (the local host, the CLI); never set in the Function App.

@@ -9,8 +9,9 @@ import threading
 from pathlib import Path
 
 from emulators.exchange import clixml
+from emulators.exchange.auth import KerberosAcceptor
 from emulators.exchange.engine import StandIn
-from emulators.exchange.organisation import ExchangeState, StateError
+from emulators.exchange.organisation import ExchangeState, StateError, VirtualDirectoryAuth
 from emulators.exchange.server import Credentials, TlsIdentity, serve
 
 DEFAULT_USER = "admin@fabrikam.com"
@@ -42,16 +43,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--capture", type=_capture, action="append", default=[],
                         help="CMDLET=FILE: answer CMDLET with the objects of an Export-Clixml file (repeatable)")
     parser.add_argument("--tenant-state", help="the Graph stand-in's /_emulator/state URL, read by the probe")
+    parser.add_argument("--enable-auth", type=_auth_methods, default=VirtualDirectoryAuth(),
+                        help="basic,windows: switch these on for /PowerShell of every organisation whose state "
+                             "doesn't say (as Set-PowerShellVirtualDirectory -BasicAuthentication/-WindowsAuthentication "
+                             "$true); default: Kerberos only, as Exchange")
+    parser.add_argument("--keytab", type=Path, help="keytab holding HTTP/<--kerberos-host>: accept Kerberos with it")
+    parser.add_argument("--kerberos-host", default="localhost",
+                        help="host name of the stand-in's service principal HTTP/<host> (default localhost)")
     args = parser.parse_args(argv)
     if args.cert_out and not args.tls:
         parser.error("--cert-out needs --tls")
     return args
 
 
+def _auth_methods(value: str) -> VirtualDirectoryAuth:
+    methods = {m.strip().lower() for m in value.split(",") if m.strip()}
+    unknown = sorted(methods - {"basic", "windows"})
+    if unknown:
+        raise argparse.ArgumentTypeError(f"--enable-auth {value!r}: {unknown[0]!r} is not basic or windows")
+    return VirtualDirectoryAuth(basic_authentication="basic" in methods, windows_authentication="windows" in methods)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        state = ExchangeState.load(args.state) if args.state else ExchangeState.default()
+        state = (ExchangeState.load(args.state, args.enable_auth) if args.state
+                 else ExchangeState.default(default_vdir=args.enable_auth))
+        kerberos = KerberosAcceptor.configure(args.kerberos_host, args.keytab) if args.keytab else None
         captures = {cmdlet: [clixml.RawObject.from_element(o, keep_ids=True) for o in clixml.load_capture(path)]
                     for cmdlet, path in args.capture}
     except (StateError, ValueError) as exc:
@@ -63,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         args.cert_out.write_bytes(tls.pem)
     app = StandIn(state, captures, args.tenant_state)
     try:
-        server = serve(app, host, port, Credentials(args.user, args.password), tls)
+        server = serve(app, host, port, Credentials(args.user, args.password), tls, kerberos)
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port} ({exc})", file=sys.stderr)
         return 2

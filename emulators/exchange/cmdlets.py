@@ -548,6 +548,26 @@ def restart_service(ctx: Invocation, p: dict[str, Any]) -> None:
             ))
 
 
+def get_powershell_virtual_directory(ctx: Invocation, p: dict[str, Any]) -> None:
+    # One /PowerShell per Client Access server; the switches are the organisation's (one setting for all).
+    servers = [s for s in ctx.org.servers if "ClientAccess" in s.roles or "Mailbox" in s.roles]
+    if p.get("Server") is not None:
+        wanted = _server(ctx, p["Server"])
+        if wanted is None:
+            ctx.error(_not_found(ctx, p["Server"]))
+            return
+        servers = [wanted]
+    identity = p.get("Identity")
+    if identity is not None:
+        server_part = identity.split("\\", 1)[0] if "\\" in identity else None
+        servers = [s for s in servers if server_part is None or server_part.lower() in (s.name.lower(), s.fqdn.lower())]
+        if not servers:
+            ctx.error(_not_found(ctx, identity))
+            return
+    for server in servers:
+        ctx.write(objects.powershell_virtual_directory(ctx.org, server, ctx.via, ctx.runspace_id))
+
+
 def _c(name: str, run: Any, *params: Param, task: str | None = None) -> Cmdlet:
     return Cmdlet(name, run, params, f"{_TASKS}.{task or name.replace('-', '')}")
 
@@ -581,6 +601,9 @@ EXCHANGE_CMDLETS: dict[str, Cmdlet] = {c.name.lower(): c for c in [
        Param("Enabled", "bool"), Param("Name"), Param("RefreshAuthMetadata", "switch"),
        Param("TrustAnySSLCertificate", "switch"), Param("DomainController")),
     _c("Remove-AuthServer", remove_auth_server, Param("Identity", mandatory=True, position=0),
+       Param("DomainController")),
+    _c("Get-PowerShellVirtualDirectory", get_powershell_virtual_directory, Param("Identity", position=0),
+       Param("Server"), Param("ADPropertiesOnly", "switch"), Param("ShowMailboxVirtualDirectories", "switch"),
        Param("DomainController")),
     _c("Get-PushNotificationApp", get_push_notification_app, Param("Identity", position=0), Param("Platform"),
        Param("DomainController")),

@@ -365,3 +365,48 @@ def binary_file_data(data: bytes, server: Server, runspace_id: uuid.UUID) -> cli
         [("PSComputerName", server.fqdn.lower()), ("RunspaceId", runspace_id), ("PSShowComputerName", False)],
     )
     return clixml.RawObject.from_element(obj)
+
+
+def powershell_virtual_directory(org: Organisation, server: Server, via: Server,
+                                 runspace_id: uuid.UUID) -> clixml.RawObject:
+    """`Get-PowerShellVirtualDirectory`: /PowerShell's authentication switches (the organisation's state).
+
+    Not from a capture: type name and property names from the cmdlet's documented output; the order and the
+    values other than the switches (Kerberos-only defaults of a fresh install) are assumptions (README.md).
+    """
+    vdir = org.powershell_vdir
+    methods = ["Kerberos"] + (["Basic"] if vdir.basic_authentication else []) + (
+        ["Ntlm", "WindowsIntegrated"] if vdir.windows_authentication else [])
+    name = "PowerShell (Default Web Site)"
+    specific: list[tuple[str, object]] = [
+        ("CertificateAuthentication", True),
+        ("RequireSSL", False),
+        ("MetabasePath", f"IIS://{server.fqdn}/W3SVC/1/ROOT/PowerShell"),
+        ("Path", "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\ClientAccess\\PowerShell"),
+        ("Server", server.name),
+        ("InternalUrl", f"http://{server.fqdn}/powershell"),
+        ("InternalAuthenticationMethods", clixml.multi_valued(clixml.STRING_LIST_TYPES, methods)),
+        ("ExternalUrl", None),
+        ("ExternalAuthenticationMethods", clixml.multi_valued(clixml.STRING_LIST_TYPES, methods)),
+        ("BasicAuthentication", vdir.basic_authentication),
+        ("WindowsAuthentication", vdir.windows_authentication),
+        ("DigestAuthentication", False),
+        ("LiveIdNegotiateAuthentication", False),
+        ("LiveIdBasicAuthentication", False),
+        ("OAuthAuthentication", False),
+        ("AdfsAuthentication", False),
+    ]
+    obj = _ad_configuration_object(
+        org, via, runspace_id,
+        ["Microsoft.Exchange.Data.Directory.SystemConfiguration.ADPowerShellVirtualDirectory",
+         "Microsoft.Exchange.Data.Directory.SystemConfiguration.ADExchangeServiceVirtualDirectory",
+         "Microsoft.Exchange.Data.Directory.SystemConfiguration.ADVirtualDirectory",
+         "Microsoft.Exchange.Data.Directory.SystemConfiguration.ADConfigurationObject",
+         "Microsoft.Exchange.Data.Directory.ADObject", "Microsoft.Exchange.Data.Directory.ADRawEntry",
+         "Microsoft.Exchange.Data.ConfigurableObject", "System.Object"],
+        name, f"CN=HTTP,CN=Protocols,CN={server.name},CN=Servers", ["top", "msExchVirtualDirectory",
+                                                                   "msExchPowerShellVirtualDirectory"],
+        "ms-Exch-PowerShell-Virtual-Directory", specific,
+    )
+    clixml.set_to_string(obj, f"{server.name}\\{name}")
+    return clixml.RawObject.from_element(obj)

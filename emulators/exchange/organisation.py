@@ -209,6 +209,34 @@ class PushProxy:
 
 
 @dataclass
+class VirtualDirectoryAuth:
+    """`/PowerShell`'s authentication, as Set-PowerShellVirtualDirectory sets it. Kerberos (Exchange's own module)
+    is always on; IIS Basic and Windows authentication are off by default, as on a freshly installed server."""
+
+    basic_authentication: bool = False  # honoured over HTTPS only (stricter than IIS: see README)
+    windows_authentication: bool = False  # NTLM, and NTLM inside Negotiate
+
+    def to_json(self) -> dict[str, Any]:
+        return {"basic_authentication": self.basic_authentication,
+                "windows_authentication": self.windows_authentication}
+
+    @classmethod
+    def from_json(cls, d: Any, where: str, default: VirtualDirectoryAuth) -> VirtualDirectoryAuth:
+        if d is None:
+            return cls(default.basic_authentication, default.windows_authentication)
+        if not isinstance(d, dict):
+            raise StateError(f"{where}: expected an object with basic_authentication, windows_authentication")
+        unknown = sorted(set(d) - {"basic_authentication", "windows_authentication"})
+        if unknown:
+            raise StateError(f"{where}.{unknown[0]}: unknown field")
+        for key in d:
+            if not isinstance(d[key], bool):
+                raise StateError(f"{where}.{key}: expected true or false")
+        return cls(d.get("basic_authentication", default.basic_authentication),
+                   d.get("windows_authentication", default.windows_authentication))
+
+
+@dataclass
 class Organisation:
     name: str
     realm: str
@@ -232,6 +260,7 @@ class Organisation:
     health_manager_stale: bool = False
     # PowerShellMaxConcurrency of the throttling policy: open shells per user.
     max_concurrent_shells: int = 18
+    powershell_vdir: VirtualDirectoryAuth = field(default_factory=VirtualDirectoryAuth)
 
     @property
     def ad_domain(self) -> str:
@@ -279,9 +308,11 @@ def _default_servers(name: str) -> list[Server]:
 class ExchangeState:
     """Every organisation the process serves, behind one lock, with private keys kept in memory only."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, default_vdir: VirtualDirectoryAuth | None = None) -> None:
         self.lock = threading.RLock()
         self.path = path
+        # /PowerShell auth for organisations whose state doesn't say (the CLI's --enable-auth); Kerberos only.
+        self.default_vdir = default_vdir or VirtualDirectoryAuth()
         self.default_name = DEFAULT_ORG
         self.orgs: dict[str, Organisation] = {}
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
@@ -299,6 +330,7 @@ class ExchangeState:
             name=name, realm=realm or name, display_name=display_name or name.split(".")[0].capitalize(),
             servers=servers, certificates=[cert], auth_config=AuthConfig(current=cert.thumbprint),
             auth_servers=[], push_proxy=PushProxy(),
+            powershell_vdir=VirtualDirectoryAuth.from_json(None, "", self.default_vdir),
         )
 
     def generate_certificate(
@@ -312,8 +344,8 @@ class ExchangeState:
         return Certificate(der=der, servers=servers, friendly_name=friendly_name, services=services)
 
     @classmethod
-    def default(cls, path: Path | None = None) -> ExchangeState:
-        state = cls(path)
+    def default(cls, path: Path | None = None, default_vdir: VirtualDirectoryAuth | None = None) -> ExchangeState:
+        state = cls(path, default_vdir)
         state.orgs[DEFAULT_ORG] = state.new_default_org(DEFAULT_ORG, display_name="Fabrikam")
         return state
 
@@ -343,6 +375,7 @@ class ExchangeState:
             "auth_config": org.auth_config.to_json(),
             "auth_servers": [a.to_json() for a in org.auth_servers],
             "push_proxy": org.push_proxy.to_json(),
+            "powershell_virtual_directory": org.powershell_vdir.to_json(),
         }
 
     def replace(self, data: Any) -> None:
@@ -421,6 +454,8 @@ class ExchangeState:
         if not isinstance(auth_servers, list):
             raise StateError(f"{where}.auth_servers: expected a list")
         org.auth_servers = [AuthServer.from_json(a, f"{where}.auth_servers[{i}]") for i, a in enumerate(auth_servers)]
+        org.powershell_vdir = VirtualDirectoryAuth.from_json(
+            body.get("powershell_virtual_directory"), f"{where}.powershell_virtual_directory", self.default_vdir)
         pp = body.get("push_proxy", {})
         if not isinstance(pp, dict):
             raise StateError(f"{where}.push_proxy: expected an object")
@@ -472,9 +507,9 @@ class ExchangeState:
     # -- persistence ------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: Path) -> ExchangeState:
+    def load(cls, path: Path, default_vdir: VirtualDirectoryAuth | None = None) -> ExchangeState:
         """Load `--state FILE`; a missing file starts from the default state and is written on the first change."""
-        state = cls.default(path)
+        state = cls.default(path, default_vdir)
         if path.exists():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""HTTP(S) for the stand-in: Basic/NTLM/Negotiate (pyspnego's server side), WinRM message encryption, the
+"""HTTP(S) for the stand-in: Kerberos/Basic/NTLM/Negotiate (pyspnego's server side; what is offered: auth.py), WinRM message encryption, the
 channel binding over TLS, fault rules that act on HTTP, and the `/_emulator/*` admin API.
 
 Traps this code exists to avoid (see ../shared/design/PSRP_STANDIN.md): NTLM authenticates the TCP connection and
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from emulators.exchange import wsman
+from emulators.exchange import auth, wsman
 from emulators.exchange.engine import EXCHANGE, WINDOWS_POWERSHELL, Endpoint, StandIn, TransportFault
 from emulators.exchange.faults import FaultRuleError, parse_rules
 from emulators.exchange.organisation import StateError
@@ -124,11 +124,12 @@ class StandInServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: StandIn, credentials: Credentials,
-                 tls: TlsIdentity | None) -> None:
+                 tls: TlsIdentity | None, kerberos: auth.KerberosAcceptor | None = None) -> None:
         super().__init__(address, _Handler)
         self.app = app
         self.credentials = credentials
         self.tls = tls
+        self.kerberos = kerberos
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs in the connection's own thread, so a slow client can't stall accept().
@@ -277,55 +278,87 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- WSMan ------------------------------------------------------------------------------------------------
 
-    def _challenge(self, status: int = 401, token_header: str | None = None) -> None:
-        headers = [("WWW-Authenticate", token_header)] if token_header else [
-            ("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM"),
-            ("WWW-Authenticate", 'Basic realm="exchange-standin"'),
-        ]
-        self._send(status, b"", None, headers)
+    def _offer(self, endpoint: Endpoint) -> auth.Offer:
+        if endpoint.configuration != EXCHANGE:
+            return auth.WINRM_SERVICE
+        org = self.server.app.state.org(endpoint.org)
+        vdir = org.powershell_vdir if org is not None else None
+        if vdir is None:
+            return auth.EXCHANGE_DEFAULT
+        return auth.powershell_offer(vdir.basic_authentication, vdir.windows_authentication)
 
-    def _authenticate(self) -> tuple[str | None, list[tuple[str, str]]]:
+    def _challenge(self, offer: auth.Offer, token_header: str | None = None) -> None:
+        headers = [("WWW-Authenticate", token_header)] if token_header else offer.challenge()
+        self._send(401, b"", None, headers)
+
+    def _refuse(self, offer: auth.Offer, counter: str) -> tuple[None, list[tuple[str, str]]]:
+        self.auth_ctx = None
+        self.auth_user = None
+        self.server.app.journal.count(counter)
+        self._challenge(offer)
+        return None, []
+
+    def _authenticate(self, offer: auth.Offer) -> tuple[str | None, list[tuple[str, str]]]:
         """The caller, or None after a 401 has been sent; plus headers the final response must carry."""
         header = self.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         creds = self.server.credentials
+        if scheme and not offer.allows_scheme(scheme):
+            return self._refuse(offer, f"auth.refused.{scheme.lower()}")
         if scheme.lower() == "basic":
             try:
                 user, _, password = base64.b64decode(value.strip()).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 user, password = "", ""
             if not creds.check(user, password):
-                self.server.app.journal.count("auth.failed")
-                self._challenge()
-                return None, []
+                return self._refuse(offer, "auth.failed")
             return user, []
         if scheme.lower() in ("negotiate", "ntlm", "kerberos"):
+            try:
+                token = base64.b64decode(value.strip())
+            except ValueError:
+                return self._refuse(offer, "auth.failed")
             if self.auth_ctx is None or self.auth_ctx.complete:
+                if scheme.lower() != "ntlm" and auth.is_ntlm_token(token) and not offer.ntlm:
+                    # IIS Windows authentication is off: Exchange's Kerberos module takes Kerberos only.
+                    return self._refuse(offer, "auth.refused.ntlm_in_negotiate")
                 cbt = None
                 if self.server.tls is not None:
                     cbt = spnego.channel_bindings.GssChannelBindings(application_data=self.server.tls.channel_binding)
+                kerberos = self.server.kerberos
+                # Kerberos: accept only tickets for HTTP/<host>, the SPN IIS answers to.
                 self.auth_ctx = spnego.server(
+                    hostname=kerberos.host if kerberos else "unspecified", service="HTTP" if kerberos else "host",
                     protocol="ntlm" if scheme.lower() == "ntlm" else "negotiate", channel_bindings=cbt,
                 )
                 self.auth_scheme = "Negotiate" if scheme.lower() != "ntlm" else "NTLM"
                 self.auth_user = None
             try:
-                out = self.auth_ctx.step(base64.b64decode(value.strip()))
-            except (spnego.exceptions.SpnegoError, ValueError, struct.error):
-                self.auth_ctx = None
-                self.server.app.journal.count("auth.failed")
-                self._challenge()
-                return None, []
+                out = self.auth_ctx.step(token)
+                protocol = self.auth_ctx.negotiated_protocol if self.auth_ctx.complete or out else None
+            except (spnego.exceptions.SpnegoError, ValueError, AttributeError, struct.error):
+                # The reason stays on the server (the journal's counter), as on IIS: the client gets a bare 401.
+                # (pyspnego 0.12 hides MIT's reason, e.g. clock skew, behind an AttributeError: an error token
+                # came back but the context never started.)
+                counter = "auth.failed.ntlm" if auth.is_ntlm_token(token) else "auth.failed.kerberos"
+                return self._refuse(offer, counter)
+            if not offer.ntlm and protocol == "ntlm":
+                return self._refuse(offer, "auth.refused.ntlm_in_negotiate")
             token_header = f"{self.auth_scheme} {base64.b64encode(out).decode()}" if out else None
             if not self.auth_ctx.complete:
-                self._challenge(401, token_header)
+                self._challenge(offer, token_header)
                 return None, []
-            self.auth_user = self.auth_ctx.client_principal or creds.user
-            self.server.app.journal.count("auth.ntlm_handshakes")
+            principal = self.auth_ctx.client_principal or creds.user
+            if protocol == "kerberos" and principal.lower() != creds.user.lower():
+                # Exchange would find no management role for another account; the stand-in knows one account.
+                return self._refuse(offer, "auth.failed.unknown_account")
+            self.auth_user = principal
+            self.server.app.journal.count(
+                "auth.kerberos_handshakes" if protocol == "kerberos" else "auth.ntlm_handshakes")
             return self.auth_user, [("WWW-Authenticate", token_header)] if token_header else []
         if self.auth_ctx is not None and self.auth_ctx.complete and self.auth_user:
             return self.auth_user, []
-        self._challenge()
+        self._challenge(offer)
         return None, []
 
     def _endpoint(self, match: re.Match[str]) -> Endpoint | None:
@@ -336,12 +369,12 @@ class _Handler(BaseHTTPRequestHandler):
         return Endpoint(org, EXCHANGE if match.group("ep").lower() == "powershell" else WINDOWS_POWERSHELL)
 
     def _wsman(self, match: re.Match[str], body: bytes) -> None:
-        user, extra_headers = self._authenticate()
-        if user is None:
-            return
         endpoint = self._endpoint(match)
         if endpoint is None:
             self._send(404, b"Not Found", "text/plain")
+            return
+        user, extra_headers = self._authenticate(self._offer(endpoint))
+        if user is None:
             return
         if not body:  # the empty POST that carries an NTLM handshake's last leg
             self._send(200, b"", None, extra_headers)
@@ -427,8 +460,9 @@ class _Handler(BaseHTTPRequestHandler):
         ).encode() + struct.pack("<i", len(result.header)) + result.header + result.data + f"--{BOUNDARY}--\r\n".encode()
 
 
-def serve(app: StandIn, host: str, port: int, credentials: Credentials, tls: TlsIdentity | None) -> StandInServer:
+def serve(app: StandIn, host: str, port: int, credentials: Credentials, tls: TlsIdentity | None,
+          kerberos: auth.KerberosAcceptor | None = None) -> StandInServer:
     """Bind and start serving in a background thread; returns the server (call `shutdown()` to stop)."""
-    server = StandInServer((host, port), app, credentials, tls)
+    server = StandInServer((host, port), app, credentials, tls, kerberos)
     threading.Thread(target=server.serve_forever, name="exchange-standin", daemon=True).start()
     return server

@@ -18,6 +18,9 @@ param verifySchedule string
 param verifyBatchSize string
 param certExpiryWarningDays string
 param registryTableName string
+@description('Kerberos realm (e.g. CONTOSO.COM) and its KDCs, comma-separated; empty when Kerberos is not used.')
+param kerberosRealm string = ''
+param kerberosKdcs string = ''
 @description('vnet mode: the delegated subnet to integrate with; empty otherwise.')
 param subnetId string = ''
 
@@ -99,6 +102,15 @@ var baseSettings = [
   {
     name: 'PUSHPROXY_REGISTRY_TABLE'
     value: registryTableName
+  }
+  // auth: kerberos: the product writes a krb5.conf for this realm and these KDCs (TCP only) at first use.
+  {
+    name: 'PUSHPROXY_KERBEROS_REALM'
+    value: kerberosRealm
+  }
+  {
+    name: 'PUSHPROXY_KERBEROS_KDCS'
+    value: kerberosKdcs
   }
 ]
 

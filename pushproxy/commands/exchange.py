@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from rich.console import Console
 from rich.table import Table
 
@@ -27,6 +28,7 @@ from pushproxy.exchange.discovery import discover_exchange
 from pushproxy.exchange.endpoint import AUTH_METHODS, ExchangeEndpoint
 from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.exchange.session import ExchangeSession
+from pushproxy.exchange.transport import describe_offer, probe_offered_auth
 from pushproxy.secrets import resolve_secret
 
 PASSWORD_VARIABLE = "PUSHPROXY_EXCHANGE_PASSWORD"
@@ -41,8 +43,10 @@ def register(sub: Any) -> None:
         description=f"The password comes from {PASSWORD_VARIABLE}, or a prompt when that is not set.",
     )
     inspect.add_argument("--endpoint", required=True, help="remote PowerShell URL, e.g. https://mail.contoso.com/PowerShell")
-    inspect.add_argument("--auth", default="negotiate", choices=AUTH_METHODS, help="authentication (default negotiate)")
-    inspect.add_argument("--user", help="user name, e.g. admin@contoso.com or CONTOSO\\admin")
+    inspect.add_argument("--auth", default="kerberos", choices=AUTH_METHODS,
+                         help="authentication (default kerberos, what Exchange's /PowerShell accepts as installed)")
+    inspect.add_argument("--user", help="user name, e.g. admin@contoso.com or CONTOSO\\admin (Kerberos: admin@CONTOSO.COM; "
+                                        "without --user, Kerberos uses your own ticket from kinit)")
     inspect.add_argument("--realm", help="tenant domain to check the AuthServer against (default: the user's domain)")
     inspect.add_argument(
         "--tenant-id",
@@ -95,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
             "servers": args.server,
         }
     )
+    offered = _offered(endpoint)
+    if not args.json and offered is not None:
+        # Before any sign-in: which methods the server offers decides which auth can work (docs/deploy.md).
+        Console(stderr=True).print(f"{endpoint.url} offers: {describe_offer(offered)}")
     password = _password(args.user)
     realm = (args.realm or _default_realm(args.user, endpoint)).lower()
     tenant_id = tenant_id_or_none(getattr(args, "tenant_id", None))
@@ -106,11 +114,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         serving = serving_auth_servers(discovery, tenant_id)
         print(json.dumps({**discovery.to_dict(), "tenant_id": tenant_id, "serving_auth_servers": serving,
+                          "offered_auth": list(offered) if offered is not None else None,
                           "elapsed_s": round(elapsed, 3), "wsman_requests": wsman_messages}, indent=2))
     else:
         print_discovery(Console(), endpoint.url, discovery, tenant_id=tenant_id)
         Console(stderr=True).print(f"read in {elapsed:.2f} s, {wsman_messages} WSMan requests", style="dim")
     return 0
+
+
+def _offered(endpoint: ExchangeEndpoint) -> tuple[str, ...] | None:
+    try:
+        return probe_offered_auth(endpoint, timeout_s=min(15.0, endpoint.connect_timeout_s))
+    except requests.exceptions.RequestException:
+        return None  # the sign-in that follows reports the connection problem in full
 
 
 def serving_auth_servers(d: ExchangeDiscovery, tenant_id: str | None = None) -> list[str]:

@@ -1,7 +1,8 @@
 """How to reach one Exchange organisation: URL, auth, credential reference, TLS verification, timeouts.
 
 Validated on construction so bad input fails with a SpecError naming the field, before any socket is opened.
-It holds a *reference* to the password (`env:`, `file:`, `keyvault:`), never the password.
+It holds a *reference* to the password (`env:`, `file:`, `keyvault:`), never the password. With Kerberos, a
+keytab (base64, behind `keytab_ref`) can stand in for the password; with neither, the process's own ticket cache.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class ExchangeEndpoint:
     # The WinRM HTTPS listener often presents another certificate than IIS (self-signed vs the public one), so a
     # pin made for /PowerShell would refuse it. None: the same settings as `tls`.
     windows_powershell_tls: TlsSettings | None = None
+    keytab_ref: str | None = None  # Kerberos only: a secret reference to the base64 of a keytab for `username`
 
     @property
     def host(self) -> str:
@@ -122,6 +124,7 @@ class ExchangeEndpoint:
             "servers": list(self.servers),
             "windows_powershell_url": self.windows_powershell_url,
             "windows_powershell_tls": self.windows_powershell_tls.to_dict() if self.windows_powershell_tls else None,
+            "keytab_ref": self.keytab_ref,
         }
 
     @classmethod
@@ -151,11 +154,21 @@ class ExchangeEndpoint:
         if password_ref is not None and not is_secret_ref(password_ref):
             # Say why without echoing the value: it may be a password pasted in the wrong place.
             raise _fail(p, "password_ref", "must be a secret reference (env:NAME, file:NAME or keyvault:NAME), not a password")
+        keytab_ref = d.get("keytab_ref")
+        if keytab_ref is not None:
+            if auth != "kerberos":
+                raise _fail(p, "keytab_ref", f"only for kerberos auth (auth is {auth})")
+            if not is_secret_ref(keytab_ref):
+                raise _fail(p, "keytab_ref", "must be a secret reference (env:NAME, file:NAME or keyvault:NAME) to the base64 of a keytab")
+            if password_ref is not None:
+                raise _fail(p, "keytab_ref", "give password_ref or keytab_ref, not both")
         if auth != "kerberos":  # Kerberos may use the ticket cache; the others need both
             if not username:
                 raise _fail(p, "username", f"required for {auth} auth")
             if not password_ref:
                 raise _fail(p, "password_ref", f"required for {auth} auth")
+        elif (password_ref or keytab_ref) and not username:
+            raise _fail(p, "username", "required with password_ref or keytab_ref: the Kerberos principal, e.g. svc-push@CONTOSO.COM")
 
         tls = TlsSettings.from_dict(d.get("tls"), f"{p}.tls" if p else "tls")
         if not https and tls.mode != "system":
@@ -201,6 +214,7 @@ class ExchangeEndpoint:
             servers=tuple(servers),
             windows_powershell_url=wps,
             windows_powershell_tls=wps_tls,
+            keytab_ref=keytab_ref,
         )
 
 

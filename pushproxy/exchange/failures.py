@@ -13,6 +13,7 @@ import socket
 from typing import Any
 
 import requests
+import spnego.exceptions
 from pypsrp.exceptions import (
     AuthenticationError,
     InvalidPipelineStateError,
@@ -110,13 +111,20 @@ def from_error_record(record: Any, *, cmdlet: str, server: str | None) -> Exchan
     )
 
 
-def from_exception(exc: BaseException, *, cmdlet: str | None, server: str | None) -> ExchangeError:
-    """A transport or protocol exception as an ExchangeError, classified transient or permanent."""
+def from_exception(exc: BaseException, *, cmdlet: str | None, server: str | None, auth: str | None = None,
+                   offered: tuple[str, ...] = ()) -> ExchangeError:
+    """A transport or protocol exception as an ExchangeError, classified transient or permanent.
+
+    `auth` is the method we used and `offered` the schemes of the server's 401, to explain a refusal.
+    """
     if isinstance(exc, ExchangeError):
         return exc
-    if isinstance(exc, AuthenticationError):
-        # pypsrp's text names the user and the auth method, never the password; keep ours shorter still.
-        return ExchangeError("authentication failed (HTTP 401): check the user name and password", cmdlet=cmdlet, server=server, error_id="HTTP401", transient=False)
+    if isinstance(exc, AuthenticationError) or (isinstance(exc, ValueError) and "incompatible with the specified auth_provider" in str(exc)):
+        # pypsrp's text names the user and the auth method, never the password; ours says what to do.
+        return ExchangeError(explain_401(auth, offered), cmdlet=cmdlet, server=server, error_id="HTTP401", transient=False)
+    if isinstance(exc, spnego.exceptions.SpnegoError):
+        # The GSSAPI/Kerberos library's own words (e.g. "Server not found in Kerberos database"); no secret in them.
+        return ExchangeError(f"Kerberos failed on the client side: {_short(str(exc))}", cmdlet=cmdlet, server=server, error_id="Kerberos", transient=False)
     if isinstance(exc, WSManFaultError):
         code = exc.code
         reason = _short(str(exc.reason or "")) or f"WSMan fault {code}"
@@ -154,6 +162,41 @@ def from_exception(exc: BaseException, *, cmdlet: str | None, server: str | None
         return ExchangeError(f"the remote session broke ({type(exc).__name__})", cmdlet=cmdlet, server=server, error_id="PSRPState", transient=True)
     # Anything else is a bug or a protocol surprise: permanent, with the type only (its text may hold anything).
     return ExchangeError(f"unexpected {type(exc).__name__} from the remoting client", cmdlet=cmdlet, server=server, error_id=type(exc).__name__, transient=False)
+
+
+VDIR = "'<server>\\PowerShell (Default Web Site)'"
+
+
+def explain_401(auth: str | None, offered: tuple[str, ...]) -> str:
+    """Why the server said 401, from what its WWW-Authenticate offered, and what to do about it.
+
+    Exchange's /PowerShell offers `Negotiate` for its Kerberos module; `NTLM` only with Windows authentication on,
+    `Basic` only with Basic authentication on. A wrong password is named only when the method was offered.
+    """
+    schemes = {s.lower() for s in offered}
+    negotiate, ntlm, basic = "negotiate" in schemes or "kerberos" in schemes, "ntlm" in schemes, "basic" in schemes
+    if not schemes:
+        return "authentication failed (HTTP 401): check the user name and password"
+    if negotiate and not ntlm and not basic and auth != "kerberos":
+        return ("this server offers only Kerberos on /PowerShell; use `auth: kerberos`, or enable Basic over HTTPS with "
+                f"`Set-PowerShellVirtualDirectory -Identity {VDIR} -BasicAuthentication $true`")
+    if auth in ("ntlm", "negotiate") and not ntlm:
+        other = "Kerberos and Basic" if basic else "Kerberos"
+        return (f"this server offers {other} on /PowerShell, not NTLM (Windows authentication is off); use "
+                f"`auth: kerberos`{' or `auth: basic` over https' if basic else ''}, or enable it with "
+                f"`Set-PowerShellVirtualDirectory -Identity {VDIR} -WindowsAuthentication $true`")
+    if auth == "basic" and not basic:
+        return ("this server does not offer Basic on /PowerShell (it offers " + ", ".join(offered) + "); use "
+                f"`auth: kerberos`, or enable Basic with `Set-PowerShellVirtualDirectory -Identity {VDIR} "
+                "-BasicAuthentication $true` and use it over https only")
+    if auth == "kerberos" and not negotiate:
+        return ("this server does not offer Kerberos here (it offers " + ", ".join(offered) + "); "
+                "use the auth it offers, or check the URL reaches Exchange's /PowerShell")
+    if auth == "kerberos":
+        return ("the server refused the Kerberos ticket (HTTP 401): check that its clock is within 5 minutes of the "
+                "domain controllers', that HTTP/<host of the URL> is registered to the server (or its alternate "
+                "service account), and that the account may use remote PowerShell")
+    return f"authentication failed (HTTP 401, {auth} was offered and refused): check the user name and password"
 
 
 def _html_text(body: str) -> str:

@@ -29,7 +29,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import ObjectMeta
 
 from pushproxy.errors import ExchangeError
-from pushproxy.exchange import failures
+from pushproxy.exchange import failures, kerberos
 from pushproxy.exchange.endpoint import ExchangeEndpoint, TlsSettings
 from pushproxy.exchange.transport import RequestCounter, SendDeadline, build_wsman
 
@@ -85,6 +85,7 @@ class ExchangeSession:
         self._owner = threading.get_ident()
         self._broken: str | None = None  # why the connection can no longer be trusted
         self._keys_exchanged = False
+        self._kerberos: kerberos.KerberosCredential | None = None  # this session's own ticket, if Kerberos
 
     def __repr__(self) -> str:
         state = "open" if self._pool is not None else "closed"
@@ -127,24 +128,30 @@ class ExchangeSession:
         deadline: SendDeadline | None = None
         limit = self.endpoint.call_deadline_s
         host = urlsplit(self._url).hostname or self.endpoint.host  # the WinRM endpoint may be another server
+        if self.endpoint.auth == "kerberos" and self._kerberos is None:
+            self._kerberos = kerberos.for_endpoint(self.endpoint, self.__password, host)
         try:
-            wsman, self._counter, deadline = build_wsman(self.endpoint, self.__password, url=self._url, tls=self._tls)
+            wsman, self._counter, deadline = build_wsman(self.endpoint, self.__password, url=self._url, tls=self._tls,
+                                                         kerberos=self._kerberos)
             pool = RunspacePool(wsman, configuration_name=self._configuration_name)
             with deadline.bound(limit):
                 pool.open()
         except Exception as exc:
             if wsman is not None:
                 wsman.transport.close()  # don't leave the socket of a refused open behind
+            self._forget_ticket()
             if isinstance(exc, requests.exceptions.Timeout) and deadline is not None and deadline.cut:
                 # The shell may exist on the server; it idles out there (nothing to Delete it through safely).
                 raise ExchangeError(f"did not open within {limit:g} s", cmdlet=OPEN_OPERATION, server=host, error_id="Deadline", transient=True) from None
-            raise failures.from_exception(exc, cmdlet=None, server=host) from None
+            offered = self._counter.offered_auth if self._counter else ()
+            raise failures.from_exception(exc, cmdlet=None, server=host, auth=self.endpoint.auth, offered=offered) from None
         self._pool = pool
 
     def close(self) -> None:
         """Close the pool (WSMan Delete). Errors on close are logged, not raised: the work is done."""
         pool, self._pool = self._pool, None
         if pool is None:
+            self._forget_ticket()
             return
         try:
             pool.close()
@@ -155,6 +162,12 @@ class ExchangeSession:
                 pool.connection.transport.close()
             except Exception:  # noqa: S110  # best effort: the socket may already be gone
                 pass
+            self._forget_ticket()
+
+    def _forget_ticket(self) -> None:
+        ticket, self._kerberos = self._kerberos, None
+        if ticket is not None:
+            ticket.destroy()
 
     def secure_string(self, value: str) -> Any:
         """`value` as a SecureString parameter (e.g. a one-time PFX password): encrypted with the session key,

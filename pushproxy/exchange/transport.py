@@ -26,6 +26,7 @@ from pypsrp.wsman import WSMan
 from requests.packages.urllib3.util.retry import Retry  # type: ignore[import-untyped]
 
 from pushproxy.exchange.endpoint import ExchangeEndpoint, TlsSettings
+from pushproxy.exchange.kerberos import KerberosCredential
 
 # Shortest HTTP timeout handed to requests: a zero or negative one would mean "no timeout" or raise ValueError.
 _MIN_TIMEOUT_S = 0.05
@@ -33,9 +34,11 @@ _MIN_TIMEOUT_S = 0.05
 
 @dataclass
 class RequestCounter:
-    """WSMan messages sent on one connection (Create, Command, Send, Receive, Signal, Delete)."""
+    """WSMan messages sent on one connection (Create, Command, Send, Receive, Signal, Delete), and the methods the
+    server's last 401 offered (its WWW-Authenticate schemes): a refusal is explained from them."""
 
     wsman_messages: int = 0
+    offered_auth: tuple[str, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self) -> None:
@@ -82,11 +85,14 @@ class SendDeadline:
 
 
 def build_wsman(
-    endpoint: ExchangeEndpoint, password: str | None, *, url: str | None = None, tls: TlsSettings | None = None
+    endpoint: ExchangeEndpoint, password: str | None, *, url: str | None = None, tls: TlsSettings | None = None,
+    kerberos: KerberosCredential | None = None,
 ) -> tuple[WSMan, RequestCounter, SendDeadline]:
     """A pypsrp WSMan for `url` (default: the endpoint's), with our TLS policy, a message counter and a deadline.
 
     `tls` (default: the endpoint's `tls`) lets the Windows PowerShell endpoint check another certificate.
+    `kerberos`: a ticket acquired for this session (kerberos.acquire); pypsrp authenticates with it, not with
+    the password, and the service principal is HTTP/<host>, as IIS registers it (pypsrp's default is WSMAN/).
     """
     parts = urlsplit(url or endpoint.url)
     https = parts.scheme == "https"
@@ -98,13 +104,19 @@ def build_wsman(
     elif https and tls.mode == "pinned":
         cert_validation = False  # replaced by the fingerprint check below
     operation_timeout = max(1, int(round(endpoint.operation_timeout_s)))
+    username: object = endpoint.username
+    extra: dict[str, object] = {}
+    if endpoint.auth == "kerberos":
+        extra["negotiate_service"] = "HTTP"
+        if kerberos is not None:
+            username, password = kerberos.spnego_credential(), None
     wsman = WSMan(
         parts.hostname or "",
         port=port,
         path=parts.path.lstrip("/"),
         ssl=https,
         auth=endpoint.auth,
-        username=endpoint.username,
+        username=username,  # type: ignore[arg-type]  # pypsrp hands it to pyspnego, which takes a Credential
         password=password,
         cert_validation=cert_validation,  # type: ignore[arg-type]  # pypsrp takes a CA path too
         # http: Kerberos/NTLM seal every message (auto); https: TLS protects it, no double wrapping.
@@ -115,6 +127,7 @@ def build_wsman(
         connection_timeout=max(1, int(round(endpoint.connect_timeout_s))),
         reconnection_retries=0,  # retries belong to the caller (a new session), not to a half-sealed connection
         reconnection_backoff=0.5,  # pypsrp sleeps backoff*(2**n-1) between Receive read-timeout retries
+        **extra,  # type: ignore[arg-type]
     )
     counter = RequestCounter()
     deadline = SendDeadline()
@@ -124,6 +137,12 @@ def build_wsman(
     transport.session = session
     if https and tls.mode == "pinned" and tls.pinned_sha256:
         session.mount("https://", _pinned_adapter(tls.pinned_sha256))
+
+    def record_challenge(response: requests.Response, **_: object) -> None:
+        if response.status_code == 401:
+            counter.offered_auth = offered_schemes(response.headers.get("WWW-Authenticate", ""))
+
+    session.hooks["response"].append(record_challenge)
     original_send = transport.send
 
     def counting_send(message: bytes, **kwargs: object) -> bytes:
@@ -142,8 +161,52 @@ def build_wsman(
     return wsman, counter, deadline
 
 
+def offered_schemes(header: str) -> tuple[str, ...]:
+    """The schemes of a WWW-Authenticate value (requests joins repeated headers with ", "), e.g. ("Negotiate",)."""
+    schemes: list[str] = []
+    for part in header.split(","):
+        word = part.strip().split(" ", 1)[0]
+        if word and "=" not in word and word.lower() not in (s.lower() for s in schemes):
+            schemes.append(word)
+    return tuple(schemes)
+
+
 def _pinned_adapter(sha256_hex: str) -> requests.adapters.HTTPAdapter:
     # pypsrp's own adapter factory (it lets is_alive() refuse new connections), plus the pin on every pool.
     adapter = _pool_manager.create_request_adapter(max_retries=Retry(total=0, connect=0, read=0, status=0))
     adapter.poolmanager.connection_pool_kw["assert_fingerprint"] = sha256_hex
     return adapter
+
+
+def probe_offered_auth(endpoint: ExchangeEndpoint, timeout_s: float = 15.0) -> tuple[str, ...]:
+    """The sign-in methods the endpoint offers, from the 401 to one request that carries no credential.
+
+    Nothing about us is sent but the URL; the TLS policy is the endpoint's, so a pin or CA bundle applies.
+    """
+    https = endpoint.is_https
+    tls = endpoint.tls
+    verify: bool | str = True
+    with requests.Session() as session:
+        if https and tls.mode == "ca_bundle" and tls.ca_bundle:
+            verify = tls.ca_bundle
+        elif https and tls.mode == "pinned" and tls.pinned_sha256:
+            verify = False
+            session.mount("https://", _pinned_adapter(tls.pinned_sha256))
+        response = session.post(endpoint.url, data=b"", timeout=timeout_s, verify=verify,
+                                headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+        if response.status_code != 401:
+            return ()
+        return offered_schemes(response.headers.get("WWW-Authenticate", ""))
+
+
+def describe_offer(schemes: tuple[str, ...]) -> str:
+    """What the schemes mean on Exchange's /PowerShell, in words."""
+    names = {s.lower() for s in schemes}
+    parts = []
+    if "negotiate" in names or "kerberos" in names:
+        parts.append("Kerberos (Negotiate)" if "ntlm" not in names else "Negotiate (Kerberos or NTLM)")
+    if "ntlm" in names:
+        parts.append("NTLM (Windows authentication is on)")
+    if "basic" in names:
+        parts.append("Basic (use it over https only)")
+    return ", ".join(parts) if parts else "nothing recognisable (" + (", ".join(schemes) or "no 401") + ")"

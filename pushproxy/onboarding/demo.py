@@ -32,6 +32,12 @@ TENANT_ID = "11111111-2222-3333-4444-555555555555"
 EXCHANGE_USER = "admin@fabrikam.com"
 EXCHANGE_PASSWORD_ENV = "PUSHPROXY_DEMO_EXCHANGE_PASSWORD"
 GRAPH_SECRET_ENV = "PUSHPROXY_DEMO_GRAPH_SECRET"
+DEMO_AUTH = "basic"  # over HTTPS; see DEMO_AUTH_ASSUMPTION
+DEMO_AUTH_ASSUMPTION = (
+    "Exchange's /PowerShell accepts only Kerberos by default. This demo has no KDC, so it assumes the admin ran "
+    "Set-PowerShellVirtualDirectory -Identity '<server>\\PowerShell (Default Web Site)' -BasicAuthentication $true "
+    "and signs in with Basic over HTTPS. Against your servers, prefer auth: kerberos (docs/deploy.md)."
+)
 # Operations that change something, as the journals name them.
 WRITE_PREFIXES = ("New-", "Set-", "Enable-", "Disable-", "Remove-", "Restart-")
 
@@ -116,6 +122,9 @@ def standins(workdir: Path) -> Iterator[tuple[StandIn, StandIn, dict[str, str]]]
                 f"--password={password}",
                 "--tenant-state",
                 f"{graph.origin}/_emulator/state",
+                # Exchange takes only Kerberos by default; the demo has no KDC, so it assumes (and says) that the
+                # admin ran Set-PowerShellVirtualDirectory -BasicAuthentication $true, and uses Basic over HTTPS.
+                "--enable-auth=basic",
             ],
             workdir,
             exchange_cert,
@@ -136,7 +145,7 @@ def demo_spec(exchange: StandIn, graph: StandIn, client_id: str, wait_s: float) 
             "tenant_id": TENANT_ID,
             "exchange": {
                 "url": exchange.url,
-                "auth": "ntlm",
+                "auth": DEMO_AUTH,
                 "username": EXCHANGE_USER,
                 "password_ref": f"env:{EXCHANGE_PASSWORD_ENV}",
                 "tls": {"mode": "ca_bundle", "ca_bundle": str(exchange.cert_path)},
@@ -201,6 +210,7 @@ def run_demo(console: Console, wait_s: float = 3.0, keep: bool = False) -> int:
     console.print(f"Working directory: {workdir}" + ("" if keep else " (removed at the end; --keep keeps it)"))
     with standins(workdir) as (exchange, graph, secret):
         console.print(f"Exchange stand-in: {exchange.url}")
+        console.print(f"Authentication:    Basic over HTTPS. {DEMO_AUTH_ASSUMPTION}")
         console.print(f"Graph stand-in:    {graph.origin}  (the probe checks the tenant's keys there)")
         # Secrets live only in this process's environment; the spec names them.
         os.environ[EXCHANGE_PASSWORD_ENV] = secret["password"]

@@ -107,11 +107,11 @@ def test_an_error_fault_rule_on_a_wsman_action_is_a_soap_fault(http_standin: Sta
 def test_an_internal_error_is_a_sealed_fault_and_the_connection_lives_on(monkeypatch: pytest.MonkeyPatch) -> None:
     # In-process server, so the stand-in's own dispatcher can be made to fail once (pypsrp stays unmocked).
     from emulators.exchange.engine import StandIn as App
-    from emulators.exchange.organisation import ExchangeState
+    from emulators.exchange.organisation import ExchangeState, VirtualDirectoryAuth
     from emulators.exchange.server import Credentials, serve
 
     monkeypatch.setenv("NTLM_USER_FILE", "")  # the in-process acceptor sets it; restore it afterwards
-    app = App(ExchangeState.default())
+    app = App(ExchangeState.default(default_vdir=VirtualDirectoryAuth(windows_authentication=True)))
     server = serve(app, "127.0.0.1", 0, Credentials("admin@fabrikam.com", "In-Proc-Pa55"), None)
     try:
         wsman = WSMan("127.0.0.1", port=server.server_address[1], path="PowerShell", ssl=False, auth="ntlm",

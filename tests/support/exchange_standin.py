@@ -26,6 +26,10 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / ".." / "shared" / "fixtures"
 DEFAULT_USER = "admin@fabrikam.com"
 DEFAULT_PASSWORD = "P@ssw0rd!"  # noqa: S105 - the stand-in's documented test account
+# THE switch. Exchange's /PowerShell takes only Kerberos unless an admin enables Basic or Windows authentication
+# (Set-PowerShellVirtualDirectory). Tests that aren't about authentication use NTLM or Basic, so the stand-ins they
+# start have both switched on; tests about authentication pass enable_auth="" (Exchange as installed) or one method.
+TESTS_ENABLE_AUTH = "basic,windows"
 
 
 class StandIn:
@@ -131,16 +135,22 @@ class StandIn:
 
 
 def start_exchange_standin(*args: str, tls: bool = False, user: str = DEFAULT_USER,
-                           password: str = DEFAULT_PASSWORD, timeout: float = 30.0) -> StandIn:
-    """Start `python -m emulators.exchange` on 127.0.0.1, a free port, with extra CLI `args`; wait until ready."""
+                           password: str = DEFAULT_PASSWORD, timeout: float = 30.0,
+                           enable_auth: str = TESTS_ENABLE_AUTH, env: dict[str, str] | None = None,
+                           url_host: str | None = None) -> StandIn:
+    """Start `python -m emulators.exchange` on 127.0.0.1, a free port, with extra CLI `args`; wait until ready.
+
+    `enable_auth`: /PowerShell methods besides Kerberos (see TESTS_ENABLE_AUTH). `env`: extra environment (a
+    Kerberos realm's KRB5_CONFIG). `url_host`: the host name to put in `.url` (Kerberos needs a name, not an IP).
+    """
     workdir = tempfile.TemporaryDirectory(prefix="exchange-standin-")
     cmd = [sys.executable, "-m", "emulators.exchange", "--listen", "127.0.0.1:0", "--user", user,
-           f"--password={password}", *args]  # `=`: a password may start with "-"
+           f"--password={password}", f"--enable-auth={enable_auth}", *args]  # `=`: a value may start with "-"
     cert_path = None
     if tls:
         cert_path = str(Path(workdir.name) / "standin.pem")
         cmd += ["--tls", "--cert-out", cert_path]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
     line_holder: list[str] = []
@@ -153,4 +163,7 @@ def start_exchange_standin(*args: str, tls: bool = False, user: str = DEFAULT_US
         _, err = process.communicate(timeout=5)
         workdir.cleanup()
         raise RuntimeError(f"the Exchange stand-in did not start: {line!r} {err[-2000:]}")
-    return StandIn(process, line.split("listening on ", 1)[1].strip(), cert_path, user, password, workdir)
+    url = line.split("listening on ", 1)[1].strip()
+    if url_host is not None:
+        url = url.replace("://127.0.0.1:", f"://{url_host}:", 1)
+    return StandIn(process, url, cert_path, user, password, workdir)
