@@ -62,7 +62,7 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                        "verification_id": context.instance_id}
         try:
             outcomes = yield context.call_sub_orchestrator(
-                Orchestrator.VERIFICATION_BATCH, batch_input, f"{context.instance_id}-{run_id}-{index:05d}"
+                str(Orchestrator.VERIFICATION_BATCH), batch_input, f"{context.instance_id}-{run_id}-{index:05d}"
             )
         except Exception as exc:  # the batch orchestrator catches per tenant; this is its own crash
             outcomes = [_failing(domain, now.isoformat(), context.instance_id, short(exc)) for domain in batch]
@@ -84,7 +84,7 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             batch = to_remediate[start : start + batch_size]
             try:
                 results = yield context.task_all(
-                    [context.call_activity(Activity.START_REMEDIATION, {"tenant": domain}) for domain in batch]
+                    [context.call_activity(str(Activity.START_REMEDIATION), {"tenant": domain}) for domain in batch]
                 )
             except Exception as exc:  # start_remediation reports its own trouble; this is the activity crashing
                 notes.append(f"remediation of {', '.join(batch)} could not be started: {short(exc)}")
@@ -122,7 +122,7 @@ def verification_batch(context: df.DurableOrchestrationContext) -> Generator[Any
 
     def call(domain: str) -> Any:
         return context.call_activity(
-            Activity.VERIFY_TENANT,
+            str(Activity.VERIFY_TENANT),
             {"tenant": domain, "now": request["now"], "expiry_warning_days": request["expiry_warning_days"],
              "verification_id": verification_id},
         )

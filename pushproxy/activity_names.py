@@ -6,7 +6,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Activity(StrEnum):
+class _Name(StrEnum):
+    # Enum hashes a member by its Python name; a name must hash as its text, so that dict and set lookups with
+    # the plain strings Durable hands back (change kinds, function names) find it.
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+
+class Activity(_Name):
     # Onboarding: discovery (read-only), then one activity per change kind of the plan, then verify and record.
     DISCOVER_EXCHANGE = "discover_exchange"
     DISCOVER_TENANT = "discover_tenant"
@@ -26,7 +33,7 @@ class Activity(StrEnum):
     START_REMEDIATION = "start_remediation"
 
 
-class Orchestrator(StrEnum):
+class Orchestrator(_Name):
     ONBOARDING = "onboarding"
     VERIFICATION = "verification"
     VERIFICATION_BATCH = "verification_batch"

@@ -41,7 +41,7 @@ def call_step(context: Any, name: str, payload: Any, retry: RetryPolicy | None =
     while True:
         attempt += 1
         try:
-            result = yield context.call_activity(name, payload)
+            result = yield context.call_activity(str(name), payload)
         except Exception as exc:
             outcome = error("ActivityFailed", short(exc), transient=True)
         else:
@@ -61,7 +61,7 @@ def call_steps(
     again on its own: only read-only steps (discovery) are called in parallel, so that is harmless.
     """
     try:
-        first: list[Any] = yield context.task_all([context.call_activity(name, payload) for name, payload in calls])
+        first: list[Any] = yield context.task_all([context.call_activity(str(name), payload) for name, payload in calls])
     except Exception:
         first = [None] * len(calls)
     outcomes: list[Outcome] = []
