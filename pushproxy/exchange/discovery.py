@@ -6,9 +6,14 @@ from datetime import UTC, datetime
 
 from pushproxy import builds
 from pushproxy.exchange import operations
-from pushproxy.exchange.models import COPY_ADVICE, MIN_AUTH_KEY_SIZE, BlockingProblem, ExchangeDiscovery, ServerCertificate
+from pushproxy.exchange.models import (
+    COPY_ADVICE,
+    MIN_AUTH_KEY_SIZE,
+    BlockingProblem,
+    ExchangeDiscovery,
+    ServerCertificate,
+)
 from pushproxy.exchange.session import ExchangeSession
-
 
 
 def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | None = None) -> ExchangeDiscovery:

@@ -419,3 +419,50 @@ def test_one_pool_and_one_handshake_per_session(fresh: Any, auth: str) -> None:
     assert len(creates) == 1
     assert fresh.stats()["auth.ntlm_handshakes"] - before == 1
     assert sent == 2 + 2 * 7  # Create + pool Receive, then Command + Receive for each of 7 cmdlets
+
+
+# ---- Exchange as it really behaves: throttling, the metadata fetch, the probe's warning ----------------------------
+
+
+def test_throttling_is_transient_and_the_session_waits_as_exchange_asks(fresh: Any) -> None:
+    from pushproxy.exchange import failures
+
+    text = ("The WS-Management service cannot process the request. The user load quota of 30 requests per 2 seconds "
+            "has been exceeded. The next request from this user will not be approved for at least 1200 milliseconds.")
+    assert failures.throttled(text) and failures.retry_hint_s(text) == 1.2
+    assert failures.is_transient_text(None, "This user is allowed a maximum number of 18 concurrent shells, which has been exceeded.")
+    fresh.faults([{"when": {"operation": "Command"}, "fail": {"kind": "throttle", "retry_ms": 300}, "times": 1}])
+    with session_for(fresh) as session:
+        started = time.monotonic()
+        assert client.get_auth_config(session).current_thumbprint  # refused once, waited, sent again
+        assert time.monotonic() - started >= 0.3
+    fresh.faults([{"when": {"operation": "Command"}, "fail": {"kind": "throttle", "retry_ms": 10}}])
+    with session_for(fresh) as session, pytest.raises(ExchangeError) as err:
+        client.get_auth_config(session)
+    assert err.value.transient and err.value.retry_after_s == 0.01
+
+
+def test_a_metadata_fetch_failure_says_which_url_and_from_which_server(fresh: Any) -> None:
+    def no_internet(org: dict[str, Any]) -> None:
+        org["servers"][0]["outbound_internet"] = False
+
+    fresh.put_state(with_org(fresh.state(), no_internet))
+    first = default_org(fresh.state())["servers"][0]["name"]
+    with session_for(fresh) as session, pytest.raises(ExchangeError) as err:
+        client.ensure_auth_server(session, REALM)
+    message = str(err.value)
+    assert AUTH_METADATA_URL_TEMPLATE.format(realm=REALM) in message and first in message
+    assert "needs outbound HTTPS" in message and not err.value.transient
+
+
+def test_a_probe_that_times_out_reports_exchanges_warning(fresh: Any) -> None:
+    def times_out(org: dict[str, Any]) -> None:
+        org["probe_timeouts"] = 1
+
+    fresh.put_state(with_org(fresh.state(), times_out))
+    server = default_org(fresh.state())["servers"][0]["fqdn"]
+    with session_for(fresh) as session:
+        probe = client.run_probe(session, server)
+    assert not probe.succeeded and probe.result_type == "NoResult"
+    assert probe.warnings and "timed out after 300 seconds" in probe.warnings[0] and probe.error == probe.warnings[0]
+    assert probe.to_dict()["warnings"] == list(probe.warnings)
