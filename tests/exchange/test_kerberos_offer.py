@@ -155,3 +155,22 @@ def test_a_realm_without_kdcs_is_refused_clearly(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ExchangeError, match="PUSHPROXY_KERBEROS_REALM needs PUSHPROXY_KERBEROS_KDCS"):
         kerberos.ensure_realm_config()
     assert "KRB5_CONFIG" not in os.environ
+
+
+@pytest.mark.parametrize(("fields", "field", "reason"), [
+    ({"auth": "ntlm", "keytab_ref": "env:KT"}, "keytab_ref", "only for kerberos auth"),
+    ({"auth": "kerberos", "keytab_ref": "not a reference"}, "keytab_ref", "must be a secret reference"),
+    ({"auth": "kerberos", "keytab_ref": "env:KT", "password_ref": "env:PW"}, "keytab_ref", "not both"),
+    ({"auth": "kerberos", "keytab_ref": "env:KT", "username": None}, "username", "the Kerberos principal"),
+])
+def test_keytab_ref_is_validated(fields: dict[str, object], field: str, reason: str) -> None:
+    from pushproxy.errors import SpecError
+    from pushproxy.exchange.endpoint import ExchangeEndpoint
+
+    d: dict[str, object] = {"url": "https://ex1.contoso.com/PowerShell", "username": "svc@CONTOSO.COM",
+                            "password_ref": None, **fields}
+    if d["auth"] == "ntlm":
+        d["password_ref"] = "env:PW"
+    with pytest.raises(SpecError) as err:
+        ExchangeEndpoint.from_dict(d)
+    assert field in str(err.value) and reason in str(err.value)
