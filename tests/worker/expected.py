@@ -29,7 +29,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "verification_timer": {"trigger": "timerTrigger", "schedule": "%PUSHPROXY_VERIFY_SCHEDULE%",
                            "others": ["durableClient"]},
     **{name: _activity() for name in (
-        "discover_exchange", "discover_tenant", "create_auth_certificate", "assign_auth_certificate",
+        "discover_exchange", "discover_tenant", "create_auth_certificate", "import_auth_certificate",
+        "assign_auth_certificate",
         "ensure_auth_server", "upload_tenant_key", "enable_push_proxy", "restart_health_manager", "run_probe",
         "record_onboarding", "list_fleet", "verify_tenant", "record_verification_summary")},
     "start_remediation": _activity(client=True),
