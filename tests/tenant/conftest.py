@@ -10,7 +10,7 @@ import pytest
 
 from pushproxy.tenant.client import TenantClient
 from pushproxy.tenant.models import GraphCredentialSpec
-from tests.support.graph_standin import StandIn, make_certificate, start_graph_standin
+from tests.support.graph_standin import TEST_LAG_MS, StandIn, make_certificate, start_graph_standin
 
 T = TypeVar("T")
 
@@ -21,7 +21,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture(scope="module")
 def standin_module() -> Iterator[tuple[StandIn, dict[str, Any]]]:
-    with start_graph_standin() as g:
+    with start_graph_standin(lag_ms=TEST_LAG_MS) as g:
         yield g, g.state()
 
 
