@@ -43,10 +43,24 @@ def certs() -> list[tuple[bytes, str]]:
 
 
 def client_for(
-    graph: StandIn, mode: str = "secret", tenant: str = "fabrikam.com", *, max_retry_wait_s: float = 10.0, **extra: Any
+    graph: StandIn,
+    mode: str = "secret",
+    tenant: str = "fabrikam.com",
+    *,
+    max_retry_wait_s: float = 10.0,
+    consistency_wait_s: float = 1.0,
+    **extra: Any,
 ) -> TenantClient:
+    """A client whose waits suit the stand-in's lag (TEST_LAG_MS): replicas catch up well within a second."""
     spec = GraphCredentialSpec.from_dict(graph.credential_spec(mode, **extra))
-    return TenantClient(spec, tenant, max_retry_wait_s=max_retry_wait_s)
+    return TenantClient(
+        spec,
+        tenant,
+        max_retry_wait_s=max_retry_wait_s,
+        consistency_wait_s=consistency_wait_s,
+        consistency_delay_s=0.1,
+        backoff_base_s=0.1,
+    )
 
 
 def graph_calls(graph: StandIn, prefix: str = "/v1.0/") -> list[str]:
