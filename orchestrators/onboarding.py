@@ -186,7 +186,15 @@ def onboarding(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
         if change.kind == "assign_auth_certificate":
             payload["thumbprint"] = (created or {}).get("thumbprint") or change.details.get("thumbprint")
         if change.kind == "upload_tenant_key":
-            payload["der_b64"] = (_upload_source(change.details, created, current_cert, exchange) or {}).get("der_b64")
+            # One change, one PATCH: every key of the run travels together.
+            payload["keys"] = [
+                {
+                    "source": key.get("source"),
+                    "thumbprint": key.get("thumbprint"),
+                    "der_b64": (_upload_source(key, created, current_cert, exchange) or {}).get("der_b64"),
+                }
+                for key in change.details.get("keys") or [change.details]
+            ]
         progress.current = change.kind
         publish()
         try:

@@ -21,8 +21,8 @@ from pushproxy.onboarding import runner
 from pushproxy.spec import TenantSpec
 from tests.support.exchange_standin import StandIn as ExchangeStandIn
 from tests.support.exchange_standin import start_exchange_standin
-from tests.support.graph_standin import StandIn as GraphStandIn
 from tests.support.graph_standin import TEST_LAG_MS, start_graph_standin
+from tests.support.graph_standin import StandIn as GraphStandIn
 
 DOMAIN = "fabrikam.com"
 TENANT_ID = "11111111-2222-3333-4444-555555555555"
