@@ -260,10 +260,8 @@ class TenantClient:
                 **kw,
             )
 
-        if plan(first.key_credentials) is None:
-            # Already in the wanted state: no write, one read.
-            return change(first, "none", kept=tuple(t for t in describe(first.key_credentials) if t not in thumbprints))
-        # A read may come from a replica that is behind: read until two consecutive reads agree (bounded).
+        # A read may come from a replica that is behind: read until two consecutive reads agree (bounded). Even
+        # "nothing to do" is decided only then: a stale replica may still show a key that was just removed.
         sp = first
         waited, delay = 0.0, self.consistency_delay_s
         while waited < self.consistency_wait_s:
@@ -282,7 +280,10 @@ class TenantClient:
             others = [k for k in union_of_reads(reads) if k.thumbprint not in thumbprints]
             body = plan((*others, *(k for k in reads[-1] if k.thumbprint in thumbprints)))
             if body is None:
-                # Later rounds only: someone (or our first write, seen late) did it for us.
+                if not writes:  # already in the wanted state: no write
+                    kept = tuple(t for t in describe(sp.key_credentials) if t not in thumbprints)
+                    return change(sp, "none", kept=kept)
+                # Later rounds: someone (or our first write, seen late) did it for us.
                 return change(sp, action, concurrent_changes=tuple(concurrent), writes=writes)
             await self._patch_keys(sp.id, body)
             writes += 1
