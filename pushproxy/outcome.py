@@ -40,7 +40,7 @@ def failed(exc: BaseException) -> Outcome:
                 "type": type(exc).__name__,
                 "message": str(exc),
                 "transient": bool(exc.transient),
-                **{k: getattr(exc, k) for k in ("cmdlet", "server", "error_id", "code", "field") if getattr(exc, k, None)},
+                **{k: getattr(exc, k) for k in ("cmdlet", "server", "error_id", "code", "field", "request_id") if getattr(exc, k, None)},
             },
         }
     first = (str(exc).splitlines() or [""])[0][:300]

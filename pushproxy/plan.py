@@ -253,31 +253,16 @@ def plan_onboarding(
 
     sp = tn.service_principal
     assert sp is not None  # no service principal is a blocking problem, handled above
+    # Every key this run puts on the service principal goes in ONE change, so ONE PATCH: two read-modify-write
+    # PATCHes in a row can drop the first one's key when the second reads a replica that hasn't caught up.
+    uploads: list[dict[str, Any]] = []
+    summaries: list[str] = []
     if cert is None:
-        changes.append(
-            Change(
-                Activity.UPLOAD_TENANT_KEY,
-                "tenant",
-                f"Add the new Auth certificate's public key to {sp.display_name or 'the Exchange Online service principal'}"
-                f" (keeping its {len(sp.key_credentials)} existing key(s))",
-                {"thumbprint": None, "source": "create_auth_certificate", "service_principal_id": sp.id},
-            )
-        )
+        uploads.append({"thumbprint": None, "source": "create_auth_certificate"})
+        summaries.append("the new Auth certificate's public key")
     elif not sp.has_key(cert.thumbprint):
-        changes.append(
-            Change(
-                Activity.UPLOAD_TENANT_KEY,
-                "tenant",
-                f"Add the public key of Auth certificate {cert.thumbprint} to "
-                f"{sp.display_name or 'the Exchange Online service principal'} (keeping its {len(sp.key_credentials)} existing key(s))",
-                {
-                    "thumbprint": cert.thumbprint,
-                    "source": "discovery",
-                    "service_principal_id": sp.id,
-                    "not_after": cert.not_after.isoformat(),
-                },
-            )
-        )
+        uploads.append({"thumbprint": cert.thumbprint, "source": "discovery", "not_after": cert.not_after.isoformat()})
+        summaries.append(f"the public key of Auth certificate {cert.thumbprint}")
 
     # A staged next certificate (Set-AuthConfig -NewCertificateThumbprint/-NewCertificateEffectiveDate) signs from
     # its effective date on: its key must be on the service principal by then, or the proxy breaks that day. One
@@ -286,23 +271,23 @@ def plan_onboarding(
     if staged is not None and not sp.has_key(staged.thumbprint):
         effective = ex.auth_config.next_effective_date
         when = f"takes effect {effective.isoformat()}" if effective else "has no effective date yet"
-        changes.append(
-            Change(
-                Activity.UPLOAD_TENANT_KEY,
-                "tenant",
-                f"Add the public key of the staged next Auth certificate {staged.thumbprint} ({when}) to "
-                f"{sp.display_name or 'the Exchange Online service principal'} before Exchange signs with it",
-                {
-                    "thumbprint": staged.thumbprint,
-                    "source": "next",
-                    "service_principal_id": sp.id,
-                    "not_after": staged.not_after.isoformat(),
-                    "effective": effective.isoformat() if effective else None,
-                },
-            )
+        uploads.append(
+            {
+                "thumbprint": staged.thumbprint,
+                "source": "next",
+                "not_after": staged.not_after.isoformat(),
+                "effective": effective.isoformat() if effective else None,
+            }
         )
+        summaries.append(f"the public key of the staged next Auth certificate {staged.thumbprint} ({when})")
     elif staged_reason:
         notes.append(staged_reason)
+    if uploads:
+        target = sp.display_name or "the Exchange Online service principal"
+        summary = f"Add {' and '.join(summaries)} to {target} in one write (keeping its {len(sp.key_credentials)} existing key(s))"
+        # `thumbprint`/`source` repeat the first key for readers of one-key changes (reports, verification).
+        details: dict[str, Any] = {**uploads[0], "service_principal_id": sp.id, "keys": uploads}
+        changes.append(Change(Activity.UPLOAD_TENANT_KEY, "tenant", summary, details))
 
     proxy = ex.push_proxy
     if not (proxy.enabled and (proxy.organization or "").lower() == domain):

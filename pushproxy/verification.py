@@ -147,8 +147,14 @@ def key_uploads(onboardings: Iterable[OnboardingRecord]) -> tuple[KeyUpload, ...
                 continue
             result = change.get("result") if isinstance(change.get("result"), dict) else {}
             details = change.get("details") if isinstance(change.get("details"), dict) else {}
-            thumbprint = _thumbprint((result or {}).get("thumbprint")) or _thumbprint((details or {}).get("thumbprint"))
-            uploads.append(KeyUpload(thumbprint, record.instance_id, record.finished_at or record.started_at))
+            # One change carries every key of its run (result `thumbprints`, details `keys`); older records one.
+            listed = (result or {}).get("thumbprints") or [k.get("thumbprint") for k in (details or {}).get("keys") or []
+                                                           if isinstance(k, dict)]
+            thumbprints = [_thumbprint(t) for t in listed] or [
+                _thumbprint((result or {}).get("thumbprint")) or _thumbprint((details or {}).get("thumbprint"))
+            ]
+            for thumbprint in thumbprints:
+                uploads.append(KeyUpload(thumbprint, record.instance_id, record.finished_at or record.started_at))
     # Newest first: a finding names the latest upload of the key.
     uploads.sort(key=lambda u: u.uploaded_at.timestamp() if u.uploaded_at else 0.0, reverse=True)
     return tuple(uploads)

@@ -37,6 +37,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_IDENTITY_HEADER,
         help="X-IDENTITY-HEADER value of the managed identity endpoint",
     )
+    p.add_argument(
+        "--replication-lag-ms",
+        help="eventual consistency: the lag of each replica that serves reads, e.g. 0,150 (default: none)",
+    )
     args = p.parse_args(argv)
     if args.client_secret and not args.client_id:
         p.error("--client-secret needs --client-id")
@@ -59,6 +63,8 @@ def build_directory(args: argparse.Namespace) -> Directory:
                 {"issuer": MI_ISSUER, "subject": DEFAULT_MI_PRINCIPAL_ID, "audience": TOKEN_EXCHANGE_AUDIENCE}
             ],
         }
+    if args.replication_lag_ms:
+        directory.set_replication_lag(args.replication_lag_ms)
     return directory
 
 

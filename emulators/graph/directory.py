@@ -20,6 +20,7 @@ from typing import Any
 from cryptography import x509
 
 from emulators.graph.defaults import default_state
+from emulators.graph.replication import Replication, parse_lags_ms
 
 MASK = "***"
 KEY_TYPES = ("AsymmetricX509Cert", "X509CertAndPassword")
@@ -56,6 +57,13 @@ def _parse_dt(value: Any, name: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _same_value(name: str, sent: Any, held: Any) -> bool:
+    """Whether a re-sent field equals the stored one: dates as instants (clients serialise offsets differently)."""
+    if name in ("startDateTime", "endDateTime") and isinstance(sent, str) and isinstance(held, str):
+        return _parse_dt(sent, name) == _parse_dt(held, name)
+    return bool(sent == held)
+
+
 def thumbprint_b64(der: bytes) -> str:
     """customKeyIdentifier's default: the SHA-1 thumbprint bytes, base64 as Graph returns them."""
     return base64.b64encode(hashlib.sha1(der, usedforsecurity=False).digest()).decode()
@@ -66,6 +74,7 @@ class Directory:
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         self.data: dict[str, Any] = default_state()
+        self.replication = Replication()
         if state is not None:
             self.replace(state)
 
@@ -114,7 +123,26 @@ class Directory:
         new.setdefault("managedIdentities", copy.deepcopy(default_state()["managedIdentities"]))
         new.setdefault("settings", {})
         new["settings"].setdefault("tokenLifetimeS", 3599)
+        new["settings"].setdefault("replicationLagMs", [])
+        lags = parse_lags_ms(new["settings"]["replicationLagMs"])
         self.data = new
+        self.replication.configure(lags)  # an administrator's PUT: every replica shows the new state at once
+
+    def set_replication_lag(self, lags_ms: Any) -> None:
+        """Set the lag of each replica (milliseconds); pending writes become visible everywhere."""
+        lags = parse_lags_ms(lags_ms)
+        self.data["settings"]["replicationLagMs"] = [s * 1000 for s in lags]
+        self.replication.configure(lags)
+
+    def set_keys(self, sp: dict[str, Any], keys: list[dict[str, Any]]) -> None:
+        """A write of keyCredentials on the primary; replicas show it after their lag."""
+        before = sp["keyCredentials"]
+        sp["keyCredentials"] = keys
+        self.replication.written(sp["id"], before, keys)
+
+    def read_keys(self, sp: dict[str, Any]) -> tuple[int | None, list[dict[str, Any]]]:
+        """The keyCredentials one read sees: (replica, keys), possibly a replica that has not caught up."""
+        return self.replication.read(sp)
 
     # ------------------------------------------------------------------------------------------ lookups
 
@@ -182,7 +210,7 @@ class Directory:
         if "keyCredentials" not in body:
             return
         new_keys = self._validate_key_credentials(tenant, sp, body["keyCredentials"], now=now)
-        sp["keyCredentials"] = new_keys  # PATCH replaces the whole collection: anything left out is gone
+        self.set_keys(sp, new_keys)  # PATCH replaces the whole collection: anything left out is gone
 
     def _validate_key_credentials(
         self, tenant: dict[str, Any], sp: dict[str, Any], keys: Any, *, now: datetime
@@ -213,7 +241,7 @@ class Directory:
                     "startDateTime",
                     "endDateTime",
                 ):
-                    if name in key and key[name] != old.get(name):
+                    if name in key and not _same_value(name, key[name], old.get(name)):
                         raise GraphError(
                             400,
                             "Request_BadRequest",

@@ -114,7 +114,9 @@ class GraphStandIn:
         except GraphError as exc:
             response = self._graph_error(request, exc.status, exc.code, exc.message, exc.headers)
         except TokenError as exc:
-            response = _token_error(exc, request_id)
+            response = _token_error(
+                exc, request_id, request.headers.get("client-request-id") or request.headers.get("x-ms-client-request-id")
+            )
         if rule is not None and rule.kind == "concurrent_key" and rule.at == "after" and before_keys is not None:
             # Another writer read the keys before our request and writes its stale view back after it.
             self._concurrent_write(request, rule, base=before_keys)
@@ -172,10 +174,19 @@ class GraphStandIn:
         if sp is None:
             return
         key = copy.deepcopy(rule.key_credential) if rule.key_credential else _generated_key()
-        keys = copy.deepcopy(base) if base is not None else sp["keyCredentials"]
+        keys = copy.deepcopy(base if base is not None else sp["keyCredentials"])
         keys.append(key)
-        sp["keyCredentials"] = keys
+        self.directory.set_keys(sp, keys)  # a write like any other: replicas see it after their lag
         request["journal"]["concurrent_key"] = key["keyId"]
+
+    def _other_writer_adds(self, payload: Any) -> None:
+        if not isinstance(payload, dict) or not isinstance(payload.get("keyCredential"), dict):
+            raise ValueError('body must be {"tenant": id, "appId"?: id, "keyCredential": {...}}')
+        tenant = self.directory.find_tenant(str(payload.get("tenant") or ""))
+        if tenant is None:
+            raise ValueError(f"no tenant {payload.get('tenant')!r}")
+        sp = self.directory.service_principal(tenant, app_id=str(payload.get("appId") or EXCHANGE_ONLINE_APP_ID))
+        self.directory.set_keys(sp, [*copy.deepcopy(sp["keyCredentials"]), copy.deepcopy(payload["keyCredential"])])
 
     def _graph_error(
         self, request: web.Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -306,7 +317,12 @@ class GraphStandIn:
         if request.method == "GET":
             _require(caller, READ_APP_ROLES)
             select = _select(request)
-            body = _render_sp(sp, select, with_key=select is not None and "keyCredentials" in select)
+            replica, keys = self.directory.read_keys(sp)
+            if replica is not None:
+                request["journal"]["replica"] = replica
+            body = _render_sp(
+                dict(sp, keyCredentials=keys), select, with_key=select is not None and "keyCredentials" in select
+            )
             body["@odata.context"] = f"{self._base(request)}/v1.0/$metadata#servicePrincipals/$entity"
             return web.json_response(body)
         if request.method == "PATCH":
@@ -360,7 +376,7 @@ class GraphStandIn:
         # On a collection Graph never returns the key bytes, even when keyCredentials is selected.
         return {
             "@odata.context": f"{self._base(request)}/v1.0/$metadata#servicePrincipals",
-            "value": [_render_sp(sp, select, with_key=False) for sp in sps],
+            "value": [_render_sp(dict(sp, keyCredentials=self.directory.read_keys(sp)[1]), select, with_key=False) for sp in sps],
         }
 
     # ------------------------------------------------------------------------------------------ admin API
@@ -376,6 +392,14 @@ class GraphStandIn:
                 except ValueError as exc:
                     return web.json_response({"error": {"code": "BadState", "message": str(exc)}}, status=400)
                 return web.json_response(self.directory.snapshot())
+        if path == "/_emulator/writes" and method == "POST":
+            # Another writer (not our client) adds a key through the primary: replicas see it after their lag.
+            try:
+                payload = await request.json()
+                self._other_writer_adds(payload)
+            except (ValueError, KeyError, TypeError, GraphError) as exc:
+                return web.json_response({"error": {"code": "BadWrite", "message": str(exc)}}, status=400)
+            return web.Response(status=204)
         if path == "/_emulator/journal":
             if method == "GET":
                 return web.json_response(self.journal)
@@ -458,15 +482,20 @@ def _masked_body(request: web.Request, body: bytes) -> dict[str, Any]:
         return {"body_bytes": len(body)}
 
 
-def _token_error(exc: TokenError, request_id: str) -> web.Response:
+def _token_error(exc: TokenError, request_id: str, correlation_id: str | None = None) -> web.Response:
+    """Entra's OAuth error body; the description ends with the trace id, correlation id and timestamp, as Entra's do."""
+    timestamp = _now().strftime("%Y-%m-%d %H:%M:%SZ")
+    correlation = correlation_id or str(uuid.uuid4())
     return web.json_response(
         {
             "error": exc.error,
-            "error_description": exc.description,
+            "error_description": f"{exc.description} Trace ID: {request_id} Correlation ID: {correlation} "
+            f"Timestamp: {timestamp}",
             "error_codes": [exc.aadsts],
-            "timestamp": _now().strftime("%Y-%m-%d %H:%M:%SZ"),
+            "timestamp": timestamp,
             "trace_id": request_id,
-            "correlation_id": request_id,
+            "correlation_id": correlation,
+            "error_uri": exc.error_uri,
         },
         status=exc.status,
     )

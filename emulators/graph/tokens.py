@@ -39,6 +39,7 @@ class TokenError(Exception):
         self.error = error
         self.aadsts = aadsts
         self.description = f"AADSTS{aadsts}: {description}"
+        self.error_uri = f"https://login.microsoftonline.com/error?code={aadsts}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,14 @@ class TokenService:
         """The client credentials grant. `token_endpoint` is this request's URL, the audience of client assertions."""
         tenant = self.directory.find_tenant(tenant_ref)
         if tenant is None:
-            raise TokenError(400, "invalid_request", 90002, f"Tenant '{tenant_ref}' not found.")
+            raise TokenError(
+                400,
+                "invalid_request",
+                90002,
+                f"Tenant '{tenant_ref}' not found. Check to make sure you have the correct tenant ID and are signing "
+                "into the correct cloud. Check with your subscription administrator, this may happen if there are no "
+                "active subscriptions for the tenant.",
+            )
         if form.get("grant_type") != "client_credentials":
             raise TokenError(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
         client_id = form.get("client_id", "")
@@ -121,7 +129,10 @@ class TokenService:
                 400,
                 "unauthorized_client",
                 700016,
-                f"Application with identifier '{client_id}' was not found in the directory '{tenant['displayName']}'.",
+                f"Application with identifier '{client_id}' was not found in the directory '{tenant['displayName']}'. "
+                "This can happen if the application has not been installed by the administrator of the tenant or "
+                "consented to by any user in the tenant. You may have sent your authentication request to the wrong "
+                "tenant.",
             )
         scopes = form.get("scope", "").split()
         if not scopes or any(
@@ -158,7 +169,22 @@ class TokenService:
         if "client_secret" in form:
             expected = app.get("secret") or ""
             if not expected or not hmac.compare_digest(expected.encode(), form["client_secret"].encode()):
-                raise TokenError(401, "invalid_client", 7000215, "Invalid client secret provided.")
+                raise TokenError(
+                    401,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
+                    f"value, not the client secret ID, for a secret added to app '{client_id}'.",
+                )
+            if app.get("secretExpired"):
+                raise TokenError(
+                    401,
+                    "invalid_client",
+                    7000222,
+                    f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to "
+                    "create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate "
+                    "credentials for added security: https://aka.ms/certCreds.",
+                )
             return
         assertion = form.get("client_assertion")
         if not assertion:
@@ -253,11 +279,13 @@ class TokenService:
                 f"No matching federated identity record found for presented assertion issuer '{claims['iss']}'.",
             )
         if not any(r.get("issuer") == claims["iss"] and r.get("subject") == claims["sub"] for r in records):
+            # The classic answer when the managed identity is not the subject of any federated credential.
             raise TokenError(
                 400,
                 "invalid_client",
-                700213,
-                f"No matching federated identity record found for presented assertion subject '{claims['sub']}'.",
+                70021,
+                "No matching federated identity record found for presented assertion. Assertion Issuer: "
+                f"'{claims['iss']}'. Assertion Subject: '{claims['sub']}'. Assertion Audience: '{', '.join(audiences)}'.",
             )
         if not any(
             r.get("issuer") == claims["iss"]

@@ -42,6 +42,15 @@ def change_payload(
     if change.kind in (Activity.IMPORT_AUTH_CERTIFICATE, Activity.ASSIGN_AUTH_CERTIFICATE):
         payload["thumbprint"] = (created or {}).get("thumbprint") or change.details.get("thumbprint")
     if change.kind == Activity.UPLOAD_TENANT_KEY:
-        source = upload_source(change.details, created, current_certificate(exchange), exchange)
-        payload["der_b64"] = (source or {}).get("der_b64")
+        # One change, one PATCH: every key of the run travels together (Entra's replicas lag, so two
+        # read-modify-write PATCHes in a row can drop the first one's key).
+        current = current_certificate(exchange)
+        payload["keys"] = [
+            {
+                "source": key.get("source"),
+                "thumbprint": key.get("thumbprint"),
+                "der_b64": (upload_source(key, created, current, exchange) or {}).get("der_b64"),
+            }
+            for key in change.details.get("keys") or [change.details]
+        ]
     return payload

@@ -195,29 +195,39 @@ async def discover_tenant(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def upload_tenant_key(payload: dict[str, Any]) -> dict[str, Any]:
-    """Add the Auth certificate's public key to the Exchange Online service principal, keeping every other key.
+    """Add the Auth certificates' public keys to the Exchange Online service principal in one PATCH, keeping every
+    other key as it is.
 
-    The client skips the PATCH when a key with this thumbprint is already there (idempotent). When the change
-    names its certificate (the current or the staged next one), the DER must be that certificate: a plan approved
-    for one key never uploads another.
+    Input `keys`: `[{"source", "thumbprint", "der_b64"}]` (the current or new certificate, and a staged next one).
+    The client skips the PATCH when every key is already there (idempotent). A key that names its certificate
+    must be that certificate: a plan approved for one key never uploads another.
     """
     from pushproxy.tenant.models import normalize_thumbprint, thumbprint_of
 
     spec = spec_of(payload)
-    der_b64 = payload.get("der_b64")
-    if not isinstance(der_b64, str) or not der_b64:
-        raise SpecError("der_b64", "the certificate's public DER (base64) is required")
-    der = base64.b64decode(der_b64)
-    change = payload.get("change")
-    details = change.get("details") if isinstance(change, dict) else None
-    planned = details.get("thumbprint") if isinstance(details, dict) else None
-    if planned:
-        if thumbprint_of(der) != normalize_thumbprint(str(planned), "change.details.thumbprint"):
-            raise SpecError("der_b64", f"is certificate {thumbprint_of(der)}, not the planned {str(planned).upper()}")
+    keys = payload.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise SpecError("keys", "a non-empty list of {source, thumbprint, der_b64} is required")
+    ders: list[bytes] = []
+    for i, key in enumerate(keys):
+        field = f"keys[{i}].der_b64"
+        der_b64 = key.get("der_b64") if isinstance(key, dict) else None
+        if not isinstance(der_b64, str) or not der_b64:
+            raise SpecError(field, "the certificate's public DER (base64) is required")
+        try:
+            der = base64.b64decode(der_b64, validate=True)
+        except ValueError:
+            raise SpecError(field, "is not base64") from None
+        planned = key.get("thumbprint")
+        if planned and thumbprint_of(der) != normalize_thumbprint(str(planned), f"keys[{i}].thumbprint"):
+            raise SpecError(field, f"is certificate {thumbprint_of(der)}, not the planned {str(planned).upper()}")
+        ders.append(der)
 
     async def work(client: Any) -> dict[str, Any]:
-        change = await client.add_certificate_key(der)
-        return ok(change.to_dict(), change.action)
+        change = await client.add_certificate_keys(ders)
+        result = change.to_dict()
+        result["graph_requests"] = client.graph_requests
+        return ok(result, change.action)
 
     result: dict[str, Any] = await _with_tenant(spec, work)
     return result

@@ -1,26 +1,36 @@
 """TenantClient: the Graph operations the workflow needs on one tenant, through msgraph-sdk.
 
-The concurrent-change race. Graph has no conditional write for keyCredentials (no ETag/If-Match on a
-servicePrincipal), and PATCH replaces the whole collection. What we do:
-1. Every write is planned from a read made in the same call, just before it: never from the discovery snapshot,
-   which may be days old by the time someone approves. The window is one Graph round trip.
-2. After the PATCH we read again. Every key we meant to keep and ours (for an add) must be there, and the
-   removed one gone (for a remove). Keys we didn't send are someone else's write that landed after ours: kept.
-3. If something we sent is missing, another writer with an older view overwrote us. We plan again from a
-   fresh read (so we keep what they added and never resurrect what they removed on purpose, e.g. Exchange
-   hybrid clean-up mode) and write again, up to `max_write_rounds`; then TenantError "ConcurrentKeyChange"
-   (transient: the activity's retry policy runs the whole idempotent step again later).
-What no client can see: a key added by someone else between our read and our PATCH is deleted by our PATCH and
-leaves no trace in the collection. Only that writer's own verification (or the tenant's audit log) shows it.
+keyCredentials has no conditional write (no ETag/If-Match on a servicePrincipal), PATCH replaces the whole
+collection, and Entra is eventually consistent: a read may come from a replica that has not seen a recent write,
+ours or someone else's. What we do:
+1. Every write is planned from reads made in the same call, just before it: never from the discovery snapshot,
+   which may be days old by the time someone approves. We read until two consecutive reads agree (bounded by
+   `consistency_wait_s`) and plan from the union of every read of the call: a key any read showed is kept, only
+   the key we remove is left out. All the keys a run adds go in one PATCH.
+2. After the PATCH we read back, and while a read lacks something we sent we wait and read again (doubling from
+   `consistency_delay_s`, bounded by `consistency_wait_s`): a stale replica is not taken for another writer.
+   Keys we didn't send are someone else's write that landed after ours: kept.
+3. If something we sent is still missing when the bound passes, another writer with an older view overwrote us.
+   We plan again from the union of everything read (so nothing anyone had is dropped) and write again, up to
+   `max_write_rounds`; then TenantError "ConcurrentKeyChange" (transient: the activity's retry policy runs the
+   whole idempotent step again later).
+The rule's cost: a key another writer removed while our reads disagreed (seconds) is written back once, because
+a removal and a not-yet-replicated addition look the same to a reader. We never carry a key from one call to the
+next, so this cannot loop, and we never re-add the key we are removing.
+What no client can see: a key added by someone else between our last read's replica catching up and our PATCH
+is deleted by our PATCH and leaves no trace in the collection. Only that writer's own verification (or the
+tenant's audit log) shows it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -37,13 +47,14 @@ from pushproxy.tenant.credentials import GraphCredential, build_credential
 from pushproxy.tenant.failures import tenant_error_from_exception
 from pushproxy.tenant.graph import GRAPH_SCOPE, build_graph_client
 from pushproxy.tenant.keys import (
-    CertificateFacts,
     KeyToSend,
     certificate_facts,
     describe,
     key_info_thumbprint,
     plan_add,
     plan_remove,
+    same_collection,
+    union_of_reads,
 )
 from pushproxy.tenant.models import (
     EXCHANGE_ONLINE_APP_ID,
@@ -73,6 +84,9 @@ class TenantClient:
         max_retries: int = 5,
         max_retry_wait_s: float = 60.0,
         max_write_rounds: int = 3,
+        consistency_wait_s: float = 10.0,
+        consistency_delay_s: float = 0.2,
+        backoff_base_s: float = 1.0,
     ) -> None:
         if not isinstance(tenant_id, str) or not _TENANT.match(tenant_id):
             raise SpecError("tenant_id", "must be the tenant's id (a GUID) or one of its domain names")
@@ -81,6 +95,9 @@ class TenantClient:
         self.spec = credential_spec
         self.tenant_id = tenant_id
         self.max_write_rounds = max_write_rounds
+        self.consistency_wait_s = consistency_wait_s
+        self.consistency_delay_s = consistency_delay_s
+        self.graph_requests = 0  # Graph calls made (reads and writes), for reports and benchmarks
         self._credential: GraphCredential = build_credential(credential_spec, tenant_id)
         self._graph, self._http = build_graph_client(
             self._credential.credential,
@@ -88,6 +105,7 @@ class TenantClient:
             ca_bundle=credential_spec.ca_bundle,
             max_retries=max_retries,
             max_total_wait_s=max_retry_wait_s,
+            backoff_base_s=backoff_base_s,
         )
 
     def __repr__(self) -> str:
@@ -109,6 +127,8 @@ class TenantClient:
         """Run one Graph call; translate every failure into TenantError."""
         try:
             await self._credential.prepare()
+            if operation != "token":
+                self.graph_requests += 1
             return await fn()
         except Exception as exc:
             translated = tenant_error_from_exception(
@@ -186,59 +206,85 @@ class TenantClient:
     # ------------------------------------------------------------------------------------------ writes
 
     async def add_certificate_key(self, cert_der: bytes) -> KeyChange:
-        """Put the certificate's public key on the Exchange Online service principal, keeping every other key.
+        """Put one certificate's public key on the Exchange Online service principal (see `add_certificate_keys`)."""
+        return await self.add_certificate_keys([cert_der])
 
-        Idempotent by thumbprint: when the key is already there nothing is written (action "none").
-        """
-        cert = certificate_facts(cert_der)
+    async def add_certificate_keys(self, cert_ders: Sequence[bytes]) -> KeyChange:
+        """Put the certificates' public keys on the Exchange Online service principal in one PATCH, keeping every
+        other key as it is. Idempotent by thumbprint: when every key is already there nothing is written ("none")."""
+        if isinstance(cert_ders, bytes | bytearray) or not cert_ders:
+            raise SpecError("cert_ders", "must be a non-empty list of certificates' DER bytes")
+        certs = [certificate_facts(der) for der in cert_ders]
+        thumbprints = tuple(dict.fromkeys(c.thumbprint for c in certs))
         return await self._converge(
-            cert.thumbprint,
+            thumbprints,
             action="added",
-            plan=lambda keys: plan_add(keys, cert),
-            done=lambda thumbs: cert.thumbprint in thumbs,
-            cert=cert,
+            plan=lambda keys: plan_add(keys, certs),
+            done=lambda thumbs: all(t in thumbs for t in thumbprints),
+            adding=True,
         )
 
     async def remove_key(self, thumbprint: str) -> KeyChange:
         """Remove the key with this thumbprint from the Exchange Online service principal, keeping every other key."""
         wanted = normalize_thumbprint(thumbprint)
         return await self._converge(
-            wanted,
+            (wanted,),
             action="removed",
             plan=lambda keys: plan_remove(keys, wanted),
             done=lambda thumbs: wanted not in thumbs,
-            cert=None,
+            adding=False,
         )
 
     async def _converge(
         self,
-        thumbprint: str,
+        thumbprints: tuple[str, ...],
         *,
         action: str,
         plan: Callable[[tuple[KeyCredentialInfo, ...]], list[KeyToSend] | None],
         done: Callable[[set[str]], bool],
-        cert: CertificateFacts | None,
+        adding: bool,
     ) -> KeyChange:
-        sp = await self._require_exchange_sp()
-        keys_before = len(sp.key_credentials)
+        first = await self._require_exchange_sp()
+        reads: list[tuple[KeyCredentialInfo, ...]] = [first.key_credentials]
+        keys_before = len(first.key_credentials)
+
+        def change(sp: ServicePrincipal, act: str, **kw: Any) -> KeyChange:
+            return KeyChange(
+                action=act,  # type: ignore[arg-type]
+                thumbprint=thumbprints[0],
+                thumbprints=thumbprints,
+                service_principal_id=sp.id,
+                key_id=_key_id_of(sp, thumbprints[0]) if adding else None,
+                keys_before=keys_before,
+                keys_after=len(sp.key_credentials),
+                **kw,
+            )
+
+        # A read may come from a replica that is behind: read until two consecutive reads agree (bounded). Even
+        # "nothing to do" is decided only then: a stale replica may still show a key that was just removed.
+        sp = first
+        waited, delay = 0.0, self.consistency_delay_s
+        while waited < self.consistency_wait_s:
+            await asyncio.sleep(delay)
+            waited += delay
+            delay *= 2
+            sp = await self._require_exchange_sp()
+            reads.append(sp.key_credentials)
+            if same_collection(reads[-1], reads[-2]):
+                break
         concurrent: list[str] = []
-        last_sent: list[KeyToSend] = []
         writes = 0
         for _round in range(self.max_write_rounds):
-            body = plan(sp.key_credentials)
+            # Others' keys: every read's (never drop one). Ours: only as the newest read shows them, since an
+            # older read showing our key proves nothing about now (an overwrite may have come after it).
+            others = [k for k in union_of_reads(reads) if k.thumbprint not in thumbprints]
+            body = plan((*others, *(k for k in reads[-1] if k.thumbprint in thumbprints)))
             if body is None:
-                # Already in the wanted state (first round: nothing to do; later rounds: someone did it for us).
-                return KeyChange(
-                    action="none" if not last_sent else action,  # type: ignore[arg-type]
-                    thumbprint=thumbprint,
-                    service_principal_id=sp.id,
-                    kept=tuple(t for t in describe(sp.key_credentials) if t != thumbprint),
-                    concurrent_changes=tuple(concurrent),
-                    writes=writes,
-                    keys_before=keys_before,
-                    keys_after=len(sp.key_credentials),
-                    key_id=_key_id_of(sp, thumbprint),
-                )
+                if not writes:  # already in the wanted state: no write
+                    kept = tuple(t for t in describe(sp.key_credentials) if t not in thumbprints)
+                    return change(sp, "none", kept=kept)
+                # Later rounds: someone (or our first write, seen late) did it for us.
+                return change(sp, action, concurrent_changes=tuple(concurrent), writes=writes)
             await self._patch_keys(sp.id, body)
             writes += 1
             # An audit line: which keys we wrote (public thumbprints only), so a key change is always traceable.
@@ -247,35 +293,51 @@ class TenantClient:
                 self.tenant_id,
                 sp.id,
                 action,
-                thumbprint,
+                ", ".join(thumbprints),
                 ", ".join(k.thumbprint for k in body),
             )
-            last_sent = body
-            after = await self._require_exchange_sp()
-            present = {k.thumbprint for k in after.key_credentials if k.thumbprint}
             sent = {k.thumbprint for k in body}
+            after, present = await self._read_back(sent, done, reads)
             missing = sent - present
             extra = present - sent
             concurrent.extend(t for t in sorted(missing | extra) if t not in concurrent)
             if not missing and done(present):
-                return KeyChange(
-                    action=action,  # type: ignore[arg-type]
-                    thumbprint=thumbprint,
-                    service_principal_id=after.id,
-                    key_id=_key_id_of(after, thumbprint) if cert is not None else None,
-                    kept=tuple(k.thumbprint for k in body if k.thumbprint != thumbprint),
+                return change(
+                    after,
+                    action,
+                    kept=tuple(k.thumbprint for k in body if k.thumbprint not in thumbprints),
                     concurrent_changes=tuple(concurrent),
                     writes=writes,
-                    keys_before=keys_before,
-                    keys_after=len(after.key_credentials),
                 )
-            sp = after  # someone overwrote part of our write: plan again from what is there now
+            sp = after  # someone overwrote part of our write: plan again from everything read
         raise TenantError(
             f"keyCredentials of the Exchange Online service principal kept changing under us after {self.max_write_rounds} "
             f"writes (keys that came and went: {', '.join(concurrent)}); another tool is writing them at the same time",
             code="ConcurrentKeyChange",
             transient=True,
         )
+
+    async def _read_back(
+        self, sent: set[str], done: Callable[[set[str]], bool], reads: list[tuple[KeyCredentialInfo, ...]]
+    ) -> tuple[ServicePrincipal, set[str]]:
+        """Read after our PATCH until two consecutive reads agree and show what we sent, waiting for replicas up to
+        the bound. One good read is not enough: a replica that is behind may show our write without a later one
+        that overwrote it."""
+        waited, delay = 0.0, self.consistency_delay_s
+        previous: tuple[KeyCredentialInfo, ...] | None = None
+        while True:
+            after = await self._require_exchange_sp()
+            reads.append(after.key_credentials)
+            present = {k.thumbprint for k in after.key_credentials if k.thumbprint}
+            good = sent <= present and done(present)
+            if (good and previous is not None and same_collection(previous, after.key_credentials)) or (
+                waited >= self.consistency_wait_s
+            ):
+                return after, present
+            previous = after.key_credentials
+            await asyncio.sleep(delay)
+            waited += delay
+            delay *= 2
 
     async def _require_exchange_sp(self) -> ServicePrincipal:
         sp = await self.get_exchange_service_principal()
@@ -297,8 +359,11 @@ class TenantClient:
 
 
 def _graph_key(key: KeyToSend) -> KeyCredential:
-    """msgraph-sdk's KeyCredential: `key` and `custom_key_identifier` are raw bytes (the SDK base64-encodes them)."""
+    """msgraph-sdk's KeyCredential: `key` and `custom_key_identifier` are raw bytes (the SDK base64-encodes them).
+    A kept key carries its keyId and every field as read, so Graph keeps that credential unchanged."""
     out = KeyCredential(key=key.key_der, type=key.type, usage=key.usage)
+    if key.key_id:
+        out.key_id = uuid.UUID(key.key_id)
     if key.custom_key_identifier is not None:
         out.custom_key_identifier = key.custom_key_identifier
     if key.display_name is not None:

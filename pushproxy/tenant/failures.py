@@ -6,6 +6,7 @@ assertion or secret ever reaches a message: only Graph's code and message, Entra
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -18,19 +19,52 @@ from pushproxy.errors import SecretError, TenantError
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
-# AADSTS codes at the token endpoint, explained.
+# AADSTS codes at the token endpoint, each as one sentence that tells the operator what to fix.
+_FEDERATION = (
+    "the application's federated credential does not match this managed identity: on the application, add (or fix) "
+    "a federated credential whose issuer is the managed identity's tenant issuer, whose subject is the managed "
+    "identity's object (principal) id and whose audience is api://AzureADTokenExchange"
+)
 _AADSTS_EXPLAINED: dict[str, str] = {
-    "700016": "the application is not known in this tenant: an administrator of the tenant must consent to it (admin consent)",
-    "7000215": "the client secret is wrong or expired",
-    "7000222": "the client secret has expired",
-    "90002": "the tenant does not exist (check the tenant id or domain)",
-    "700027": "the client assertion's signature could not be checked: is the certificate registered on the application?",
-    "700211": "no federated credential of the application matches the managed identity's issuer",
-    "700213": "no federated credential of the application matches the managed identity (subject)",
-    "700212": "no federated credential of the application matches the assertion's audience",
-    "700024": "the client assertion is expired or not yet valid (clock skew?)",
+    "7000215": (
+        "the client secret is not valid: it is wrong, or the secret's ID was stored instead of its value; create a "
+        "new secret on the application and store its value where the spec's secret reference points"
+    ),
+    "7000222": (
+        "the client secret has expired: create a new secret on the application and store its value where the spec's "
+        "secret reference points"
+    ),
+    "700016": (
+        "the application is not consented in this tenant: a tenant administrator must grant admin consent to it "
+        "(or the spec names the wrong tenant)"
+    ),
+    "70021": _FEDERATION,
+    "700211": _FEDERATION,
+    "700212": _FEDERATION,
+    "700213": _FEDERATION,
+    "700024": (
+        "the clock is off: the client assertion is outside its valid time range; check the time of the machine "
+        "running pushproxy (NTP), or the managed identity's token has expired"
+    ),
+    "90002": "the tenant does not exist: check the tenant id or domain in the spec, and the authority (cloud)",
+    "700027": "the certificate that signed the client assertion is not registered on the application: upload it there",
     "1002012": "the requested scope is not valid",
 }
+_TRACE = re.compile(r"Trace ID: ([0-9a-fA-F-]{8,})")
+_CORRELATION = re.compile(r"Correlation ID: ([0-9a-fA-F-]{8,})")
+# Graph codes that mean "try again later" whatever the status says.
+TRANSIENT_CODES = {"UnknownError", "serviceNotAvailable", "TooManyRequests", "activityLimitReached"}
+
+
+def ids_suffix(request_id: str | None, client_request_id: str | None = None, date: str | None = None) -> str:
+    """`(request-id …, client-request-id …, date …)`: what Microsoft support asks for, in every error we report."""
+    parts = [f"request-id {request_id}" if request_id else None]
+    if client_request_id and client_request_id != request_id:
+        parts.append(f"client-request-id {client_request_id}")
+    if date:
+        parts.append(f"date {date}")
+    shown = [p for p in parts if p]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def explain_graph_error(
@@ -71,6 +105,8 @@ def tenant_error_from_api(exc: APIError, *, operation: str, client_id: str | Non
     code: str | None = None
     message = ""
     request_id: str | None = None
+    client_request_id: str | None = None
+    date: str | None = None
     main = getattr(exc, "error", None)
     if main is not None:
         code = getattr(main, "code", None)
@@ -78,17 +114,25 @@ def tenant_error_from_api(exc: APIError, *, operation: str, client_id: str | Non
         inner = getattr(main, "inner_error", None)
         if inner is not None:
             request_id = getattr(inner, "request_id", None) or _from_additional(inner, "request-id")
+            client_request_id = getattr(inner, "client_request_id", None) or _from_additional(
+                inner, "client-request-id"
+            )
+            when: Any = getattr(inner, "date", None) or _from_additional(inner, "date")
+            date = when.isoformat() if hasattr(when, "isoformat") else (str(when) if when else None)
     headers = getattr(exc, "response_headers", None) or {}
     if request_id is None:
         request_id = _header(headers, "request-id")
+    if client_request_id is None:
+        client_request_id = _header(headers, "client-request-id")
     if not message:
         message = str(getattr(exc, "message", "") or f"HTTP {status}")
+    explained = explain_graph_error(status, code, message, operation=operation, client_id=client_id)
     return TenantError(
-        f"{operation}: {explain_graph_error(status, code, message, operation=operation, client_id=client_id)}",
+        f"{operation}: {explained}{ids_suffix(request_id, client_request_id, date)}",
         code=code or (f"HTTP{status}" if status else None),
         request_id=request_id,
         status=status,
-        transient=status in TRANSIENT_STATUS,
+        transient=status in TRANSIENT_STATUS or (code in TRANSIENT_CODES and status != 403),
     )
 
 
@@ -100,15 +144,39 @@ def tenant_error_from_auth(exc: ClientAuthenticationError, *, tenant: str, clien
     first = next((line.strip() for line in text.splitlines() if "AADSTS" in line), text.splitlines()[0] if text else "")
     first = first[:400]
     explained = _AADSTS_EXPLAINED.get(aadsts or "")
-    status = getattr(getattr(exc, "response", None), "status_code", None)
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    trace_id, correlation_id = _token_ids(response, text)
+    # Entra's description repeats the ids and a timestamp; the suffix carries them once.
+    first = re.split(r"\s*Trace ID:", first)[0].strip()
     message = f"sign-in to tenant {tenant} as application {client_id} failed"
     message += f": {explained} ({first})" if explained else f": {first}"
+    suffix = ""
+    if trace_id or correlation_id:
+        suffix = f" (trace id {trace_id or '?'}, correlation id {correlation_id or '?'})"
     return TenantError(
-        message,
+        message + suffix,
         code=f"AADSTS{aadsts}" if aadsts else "AuthenticationFailed",
+        request_id=trace_id or correlation_id,
         status=status,
         transient=status in TRANSIENT_STATUS if status else False,
     )
+
+
+def _token_ids(response: Any, text: str) -> tuple[str | None, str | None]:
+    """Entra's trace_id and correlation_id: from the error body (azure-identity keeps the response), else its text."""
+    body: Any = None
+    if response is not None:
+        try:
+            body = json.loads(response.text())
+        except (AttributeError, TypeError, ValueError):
+            body = None
+    if isinstance(body, dict):
+        trace, corr = body.get("trace_id"), body.get("correlation_id")
+        if trace or corr:
+            return (str(trace) if trace else None, str(corr) if corr else None)
+    t, c = _TRACE.search(text), _CORRELATION.search(text)
+    return (t.group(1) if t else None, c.group(1) if c else None)
 
 
 def tenant_error_from_exception(

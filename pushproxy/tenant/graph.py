@@ -1,13 +1,20 @@
 """A msgraph-sdk GraphServiceClient pointed at `graph_url`, trusting `ca_bundle`, with a bounded retry budget.
 
-msgraph-sdk's RetryHandler honours Retry-After on 429/503/504 but has no bound on the total wait (each delay
-up to 180 s, up to 10 retries). `BoundedRetryHandler` keeps kiota's logic and adds one rule: when the next delay
-would take the total slept for one request past `max_total_wait_s`, it stops retrying and hands the 429/503 back,
-which becomes a transient TenantError (the Durable activity's retry policy takes over from there).
+msgraph-sdk's RetryHandler (kiota) honours Retry-After on 429/503/504 but has no bound on the total wait (each
+delay up to 180 s, up to 10 retries); without Retry-After it waits `0.5 * 2**(n-1)` s plus up to 1 s of jitter,
+capped at 120 s (kiota_http/middleware/retry_handler.py). `BoundedRetryHandler` keeps kiota's loop and changes:
+- without Retry-After (Graph's 429s do not always carry one), capped exponential backoff with jitter of our own:
+  `backoff_base_s * 2**n`, at most `BACKOFF_CAP_S`, scaled by a random factor in [0.5, 1] so that many workers
+  throttled together do not come back together;
+- 500 and 502 are retried too (Graph answers UnknownError there, and it passes);
+- when the next delay would take the total slept for one request past `max_total_wait_s`, it stops retrying
+  and hands the answer back, which becomes a transient TenantError (the Durable activity's retry policy takes
+  over from there).
 """
 
 from __future__ import annotations
 
+import random
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,19 +35,29 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _SPENT = "pushproxy.retry_wait_s"
 
 
-class BoundedRetryHandler(RetryHandler):
-    """kiota's RetryHandler with a cap on the total time one request may spend waiting between retries."""
+BACKOFF_CAP_S = 30.0
+RETRY_STATUS = {429, 500, 502, 503, 504}
 
-    def __init__(self, options: RetryHandlerOption, max_total_wait_s: float) -> None:
+
+class BoundedRetryHandler(RetryHandler):
+    """kiota's RetryHandler with jittered backoff when there is no Retry-After and a cap on the total wait."""
+
+    def __init__(self, options: RetryHandlerOption, max_total_wait_s: float, backoff_base_s: float = 1.0) -> None:
         super().__init__(options)
         self.max_total_wait_s = max_total_wait_s
+        self.backoff_base_s = backoff_base_s
+        self.retry_on_status_codes = set(RETRY_STATUS)
 
     def get_delay_time(
         self, retry_count: int, response: httpx.Response | None = None, delay: float = RetryHandlerOption.DEFAULT_DELAY
     ) -> float:
-        wait = super().get_delay_time(retry_count, response, delay)
         if response is None:
-            return wait
+            return super().get_delay_time(retry_count, response, delay)
+        retry_after = self._get_retry_after(response)
+        if retry_after:
+            wait = retry_after
+        else:
+            wait = min(BACKOFF_CAP_S, self.backoff_base_s * 2**retry_count) * random.uniform(0.5, 1.0)
         # Only retryable answers count against the budget (get_delay_time is asked on every response).
         if response.status_code not in self.retry_on_status_codes:
             return wait
@@ -60,6 +77,7 @@ def build_graph_client(
     max_retries: int = 5,
     max_total_wait_s: float = 60.0,
     timeout_s: float = 30.0,
+    backoff_base_s: float = 1.0,
 ) -> tuple[GraphServiceClient, httpx.AsyncClient]:
     """The Graph client and its httpx client (close the latter when done)."""
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
@@ -69,7 +87,7 @@ def build_graph_client(
     retry_option = RetryHandlerOption(delay=0.0, max_retries=max_retries)
     options[RetryHandlerOption.get_key()] = retry_option
     middleware = [
-        BoundedRetryHandler(retry_option, max_total_wait_s) if isinstance(m, RetryHandler) else m
+        BoundedRetryHandler(retry_option, max_total_wait_s, backoff_base_s) if isinstance(m, RetryHandler) else m
         for m in KiotaClientFactory.get_default_middleware(options)
     ]
     telemetry = options.get(GraphTelemetryHandlerOption.get_key())

@@ -1,12 +1,18 @@
 """What the next keyCredentials collection must be: pure functions, no I/O.
 
-Graph's PATCH replaces the whole collection, so every write is "all the keys to keep, plus or minus one".
-Kept keys are re-sent as fresh objects with only key, type and usage (re-sending a keyId with any changed data
-is refused, and Graph derives dates, displayName and customKeyIdentifier from the certificate again).
+Graph's PATCH replaces the whole collection, so every write is "all the keys to keep, plus ours, minus the one we
+remove". A kept key is re-sent as it was read: its keyId with key, type, usage, customKeyIdentifier, displayName
+and dates unchanged. Graph refuses a keyId re-sent with changed data, and a key re-sent without its keyId becomes
+a new credential (new keyId, displayName and dates derived from the certificate again): someone else's credential
+rewritten. So nothing of a key we don't own is ever changed.
+
+Entra is eventually consistent, so one read may miss a key another read showed. A plan is made from the union of
+every read of the call (`union_of_reads`): a key any of them showed is kept, except the one we remove.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +44,7 @@ class CertificateFacts:
 
 @dataclass(frozen=True)
 class KeyToSend:
-    """One entry of the PATCH body. Optional fields stay unset for kept keys."""
+    """One entry of the PATCH body: a kept key with its keyId and every field as read, or a new one without keyId."""
 
     key_der: bytes
     type: str
@@ -47,6 +53,7 @@ class KeyToSend:
     display_name: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    key_id: str | None = None
 
     @property
     def thumbprint(self) -> str:
@@ -95,15 +102,25 @@ def _kept(existing: Sequence[KeyCredentialInfo], skip: str | None) -> list[KeyTo
                 "and a PATCH without them would delete that key",
                 code="KeyBytesMissing",
             )
-        kept.append(KeyToSend(key_der=der, type=key.type, usage=key.usage))
+        custom = base64.b64decode(key.custom_key_identifier_b64) if key.custom_key_identifier_b64 else None
+        kept.append(
+            KeyToSend(
+                key_der=der,
+                type=key.type,
+                usage=key.usage,
+                custom_key_identifier=custom,
+                display_name=key.display_name,
+                start=key.start,
+                end=key.end,
+                key_id=key.key_id or None,
+            )
+        )
     return kept
 
 
-def plan_add(existing: Sequence[KeyCredentialInfo], cert: CertificateFacts) -> list[KeyToSend] | None:
-    """The collection to PATCH so that `cert` is added and every existing key kept; None when it is already there."""
-    if any(k.thumbprint == cert.thumbprint for k in existing):
-        return None
-    new = KeyToSend(
+def new_key(cert: CertificateFacts) -> KeyToSend:
+    """The entry for a certificate's key that is not on the service principal yet."""
+    return KeyToSend(
         key_der=cert.der,
         type=NEW_KEY_TYPE,
         usage=NEW_KEY_USAGE,
@@ -112,7 +129,21 @@ def plan_add(existing: Sequence[KeyCredentialInfo], cert: CertificateFacts) -> l
         start=cert.not_before,
         end=cert.not_after,
     )
-    return [*_kept(existing, skip=None), new]
+
+
+def plan_add(
+    existing: Sequence[KeyCredentialInfo], certs: CertificateFacts | Sequence[CertificateFacts]
+) -> list[KeyToSend] | None:
+    """The collection to PATCH so that every cert is there and every existing key kept; None when all are there."""
+    wanted = [certs] if isinstance(certs, CertificateFacts) else list(certs)
+    present = {k.thumbprint for k in existing}
+    missing: list[CertificateFacts] = []
+    for cert in wanted:
+        if cert.thumbprint not in present and all(m.thumbprint != cert.thumbprint for m in missing):
+            missing.append(cert)
+    if not missing:
+        return None
+    return [*_kept(existing, skip=None), *(new_key(c) for c in missing)]
 
 
 def plan_remove(existing: Sequence[KeyCredentialInfo], thumbprint: str) -> list[KeyToSend] | None:
@@ -121,6 +152,30 @@ def plan_remove(existing: Sequence[KeyCredentialInfo], thumbprint: str) -> list[
     if not any(k.thumbprint == wanted for k in existing):
         return None
     return _kept(existing, skip=wanted)
+
+
+def _identity(key: KeyCredentialInfo) -> str:
+    return key.key_id or f"thumbprint:{key.thumbprint}"
+
+
+def union_of_reads(reads: Sequence[Sequence[KeyCredentialInfo]]) -> tuple[KeyCredentialInfo, ...]:
+    """Every key any read showed, once (by keyId): the newest read's keys in its order, then older reads' extras.
+
+    A key one read showed and a later one didn't is either newly removed or not yet replicated to the replica
+    that served the later read; nothing in Graph's answer tells the two apart, and dropping a key someone needs
+    is an outage, so it is kept (the rule and its cost are in emulators/graph/README.md and the client).
+    """
+    out: dict[str, KeyCredentialInfo] = {}
+    for read in reversed(reads):
+        for key in read:
+            out.setdefault(_identity(key), key)
+    # The same certificate under two keyIds is two credentials: both stay.
+    return tuple(out.values())
+
+
+def same_collection(a: Sequence[KeyCredentialInfo], b: Sequence[KeyCredentialInfo]) -> bool:
+    """Whether two reads show the same credentials (by keyId and thumbprint)."""
+    return sorted((_identity(k), k.thumbprint or "") for k in a) == sorted((_identity(k), k.thumbprint or "") for k in b)
 
 
 def describe(existing: Sequence[KeyCredentialInfo]) -> tuple[str, ...]:

@@ -337,16 +337,22 @@ class KeyChange:
     thumbprint: str
     service_principal_id: str
     key_id: str | None = None
+    thumbprints: tuple[str, ...] = ()  # every key this change was about (one PATCH); `thumbprint` is the first
     kept: tuple[str, ...] = ()
     concurrent_changes: tuple[str, ...] = ()
     writes: int = 0
     keys_before: int = 0
     keys_after: int = 0
 
+    def __post_init__(self) -> None:
+        if not self.thumbprints and self.thumbprint:
+            object.__setattr__(self, "thumbprints", (self.thumbprint,))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": self.action,
             "thumbprint": self.thumbprint,
+            "thumbprints": list(self.thumbprints),
             "service_principal_id": self.service_principal_id,
             "key_id": self.key_id,
             "kept": list(self.kept),
@@ -365,6 +371,7 @@ class KeyChange:
         return cls(
             action=action,  # type: ignore[arg-type]
             thumbprint=normalize_thumbprint(_str(d, "thumbprint") or ""),
+            thumbprints=tuple(normalize_thumbprint(str(t)) for t in d.get("thumbprints") or ()),
             service_principal_id=_str(d, "service_principal_id") or "",
             key_id=_str(d, "key_id", required=False),
             kept=tuple(d.get("kept") or ()),

@@ -21,8 +21,8 @@ from pushproxy.onboarding import runner
 from pushproxy.spec import TenantSpec
 from tests.support.exchange_standin import StandIn as ExchangeStandIn
 from tests.support.exchange_standin import start_exchange_standin
+from tests.support.graph_standin import TEST_LAG_MS, start_graph_standin
 from tests.support.graph_standin import StandIn as GraphStandIn
-from tests.support.graph_standin import start_graph_standin
 
 DOMAIN = "fabrikam.com"
 TENANT_ID = "11111111-2222-3333-4444-555555555555"
@@ -151,7 +151,7 @@ def approver(name: str, decision: str = "approve") -> Callable[[dict[str, Any]],
 
 @pytest.fixture(scope="module")
 def standins() -> Iterator[tuple[ExchangeStandIn, GraphStandIn, dict[str, Any], dict[str, Any]]]:
-    with start_graph_standin(tls=True) as graph:
+    with start_graph_standin(tls=True, lag_ms=TEST_LAG_MS) as graph:
         # The Exchange stand-in's probe reads the Graph stand-in's state over HTTPS: trust its certificate.
         previous = os.environ.get("SSL_CERT_FILE")
         os.environ["SSL_CERT_FILE"] = str(graph.cert_path)

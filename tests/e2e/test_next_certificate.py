@@ -60,9 +60,13 @@ def test_staged_next_certificate_gets_its_key_uploaded_next_to_the_current_one(w
 
     assert report["outcome"] == "done", report
     uploads = [c for c in report["plan"] if c["kind"] == "upload_tenant_key"]
-    assert [(c["details"]["source"], c["details"]["thumbprint"]) for c in uploads] == [("discovery", current), ("next", staged)]
-    assert report["changed"] == ["ensure_auth_server", "upload_tenant_key", "upload_tenant_key", "enable_push_proxy"]
-    assert [c["result"]["thumbprint"] for c in report["changes"] if c["kind"] == "upload_tenant_key"] == [current, staged]
+    assert [[(k["source"], k["thumbprint"]) for k in c["details"]["keys"]] for c in uploads] == [
+        [("discovery", current), ("next", staged)]
+    ]
+    assert report["changed"] == ["ensure_auth_server", "upload_tenant_key", "enable_push_proxy"]
+    assert [c["result"]["thumbprints"] for c in report["changes"] if c["kind"] == "upload_tenant_key"] == [
+        [current, staged]
+    ]
     # Both keys are on the service principal, and the tenant's own key survived (by key bytes: PATCH re-sends kept keys).
     keys_after = world.service_principal()["keyCredentials"]
     assert {_thumbprint(k["key"]) for k in keys_after} >= {current, staged}

@@ -11,6 +11,7 @@ variables that make the secret reference and the managed identity endpoint (IDEN
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -94,6 +95,10 @@ class StandIn:
     def faults(self, rules: list[dict[str, Any]]) -> dict[str, Any]:
         return self._admin("POST", "/_emulator/faults", {"rules": rules})
 
+    def other_writer_adds(self, key_credential: dict[str, Any], tenant_id: str = DEFAULT_TENANT_ID) -> None:
+        """Another writer adds a key through the primary (replicas see it after their lag)."""
+        self._admin("POST", "/_emulator/writes", {"tenant": tenant_id, "keyCredential": key_credential})
+
     def clear_faults(self) -> None:
         self._admin("DELETE", "/_emulator/faults")
 
@@ -161,9 +166,17 @@ class StandIn:
         self.stop()
 
 
-def start_graph_standin(*args: str, tls: bool = True) -> StandIn:
-    """Start the stand-in with extra command-line `args`; wait until it listens."""
+# Replication lag of the stand-in's replicas (ms) in the tests that write keys: one replica current, one behind.
+# GRAPH_STANDIN_LAG_MS=0,2000 (say) runs them against a slower directory.
+TEST_LAG_MS = os.environ.get("GRAPH_STANDIN_LAG_MS", "0,150")
+
+
+def start_graph_standin(*args: str, tls: bool = True, lag_ms: str | None = None) -> StandIn:
+    """Start the stand-in with extra command-line `args`; wait until it listens. `lag_ms`: replication lag per
+    replica ("0,150"), None for a directory where every read sees every write at once."""
     started = time.monotonic()
+    if lag_ms:
+        args = (*args, "--replication-lag-ms", lag_ms)
     standin = StandIn(list(args), tls)
     standin.startup_s = time.monotonic() - started  # type: ignore[attr-defined]
     return standin
@@ -176,6 +189,7 @@ __all__ = [
     "DEFAULT_TENANT_ID",
     "EXCHANGE_ONLINE_APP_ID",
     "DEFAULT_MI_CLIENT_ID",
+    "TEST_LAG_MS",
 ]
 
 

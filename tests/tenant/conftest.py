@@ -10,7 +10,7 @@ import pytest
 
 from pushproxy.tenant.client import TenantClient
 from pushproxy.tenant.models import GraphCredentialSpec
-from tests.support.graph_standin import StandIn, make_certificate, start_graph_standin
+from tests.support.graph_standin import TEST_LAG_MS, StandIn, make_certificate, start_graph_standin
 
 T = TypeVar("T")
 
@@ -21,7 +21,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture(scope="module")
 def standin_module() -> Iterator[tuple[StandIn, dict[str, Any]]]:
-    with start_graph_standin() as g:
+    with start_graph_standin(lag_ms=TEST_LAG_MS) as g:
         yield g, g.state()
 
 
@@ -43,10 +43,24 @@ def certs() -> list[tuple[bytes, str]]:
 
 
 def client_for(
-    graph: StandIn, mode: str = "secret", tenant: str = "fabrikam.com", *, max_retry_wait_s: float = 10.0, **extra: Any
+    graph: StandIn,
+    mode: str = "secret",
+    tenant: str = "fabrikam.com",
+    *,
+    max_retry_wait_s: float = 10.0,
+    consistency_wait_s: float = 1.0,
+    **extra: Any,
 ) -> TenantClient:
+    """A client whose waits suit the stand-in's lag (TEST_LAG_MS): replicas catch up well within a second."""
     spec = GraphCredentialSpec.from_dict(graph.credential_spec(mode, **extra))
-    return TenantClient(spec, tenant, max_retry_wait_s=max_retry_wait_s)
+    return TenantClient(
+        spec,
+        tenant,
+        max_retry_wait_s=max_retry_wait_s,
+        consistency_wait_s=consistency_wait_s,
+        consistency_delay_s=0.1,
+        backoff_base_s=0.1,
+    )
 
 
 def graph_calls(graph: StandIn, prefix: str = "/v1.0/") -> list[str]:

@@ -58,7 +58,9 @@ def test_stale_writer_after_our_patch_is_detected_and_we_write_again(
     assert change.action == "added" and change.writes == 2  # type: ignore[attr-defined]
     assert thumb(ours) in change.concurrent_changes and thumb(theirs) in change.concurrent_changes  # type: ignore[attr-defined]
     assert sp_thumbs(graph) == {FOREIGN, thumb(ours), thumb(theirs)}  # nobody's key lost
-    assert [op.split()[0] for op in graph_calls(graph)] == ["GET", "PATCH", "GET", "PATCH", "GET"]
+    methods = [op.split()[0] for op in graph_calls(graph)]
+    # Reads until two agree, the PATCH, read-backs until the wait bound (ours stays missing), the second PATCH.
+    assert methods[:2] == ["GET", "GET"] and methods.count("PATCH") == 2 and methods[-1] == "GET"
 
 
 def test_key_added_by_someone_after_our_write_is_kept(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:

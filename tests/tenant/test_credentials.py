@@ -42,7 +42,7 @@ def test_client_certificate_not_registered_is_refused_clearly(graph: StandIn, mo
     with pytest.raises(TenantError) as err:
         _facts(graph, "certificate", certificate_ref="env:GRAPH_CERT")
     assert err.value.code == "AADSTS700027"
-    assert "certificate registered" in str(err.value)
+    assert "is not registered on the application" in str(err.value)
     assert "PRIVATE KEY" not in str(err.value)
 
 
@@ -66,7 +66,7 @@ def test_workload_identity_without_federated_credential(graph: StandIn) -> None:
     graph.put_state(state)
     with pytest.raises(TenantError) as err:
         _facts(graph, "workload_identity")
-    assert err.value.code == "AADSTS700213"
+    assert err.value.code == "AADSTS70021"
     assert "federated credential" in str(err.value)
 
 
@@ -75,7 +75,7 @@ def test_wrong_secret_is_explained_without_the_secret(graph: StandIn, monkeypatc
     with pytest.raises(TenantError) as err:
         _facts(graph, "secret")
     assert err.value.code == "AADSTS7000215"
-    assert "secret is wrong" in str(err.value)
+    assert "client secret is not valid" in str(err.value)
     assert "wrong-secret-value-1234" not in str(err.value) and "wrong-secret-value-1234" not in repr(err.value)
 
 

@@ -167,3 +167,78 @@ def test_expired_token_is_refused_by_graph(graph: StandIn) -> None:
     with pytest.raises(TenantError) as err:
         run(go())
     assert err.value.status == 401
+
+
+def test_429_without_retry_after_recovers_with_backoff(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:
+    # Graph's 429s do not always carry Retry-After, and the body may say UnknownError.
+    graph.faults(
+        [
+            {
+                "when": {"operation": "PATCH /v1.0/servicePrincipals"},
+                "fail": {"kind": "http", "status": 429, "code": "UnknownError", "message": ""},
+                "times": 2,
+            }
+        ]
+    )
+    change = _add(graph, certs[1][0])
+    assert change.action == "added"  # type: ignore[attr-defined]
+    patches = [e for e in graph.journal() if e["operation"].startswith("PATCH")]
+    assert [p["status"] for p in patches] == [429, 429, 204]
+
+
+def test_backoff_without_retry_after_is_capped_exponential_with_jitter() -> None:
+    import httpx
+    from kiota_http.middleware.options import RetryHandlerOption
+
+    from pushproxy.tenant.graph import BACKOFF_CAP_S, BoundedRetryHandler
+
+    handler = BoundedRetryHandler(RetryHandlerOption(delay=0.0, max_retries=10), max_total_wait_s=1e9, backoff_base_s=1.0)
+    response = httpx.Response(429, request=httpx.Request("GET", "https://graph.example/v1.0/x"))
+    for n in range(8):
+        waits = {handler.get_delay_time(n, response) for _ in range(20)}
+        top = min(BACKOFF_CAP_S, 2.0**n)
+        assert all(top / 2 <= w <= top for w in waits)
+        assert len(waits) > 1  # jitter: workers throttled together do not come back together
+
+
+def test_unknown_error_500_is_transient_and_carries_the_ids(graph: StandIn) -> None:
+    graph.faults(
+        [
+            {
+                "when": {"operation": "GET /v1.0/organization"},
+                "fail": {"kind": "http", "status": 500, "code": "UnknownError", "message": ""},
+            }
+        ]
+    )
+
+    async def go() -> object:
+        async with client_for(graph, max_retry_wait_s=0.5) as c:
+            return await c.get_tenant_facts()
+
+    with pytest.raises(TenantError) as err:
+        run(go())
+    e = err.value
+    assert e.transient and e.code == "UnknownError" and e.status == 500
+    last = [x for x in graph.journal() if x["endpoint"] == "/v1.0/organization"][-1]
+    assert e.request_id == last["request_id"] and f"request-id {e.request_id}" in str(e)
+    assert "date " in str(e)
+
+
+def test_400_that_cannot_succeed_is_permanent(graph: StandIn) -> None:
+    graph.faults(
+        [
+            {
+                "when": {"operation": "GET /v1.0/organization"},
+                "fail": {"kind": "http", "status": 400, "code": "Request_BadRequest", "message": "Invalid request."},
+            }
+        ]
+    )
+
+    async def go() -> object:
+        async with client_for(graph) as c:
+            return await c.get_tenant_facts()
+
+    with pytest.raises(TenantError) as err:
+        run(go())
+    assert not err.value.transient and err.value.request_id
+    assert len([x for x in graph.journal() if x["endpoint"] == "/v1.0/organization"]) == 1  # never retried

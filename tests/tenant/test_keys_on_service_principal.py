@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from datetime import datetime
 
 import pytest
@@ -58,14 +59,23 @@ def test_new_key_carries_thumbprint_name_and_dates_of_the_certificate(
     assert new["key"] == base64.b64encode(der).decode()
 
 
-def test_kept_keys_are_resent_as_fresh_objects_with_key_type_usage_only(
-    graph: StandIn, certs: list[tuple[bytes, str]]
-) -> None:
+def test_keys_we_do_not_own_stay_byte_for_byte(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:
+    # Issue 14 item 6: a kept key is re-sent with its keyId and every field as read, so Graph keeps that
+    # credential as it was (keyId, displayName, customKeyIdentifier, dates); re-sent without its keyId it would
+    # be a new credential with Graph's own displayName and dates.
+    state = graph.state()
+    foreign = state["tenants"][graph.tenant_id]["servicePrincipals"][0]["keyCredentials"][0]
+    foreign["displayName"] = "Contoso hybrid (do not touch)"
+    foreign["customKeyIdentifier"] = base64.b64encode(b"contoso-custom-id").decode()
+    foreign["startDateTime"] = "2024-06-01T12:34:56Z"
+    graph.put_state(state)
+    before = json.dumps(foreign, sort_keys=True)
     run(_add(graph, certs[2][0]))
+    after = [k for k in graph.service_principal()["keyCredentials"] if k["keyId"] == foreign["keyId"]]
+    assert [json.dumps(k, sort_keys=True) for k in after] == [before]
     patch = next(e for e in graph.journal() if e["operation"].startswith("PATCH"))
     kept = [k for k in patch["parameters"]["body"]["keyCredentials"] if base64.b64decode(k["key"]) != certs[2][0]]
-    assert len(kept) == 1
-    assert set(kept[0]) == {"key", "type", "usage"}
+    assert [k["keyId"] for k in kept] == [foreign["keyId"]]
 
 
 def test_upload_is_idempotent_by_thumbprint(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:
@@ -80,7 +90,9 @@ def test_upload_is_idempotent_by_thumbprint(graph: StandIn, certs: list[tuple[by
             assert second.key_id == first.key_id and second.writes == 0
 
     run(go())
-    assert [op.split()[0] for op in graph_calls(graph)] == ["GET"]  # one read, no PATCH
+    # Reads until two agree (a lagging replica may still show an older collection), no PATCH.
+    calls = [op.split()[0] for op in graph_calls(graph)]
+    assert "PATCH" not in calls and 2 <= len(calls) <= 6
 
 
 def test_remove_keeps_every_other_key(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:
@@ -103,7 +115,10 @@ def test_remove_keeps_every_other_key(graph: StandIn, certs: list[tuple[bytes, s
 def test_graph_requests_for_one_upload(graph: StandIn, certs: list[tuple[bytes, str]]) -> None:
     run(_add(graph, certs[6][0]))
     calls = [op.split()[0] for op in graph_calls(graph)]
-    assert calls == ["GET", "PATCH", "GET"]  # read, write, read back
+    # Two reads that agree before the write, the write, then reads until two agree on it. How many read-backs
+    # depends on when the lagging replica catches up: bounded, not exact.
+    assert calls[:3] == ["GET", "GET", "PATCH"] and calls.count("PATCH") == 1
+    assert 2 <= len(calls) - 3 <= 6 and set(calls[3:]) == {"GET"}
     tokens = [e for e in graph.journal() if e["endpoint"].endswith("/oauth2/v2.0/token")]
     assert len(tokens) == 1
 
