@@ -127,7 +127,7 @@ def print_discovery(
 
     servers = Table(title="Servers", title_justify="left")
     for column in ("name", "roles", "build", "release", "2013 CU3+"):
-        servers.add_column(column)
+        servers.add_column(column, overflow="fold")
     for s in d.servers:
         ok = "yes" if s.meets_minimum else ("n/a" if not s.gated else "[red]NO[/red]")
         servers.add_row(s.fqdn, ", ".join(s.roles) or "-", s.build or s.admin_display_version or "?", s.release or "unknown", ok)
@@ -141,7 +141,7 @@ def print_discovery(
     )
     certs = Table(title="Auth certificate per Mailbox server", title_justify="left")
     for column in ("server", "slot", "thumbprint", "present", "expires", "key", "signature"):
-        certs.add_column(column)
+        certs.add_column(column, overflow="fold")
     for c in d.auth_certificates:
         cert = c.certificate
         if cert is None:
@@ -155,7 +155,7 @@ def print_discovery(
 
     auth_servers = Table(title=f"AuthServers (expected URL {d.expected_auth_server_url})", title_justify="left")
     for column in ("name", "enabled", "metadata URL", "realm", "serves the realm"):
-        auth_servers.add_column(column)
+        auth_servers.add_column(column, overflow="fold")
     serving = set(serving_auth_servers(d, tenant_id))
     for a in d.auth_servers:
         auth_servers.add_row(

@@ -13,9 +13,9 @@ GROUP_TITLES = {"on_premises": "on-premises organisation", "tenant": "tenant (Mi
 def plan_table(changes: list[dict[str, Any]], title: str = "Plan") -> Table:
     table = Table(title=title, show_lines=False, title_justify="left")
     table.add_column("#", justify="right", style="dim")
-    table.add_column("group")
-    table.add_column("change", style="bold")
-    table.add_column("what it does")
+    table.add_column("group", overflow="fold")
+    table.add_column("change", style="bold", overflow="fold")
+    table.add_column("what it does", overflow="fold")
     for i, change in enumerate(changes, 1):
         table.add_row(str(i), change.get("group", ""), change.get("kind", ""), change.get("summary", ""))
     return table
@@ -85,6 +85,10 @@ class ProgressPrinter:
         self.seen: set[str] = set()
 
     def _phase(self, phase: str) -> None:
+        # Forward only: a later status still lists the changes made, which must not bring `applying` back.
+        # Approval alone may come round again (the state changed after approval, and the new plan is asked for).
+        if phase in self.phases and phase != "awaiting_approval":
+            return
         if not self.phases or self.phases[-1] != phase:
             self.phases.append(phase)
             self.console.print(f"[dim]phase:[/] {phase}")
@@ -140,9 +144,9 @@ def print_summary(console: Console, report: dict[str, Any], *, blockers_shown: b
     changed = [c for c in report.get("changes", []) if c.get("outcome") != "none"]
     if changed:
         table = Table(title="What changed", title_justify="left")
-        table.add_column("change", style="bold")
-        table.add_column("outcome")
-        table.add_column("detail")
+        table.add_column("change", style="bold", overflow="fold")
+        table.add_column("outcome", overflow="fold")
+        table.add_column("detail", overflow="fold")
         for c in report.get("changes", []):
             table.add_row(c.get("kind", ""), c.get("outcome", ""), _detail(c))
         console.print(table)
