@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "pushproxy.commands.verify",
     "pushproxy.commands.serve",
     "pushproxy.commands.exchange",
+    "pushproxy.commands.spec",
 ]
 
 
