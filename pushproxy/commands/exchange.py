@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +29,7 @@ from pushproxy.exchange.endpoint import AUTH_METHODS, ExchangeEndpoint
 from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.exchange.session import ExchangeSession
 from pushproxy.secrets import resolve_secret
+from pushproxy.spec import validate_domain
 
 PASSWORD_VARIABLE = "PUSHPROXY_EXCHANGE_PASSWORD"
 
@@ -40,7 +42,9 @@ def register(sub: Any) -> None:
         help="show servers, Auth certificates, AuthServers, the push proxy and blocking problems (changes nothing)",
         description=f"The password comes from {PASSWORD_VARIABLE}, or a prompt when that is not set.",
     )
-    inspect.add_argument("--endpoint", required=True, help="remote PowerShell URL, e.g. https://mail.contoso.com/PowerShell")
+    inspect.add_argument("--spec", type=Path, default=None,
+                         help="take the endpoint, TLS, user, password reference, realm and tenant id from this TenantSpec")
+    inspect.add_argument("--endpoint", help="remote PowerShell URL, e.g. https://mail.contoso.com/PowerShell")
     inspect.add_argument("--auth", default="negotiate", choices=AUTH_METHODS, help="authentication (default negotiate)")
     inspect.add_argument("--user", help="user name, e.g. admin@contoso.com or CONTOSO\\admin")
     inspect.add_argument("--realm", help="tenant domain to check the AuthServer against (default: the user's domain)")
@@ -77,28 +81,81 @@ def _default_realm(user: str | None, endpoint: ExchangeEndpoint) -> str:
     return ".".join(labels[1:]).lower() if len(labels) > 2 else endpoint.host.lower()
 
 
+# The endpoint's fields, as this command's options: its messages use the words the user typed.
+OPTION_NAMES = {"url": "--endpoint", "auth": "--auth", "username": "--user", "password_ref": PASSWORD_VARIABLE,
+                "tls": "--ca-bundle/--pin-sha256", "call_deadline_s": "--timeout", "servers": "--server"}
+
+
+def _in_option_words(exc: SpecError) -> SpecError:
+    head = exc.field.split(".", 1)[0]
+    if head in OPTION_NAMES:
+        return SpecError(OPTION_NAMES[head], exc.reason.replace("tls.mode", "--ca-bundle/--pin-sha256"))
+    return exc
+
+
+def _from_spec(args: argparse.Namespace) -> tuple[ExchangeEndpoint, str | None, str, str | None]:
+    """(endpoint, password, realm, tenant id) from --spec: what onboarding would use, typed once."""
+    from pushproxy.commands.onboard import load_spec
+
+    spec = load_spec(args.spec)
+    endpoint = spec.exchange
+    password = resolve_secret(endpoint.password_ref) if endpoint.password_ref else None
+    realm = (args.realm or spec.tenant_domain).lower()
+    return endpoint, password, realm, getattr(args, "tenant_id", None) or spec.tenant_id
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.spec is not None:
+        if args.endpoint or args.user or args.ca_bundle or args.pin_sha256:
+            raise SpecError("--spec", "takes the endpoint, user and TLS from the spec: leave out --endpoint, --user, --ca-bundle and --pin-sha256")
+        endpoint, password, realm, tenant_id_text = _from_spec(args)
+    else:
+        if not args.endpoint:
+            raise SpecError("--endpoint", "is required (or --spec FILE)")
+        endpoint, password, realm, tenant_id_text = _from_options(args)
+    tenant_id = tenant_id_or_none(tenant_id_text)
+    try:
+        realm = validate_domain(realm, "realm")
+    except SpecError as exc:
+        raise SpecError(
+            "--realm",
+            f"{exc.reason} (taken from {'the spec' if args.spec else 'the user or the endpoint'}: {realm!r}); "
+            "give the tenant domain with --realm, e.g. --realm fabrikam.com",
+        ) from None
+    return _inspect(args, endpoint, password, realm, tenant_id, time.monotonic())
+
+
+def _from_options(args: argparse.Namespace) -> tuple[ExchangeEndpoint, str | None, str, str | None]:
+    """(endpoint, password, realm, tenant id) from the options, checked as a spec's `exchange` would be."""
     tls: dict[str, Any] = {"mode": "system"}
     if args.ca_bundle:
         tls = {"mode": "ca_bundle", "ca_bundle": args.ca_bundle}
     elif args.pin_sha256:
         tls = {"mode": "pinned", "pinned_sha256": args.pin_sha256}
-    endpoint = ExchangeEndpoint.from_dict(
-        {
-            "url": args.endpoint,
-            "auth": args.auth,
-            "username": args.user,
-            # Validation wants a reference; the CLI's reference is the variable (or the prompt) below.
-            "password_ref": f"env:{PASSWORD_VARIABLE}" if args.user else None,
-            "tls": tls,
-            "call_deadline_s": args.timeout,
-            "servers": args.server,
-        }
-    )
+    try:
+        endpoint = ExchangeEndpoint.from_dict(
+            {
+                "url": args.endpoint,
+                "auth": args.auth,
+                "username": args.user,
+                # Validation wants a reference; the CLI's reference is the variable (or the prompt) below.
+                "password_ref": f"env:{PASSWORD_VARIABLE}" if args.user else None,
+                "tls": tls,
+                "call_deadline_s": args.timeout,
+                "servers": args.server,
+            }
+        )
+    except SpecError as exc:
+        raise _in_option_words(exc) from None
     password = _password(args.user)
     realm = (args.realm or _default_realm(args.user, endpoint)).lower()
-    tenant_id = tenant_id_or_none(getattr(args, "tenant_id", None))
-    started = time.monotonic()
+    return endpoint, password, realm, getattr(args, "tenant_id", None)
+
+
+def _inspect(
+    args: argparse.Namespace, endpoint: ExchangeEndpoint, password: str | None, realm: str, tenant_id: str | None,
+    started: float,
+) -> int:
     with ExchangeSession(endpoint, password) as session:
         discovery = discover_exchange(session, realm)
         wsman_messages = session.requests_sent

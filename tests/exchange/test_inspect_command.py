@@ -93,5 +93,5 @@ def test_there_is_no_insecure_switch(standin: Any, capsys: pytest.CaptureFixture
 
 
 def test_bad_input_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["exchange", "inspect", "--endpoint", "https://mail.contoso.com", "--user", "a@contoso.com"]) == 1
-    assert "url:" in capsys.readouterr().err
+    assert main(["exchange", "inspect", "--endpoint", "https://mail.contoso.com", "--user", "a@contoso.com"]) == 2
+    assert "--endpoint:" in capsys.readouterr().err  # in the command's own words
