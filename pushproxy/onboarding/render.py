@@ -106,7 +106,12 @@ class ProgressPrinter:
             if key not in self.seen:
                 self.seen.add(key)
                 self._phase("awaiting_approval")
-                if self.show_approvals:
+                if self.show_approvals and approval.get("approver") == "policy:auto":
+                    self.console.print(
+                        f"  [yellow]Auto-approved[/] the {approval.get('group')} changes (policy:auto: the spec's "
+                        "approval policy is 'auto'; under 'required' the run waits for a person)"
+                    )
+                elif self.show_approvals:
                     self.console.print(
                         f"  {approval.get('decision')}d the {approval.get('group')} changes: {approval.get('approver')}"
                         + (f" ({approval['comment']})" if approval.get("comment") else "")
