@@ -7,7 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from pushproxy.errors import PushProxyError
+from pushproxy import __version__
+from pushproxy.commands import exit_codes
+from pushproxy.errors import PushProxyError, SecretError, SpecError
 
 # Each module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMAND_MODULES = [
@@ -18,6 +20,7 @@ COMMAND_MODULES = [
     "pushproxy.commands.verify",
     "pushproxy.commands.serve",
     "pushproxy.commands.exchange",
+    "pushproxy.commands.spec",
 ]
 
 
@@ -25,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pushproxy",
         description="Connect on-premises Exchange to the Office 365 push-notification proxy, and keep it connected.",
+        epilog=exit_codes.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"pushproxy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -36,9 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except (SpecError, SecretError) as exc:
+        print(f"pushproxy {args.command}: {exc}", file=sys.stderr)
+        return exit_codes.BAD_INPUT
     except PushProxyError as exc:
         print(f"pushproxy {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILED
     except KeyboardInterrupt:
         print(f"pushproxy {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return exit_codes.INTERRUPTED

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -30,6 +31,7 @@ from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.exchange.session import ExchangeSession
 from pushproxy.exchange.transport import describe_offer, probe_offered_auth
 from pushproxy.secrets import resolve_secret
+from pushproxy.spec import validate_domain
 
 PASSWORD_VARIABLE = "PUSHPROXY_EXCHANGE_PASSWORD"
 
@@ -42,7 +44,9 @@ def register(sub: Any) -> None:
         help="show servers, Auth certificates, AuthServers, the push proxy and blocking problems (changes nothing)",
         description=f"The password comes from {PASSWORD_VARIABLE}, or a prompt when that is not set.",
     )
-    inspect.add_argument("--endpoint", required=True, help="remote PowerShell URL, e.g. https://mail.contoso.com/PowerShell")
+    inspect.add_argument("--spec", type=Path, default=None,
+                         help="take the endpoint, TLS, user, password reference, realm and tenant id from this TenantSpec")
+    inspect.add_argument("--endpoint", help="remote PowerShell URL, e.g. https://mail.contoso.com/PowerShell")
     inspect.add_argument("--auth", default="kerberos", choices=AUTH_METHODS,
                          help="authentication (default kerberos, what Exchange's /PowerShell accepts as installed)")
     inspect.add_argument("--user", help="user name, e.g. admin@contoso.com or CONTOSO\\admin (Kerberos: admin@CONTOSO.COM; "
@@ -81,32 +85,85 @@ def _default_realm(user: str | None, endpoint: ExchangeEndpoint) -> str:
     return ".".join(labels[1:]).lower() if len(labels) > 2 else endpoint.host.lower()
 
 
+# The endpoint's fields, as this command's options: its messages use the words the user typed.
+OPTION_NAMES = {"url": "--endpoint", "auth": "--auth", "username": "--user", "password_ref": PASSWORD_VARIABLE,
+                "tls": "--ca-bundle/--pin-sha256", "call_deadline_s": "--timeout", "servers": "--server"}
+
+
+def _in_option_words(exc: SpecError) -> SpecError:
+    head = exc.field.split(".", 1)[0]
+    if head in OPTION_NAMES:
+        return SpecError(OPTION_NAMES[head], exc.reason.replace("tls.mode", "--ca-bundle/--pin-sha256"))
+    return exc
+
+
+def _from_spec(args: argparse.Namespace) -> tuple[ExchangeEndpoint, str | None, str, str | None]:
+    """(endpoint, password, realm, tenant id) from --spec: what onboarding would use, typed once."""
+    from pushproxy.commands.onboard import load_spec
+
+    spec = load_spec(args.spec)
+    endpoint = spec.exchange
+    password = resolve_secret(endpoint.password_ref) if endpoint.password_ref else None
+    realm = (args.realm or spec.tenant_domain).lower()
+    return endpoint, password, realm, getattr(args, "tenant_id", None) or spec.tenant_id
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.spec is not None:
+        if args.endpoint or args.user or args.ca_bundle or args.pin_sha256:
+            raise SpecError("--spec", "takes the endpoint, user and TLS from the spec: leave out --endpoint, --user, --ca-bundle and --pin-sha256")
+        endpoint, password, realm, tenant_id_text = _from_spec(args)
+    else:
+        if not args.endpoint:
+            raise SpecError("--endpoint", "is required (or --spec FILE)")
+        endpoint, password, realm, tenant_id_text = _from_options(args)
+    tenant_id = tenant_id_or_none(tenant_id_text)
+    try:
+        realm = validate_domain(realm, "realm")
+    except SpecError as exc:
+        raise SpecError(
+            "--realm",
+            f"{exc.reason} (taken from {'the spec' if args.spec else 'the user or the endpoint'}: {realm!r}); "
+            "give the tenant domain with --realm, e.g. --realm fabrikam.com",
+        ) from None
+    return _inspect(args, endpoint, password, realm, tenant_id, time.monotonic())
+
+
+def _from_options(args: argparse.Namespace) -> tuple[ExchangeEndpoint, str | None, str, str | None]:
+    """(endpoint, password, realm, tenant id) from the options, checked as a spec's `exchange` would be."""
     tls: dict[str, Any] = {"mode": "system"}
     if args.ca_bundle:
         tls = {"mode": "ca_bundle", "ca_bundle": args.ca_bundle}
     elif args.pin_sha256:
         tls = {"mode": "pinned", "pinned_sha256": args.pin_sha256}
-    endpoint = ExchangeEndpoint.from_dict(
-        {
-            "url": args.endpoint,
-            "auth": args.auth,
-            "username": args.user,
-            # Validation wants a reference; the CLI's reference is the variable (or the prompt) below.
-            "password_ref": f"env:{PASSWORD_VARIABLE}" if args.user else None,
-            "tls": tls,
-            "call_deadline_s": args.timeout,
-            "servers": args.server,
-        }
-    )
+    try:
+        endpoint = ExchangeEndpoint.from_dict(
+            {
+                "url": args.endpoint,
+                "auth": args.auth,
+                "username": args.user,
+                # Validation wants a reference; the CLI's reference is the variable (or the prompt) below.
+                "password_ref": f"env:{PASSWORD_VARIABLE}" if args.user else None,
+                "tls": tls,
+                "call_deadline_s": args.timeout,
+                "servers": args.server,
+            }
+        )
+    except SpecError as exc:
+        raise _in_option_words(exc) from None
+    password = _password(args.user)
+    realm = (args.realm or _default_realm(args.user, endpoint)).lower()
+    return endpoint, password, realm, getattr(args, "tenant_id", None)
+
+
+def _inspect(
+    args: argparse.Namespace, endpoint: ExchangeEndpoint, password: str | None, realm: str, tenant_id: str | None,
+    started: float,
+) -> int:
     offered = _offered(endpoint)
     if not args.json and offered is not None:
         # Before any sign-in: which methods the server offers decides which auth can work (docs/deploy.md).
         Console(stderr=True).print(f"{endpoint.url} offers: {describe_offer(offered)}")
-    password = _password(args.user)
-    realm = (args.realm or _default_realm(args.user, endpoint)).lower()
-    tenant_id = tenant_id_or_none(getattr(args, "tenant_id", None))
-    started = time.monotonic()
     with ExchangeSession(endpoint, password) as session:
         discovery = discover_exchange(session, realm)
         wsman_messages = session.requests_sent
@@ -143,7 +200,7 @@ def print_discovery(
 
     servers = Table(title="Servers", title_justify="left")
     for column in ("name", "roles", "build", "release", "2013 CU3+"):
-        servers.add_column(column)
+        servers.add_column(column, overflow="fold")
     for s in d.servers:
         ok = "yes" if s.meets_minimum else ("n/a" if not s.gated else "[red]NO[/red]")
         servers.add_row(s.fqdn, ", ".join(s.roles) or "-", s.build or s.admin_display_version or "?", s.release or "unknown", ok)
@@ -157,7 +214,7 @@ def print_discovery(
     )
     certs = Table(title="Auth certificate per Mailbox server", title_justify="left")
     for column in ("server", "slot", "thumbprint", "present", "expires", "key", "signature"):
-        certs.add_column(column)
+        certs.add_column(column, overflow="fold")
     for c in d.auth_certificates:
         cert = c.certificate
         if cert is None:
@@ -171,7 +228,7 @@ def print_discovery(
 
     auth_servers = Table(title=f"AuthServers (expected URL {d.expected_auth_server_url})", title_justify="left")
     for column in ("name", "enabled", "metadata URL", "realm", "serves the realm"):
-        auth_servers.add_column(column)
+        auth_servers.add_column(column, overflow="fold")
     serving = set(serving_auth_servers(d, tenant_id))
     for a in d.auth_servers:
         auth_servers.add_row(

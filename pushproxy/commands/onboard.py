@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.status import Status
 
+from pushproxy.api.views import json_value
+from pushproxy.commands import exit_codes
 from pushproxy.errors import SpecError
 from pushproxy.local import default_database_path
 from pushproxy.onboarding import render, runner
@@ -24,6 +27,8 @@ def register(sub: Any) -> None:
         help="onboard one organisation (discover, plan, approve, apply, verify)",
         description="Onboard one organisation to the push-notification proxy. Re-running it for a tenant whose "
         "onboarding is unfinished continues that onboarding.",
+        epilog=exit_codes.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--spec", required=True, type=Path, help="the TenantSpec (JSON)")
     parser.add_argument("--dry-run", action="store_true", help="discover and show the plan; change nothing")
@@ -46,9 +51,11 @@ class TerminalApprover:
     """Asks on the terminal once per awaited group, without blocking: an approval from another terminal
     (`pushproxy approve`) is picked up while the question is open."""
 
-    def __init__(self, console: Console, user: str) -> None:
+    def __init__(self, console: Console, user: str, spinner: Status | None = None) -> None:
         self.console = console
         self.user = user
+        # The spinner redraws its line: stopped while a question is open, so it never overwrites the prompt.
+        self.spinner = spinner
         self.asked: tuple[str, str] | None = None
         self._pending = ""
         self._eof = False
@@ -58,6 +65,8 @@ class TerminalApprover:
         key = (awaiting["group"], awaiting["state_hash"])
         if self.asked != key:
             self.asked = key
+            if self.spinner is not None:
+                self.spinner.stop()
             render.print_group_for_approval(self.console, status)
             self.console.print(
                 f"Approve as [bold]{self.user}[/]? \\[y]es / \\[n]o "
@@ -105,14 +114,16 @@ def run(args: argparse.Namespace) -> int:
         render.print_plan(console, [c.to_dict() for c in plan.changes], [p.to_dict() for p in plan.blocking])
         if args.json:
             print(json.dumps(plan.to_dict(), indent=2))
-        return 2 if plan.is_blocked else 0
+        return exit_codes.BLOCKED if plan.is_blocked else exit_codes.DONE
 
     user = runner.current_user()
     host = runner.open_host(args.database)
     try:
         instance_id, resumed = runner.start_or_resume(host, spec, requested_by=user)
         if resumed:
-            started_with = (host.get_status(instance_id, show_history=False).input or {}).get("spec")
+            # The SDK's attribute is `input_`: JSON text on some hosts, parsed on others.
+            started = json_value(getattr(host.get_status(instance_id, show_history=False), "input_", None))
+            started_with = started.get("spec") if isinstance(started, dict) else None
             if started_with != spec.to_dict():
                 console.print(
                     "[yellow]Note[/]: an unfinished onboarding of this tenant exists; it continues with the spec it "
@@ -120,20 +131,14 @@ def run(args: argparse.Namespace) -> int:
                 )
         console.print(f"{'Resuming' if resumed else 'Started'} onboarding [bold]{instance_id}[/] (database {args.database or default_database_path()})")
 
-        shown_plan: list[Any] | None = None
-        last_phase: str | None = None
+        progress = render.ProgressPrinter(console)
+        spinner = console.status("onboarding…", spinner="dots") if not args.json and console.is_terminal else None
 
         def on_status(status: dict[str, Any]) -> None:
-            nonlocal shown_plan, last_phase
             status["instance_id"] = instance_id
-            if status.get("phase") != last_phase:
-                last_phase = status.get("phase")
-                console.print(f"[dim]phase:[/] {last_phase}")
-            if status.get("plan") != shown_plan and status.get("phase") != "discovering":
-                shown_plan = status.get("plan")
-                render.print_plan(console, status.get("plan") or [], status.get("blocking") or [])
-            if status.get("current"):
-                console.print(f"  applying {status['current']} …")
+            progress(status)
+            if spinner is not None and status.get("phase") != "awaiting_approval":
+                spinner.start()  # again after a question (a no-op while it spins)
 
         if args.auto_approve:
             def decide(status: dict[str, Any]) -> dict[str, Any] | None:
@@ -145,22 +150,25 @@ def run(args: argparse.Namespace) -> int:
                     "state_hash": status["awaiting"]["state_hash"],
                 }
         else:
-            decide = TerminalApprover(console, user)
+            decide = TerminalApprover(console, user, spinner=spinner)
 
-        with console.status("onboarding…", spinner="dots") if not args.json and console.is_terminal else _null():
+        if spinner is not None:
+            spinner.start()
+        try:
             final = runner.drive(host, instance_id, on_status=on_status, decide=decide, timeout=args.timeout)
-        report = final.output if isinstance(final.output, dict) else {"outcome": runner.runtime_of(final), "error": final.output}
-        render.print_summary(console, report)
+        except TimeoutError:
+            console.print(
+                f"[yellow]{instance_id} is still running[/] after {args.timeout:g} s (--timeout). Run the same command "
+                "again to continue it; `pushproxy status` shows where it is."
+            )
+            return exit_codes.STILL_RUNNING
+        finally:
+            if spinner is not None:
+                spinner.stop()
+        report = final.output if isinstance(final.output, dict) else {"outcome": "failed", "error": final.output}
+        render.print_summary(console, report, blockers_shown=progress.blockers_shown)
         if args.json:
             print(json.dumps(report, indent=2))
-        return 0 if report.get("outcome") == "done" else 1
+        return exit_codes.for_outcome(report.get("outcome"))
     finally:
         host.close()
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -18,11 +18,14 @@ def register(sub: Any) -> None:
     parser.add_argument("id", nargs="?", help="instance id, e.g. onboarding-fabrikam.com")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--database", type=Path, default=None, help="local host database")
+    parser.add_argument("--wide", action="store_true",
+                        help="one line per row, however wide (long ids are folded, never cut, without it)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    # Identifiers are folded onto the next line at the terminal's width, never cut; --wide keeps each on one line.
+    console = Console(width=400) if getattr(args, "wide", False) else Console()
     host = runner.open_host(args.database)
     try:
         if args.id:
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         table = Table(title="Onboardings", title_justify="left")
         for column in ("instance_id", "runtime_status", "phase", "updated"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*(str(row[c]) for c in ("instance_id", "runtime_status", "phase", "updated")))
         console.print(table)

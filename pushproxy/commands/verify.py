@@ -1,7 +1,8 @@
 """`pushproxy verify [--tenant T] [--json]`: verify the fleet on this machine and print each tenant's state.
 
 Runs the same verification orchestrator as the timer in Azure, on the local host (SQLite), against the registry
-(PUSHPROXY_REGISTRY_PATH). Exit code 0 when the verification ran, whatever it found; 1 when it could not run.
+(PUSHPROXY_REGISTRY_PATH). Exit code 0 when the verification ran, whatever it found, unless --fail-on says
+otherwise (5 when a tenant is at or past the named state, for cron and CI alerting); 1 when it could not run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pushproxy.errors import PushProxyError
+from pushproxy.errors import PushProxyError, SpecError
 
 
 def register(sub: Any) -> None:
@@ -23,11 +24,36 @@ def register(sub: Any) -> None:
     parser.add_argument("--database", type=Path, default=None,
                         help="local host database (default $PUSHPROXY_LOCAL_DB or ~/.local/share/pushproxy/local.sqlite)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the verification (default 3600)")
+    parser.add_argument("--fail-on", choices=FAIL_ON, default=None,
+                        help="exit 5 when a tenant is failing (--fail-on failing) or drifting or failing (--fail-on drifting)")
     parser.set_defaults(func=run)
+
+
+# --fail-on X: the states that make the exit code non-zero.
+FAIL_ON = ("drifting", "failing")
+FAILING_STATES = {"drifting": ("drifting", "failing"), "failing": ("failing",)}
+
+
+def exit_code(fleet: dict[str, Any], fail_on: str | None) -> int:
+    """0, or 5 (exit_codes.UNHEALTHY) when --fail-on names a state some tenant is in (or worse)."""
+    from pushproxy.commands import exit_codes
+
+    if fail_on and any(row.get("state") in FAILING_STATES[fail_on] for row in fleet.get("tenants", [])):
+        return exit_codes.UNHEALTHY
+    return exit_codes.DONE
+
 
 
 class VerifyError(PushProxyError):
     pass
+
+
+class VerifyInputError(VerifyError, SpecError):
+    """A bad option (exit code 2, bad input): says which and why, like SpecError."""
+
+    def __init__(self, message: str) -> None:
+        PushProxyError.__init__(self, message)
+        self.field, self.reason = "--tenant", message
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         tenants = sorted({validation.tenant_domain(t, "--tenant") for t in args.tenant}) if args.tenant else None
     except ApiError as exc:
-        raise VerifyError(exc.message) from None
+        raise VerifyInputError(exc.message) from None
     database = Path(args.database).expanduser() if args.database else default_database_path()
     host = open_host(database)
     try:
@@ -75,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(fleet, indent=2))
     else:
         print_fleet(fleet)
-    return 0
+    return exit_code(fleet, getattr(args, "fail_on", None))
 
 
 def _run_until_it_waits(host: Any, instance_id: str, timeout: float = 300.0) -> None:
@@ -100,9 +126,9 @@ def print_fleet(fleet: dict[str, Any]) -> None:
 
     console = Console()
     table = Table(title="Tenants", title_justify="left")
-    table.add_column("tenant")
+    table.add_column("tenant", overflow="fold")
     table.add_column("state")
-    table.add_column("why")
+    table.add_column("why", overflow="fold")
     for row in fleet["tenants"]:
         state = row["state"]
         table.add_row(row["tenant"], f"[{STYLES.get(state, '')}]{state}[/]", "\n".join(row["reasons"]) or "-")

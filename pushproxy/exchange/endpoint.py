@@ -14,7 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pushproxy.errors import SpecError
-from pushproxy.secrets import is_secret_ref
+from pushproxy.secrets import bad_ref_reason, is_secret_ref
 
 AuthMethod = Literal["negotiate", "ntlm", "kerberos", "basic"]
 TlsMode = Literal["system", "ca_bundle", "pinned"]
@@ -153,7 +153,7 @@ class ExchangeEndpoint:
             raise _fail(p, "username", "must be a non-empty name without control characters or surrounding spaces")
         if password_ref is not None and not is_secret_ref(password_ref):
             # Say why without echoing the value: it may be a password pasted in the wrong place.
-            raise _fail(p, "password_ref", "must be a secret reference (env:NAME, file:NAME or keyvault:NAME), not a password")
+            raise _fail(p, "password_ref", bad_ref_reason(password_ref, "password"))
         keytab_ref = d.get("keytab_ref")
         if keytab_ref is not None:
             if auth != "kerberos":

@@ -252,31 +252,14 @@ def run_demo(console: Console, wait_s: float = 3.0, keep: bool = False) -> int:
 
 def _onboard_once(console: Console, host: Any, spec: TenantSpec) -> dict[str, Any]:
     instance_id, _ = runner.start_or_resume(host, spec, requested_by="pushproxy demo")
-    shown: dict[str, bool] = {}
-
-    def on_status(status: dict[str, Any]) -> None:
-        phase = status.get("phase")
-        if phase and not shown.get(phase):
-            shown[phase] = True
-            console.print(f"[dim]phase:[/] {phase}")
-        if phase != "discovering" and not shown.get("plan"):
-            shown["plan"] = True
-            render.print_plan(console, status.get("plan") or [], status.get("blocking") or [])
-        for approval in status.get("approvals", []):
-            key = f"approval:{approval['group']}:{approval['time']}"
-            if not shown.get(key):
-                shown[key] = True
-                console.print(
-                    f"[yellow]Auto-approved[/] the {approval['group']} changes ({approval['approver']}: the demo "
-                    "spec's approval policy is 'auto'; a real spec would wait for a person)"
-                )
-        if status.get("waiting_until") and not shown.get("wait"):
-            shown["wait"] = True
-            console.print(f"waiting {spec.verification.wait_s:g} s for the health manager (120 s in a real run) …")
+    # The plan before any later phase, each phase once; an approval says who approved (policy:auto here).
+    on_status = render.ProgressPrinter(
+        console, wait_note=f"  waiting {spec.verification.wait_s:g} s for the health manager (120 s in a real run) …"
+    )
 
     final = runner.drive(host, instance_id, on_status=on_status, timeout=120)
     report = final.output if isinstance(final.output, dict) else {"outcome": runner.runtime_of(final), "error": str(final.output)}
     if not report.get("plan") and report.get("outcome") == "done":
         console.print("[green]The plan is empty[/]: everything is already in place; nothing was changed.")
-    render.print_summary(console, report)
+    render.print_summary(console, report, blockers_shown=on_status.blockers_shown)
     return report

@@ -89,9 +89,11 @@ def drive(
     decide: Decider | None = None,
     poll_interval: float = 0.1,
     timeout: float | None = None,
+    until: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Any:
-    """Run the instance until it ends. `on_status` sees each new custom status; while it awaits approval,
-    `decide` may return an approval event to raise (or None: keep waiting, e.g. for `pushproxy approve`)."""
+    """Run the instance until it ends, or until its custom status satisfies `until`. `on_status` sees each new
+    custom status; while it awaits approval, `decide` may return an approval event to raise (or None: keep waiting,
+    e.g. for `pushproxy approve`)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     last: Any = object()
     while True:
@@ -103,6 +105,8 @@ def drive(
             if on_status and isinstance(custom, dict):
                 on_status(custom)
         if runtime_of(status) in FINAL:
+            return status
+        if until is not None and isinstance(custom, dict) and until(custom):
             return status
         if decide and isinstance(custom, dict) and custom.get("phase") == "awaiting_approval" and custom.get("awaiting"):
             event = decide(custom)
@@ -118,6 +122,22 @@ def drive(
             wait = max(0.0, min(poll_interval, (due - host.clock.now()).total_seconds()))
         host.wakeup.wait(wait)
         host.wakeup.clear()
+
+
+def next_wait(decided: dict[str, Any] | None = None) -> Callable[[dict[str, Any]], bool]:
+    """A test for `drive(until=...)`: true when the run waits for a person again (an approval other than the one
+    `decided`, the group and state it was given for) or has stopped for good (blocked)."""
+    decided_key = (decided.get("group"), decided.get("state_hash")) if decided else None
+
+    def waits(custom: dict[str, Any]) -> bool:
+        if custom.get("phase") == "blocked":
+            return True
+        awaiting = custom.get("awaiting")
+        if custom.get("phase") != "awaiting_approval" or not awaiting:
+            return False
+        return (awaiting.get("group"), awaiting.get("state_hash")) != decided_key
+
+    return waits
 
 
 def dry_run(spec: TenantSpec) -> tuple[OnboardingPlan, dict[str, Any], dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pushproxy.errors import SpecError
-from pushproxy.secrets import is_secret_ref
+from pushproxy.secrets import bad_ref_reason, is_secret_ref
 
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
@@ -127,7 +127,7 @@ class GraphCredentialSpec:
             value = getattr(self, name)
             if value is not None and not is_secret_ref(value):
                 # Never echo the value: it may be a secret someone pasted inline.
-                raise SpecError(name, "must be a secret reference (env:NAME, file:NAME or keyvault:NAME), not a secret")
+                raise SpecError(name, bad_ref_reason(value))
         if self.mode == "secret" and not self.secret_ref:
             raise SpecError("secret_ref", "is required when mode is 'secret'")
         if self.mode == "certificate" and not self.certificate_ref:

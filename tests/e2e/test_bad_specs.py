@@ -43,7 +43,7 @@ def test_bad_spec_is_refused_before_anything_is_called(
     code = main(["onboard", "--spec", str(spec_file), "--auto-approve", "--database", str(world.database)])
 
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2  # bad input
     assert f"pushproxy onboard: {field}:" in err
     if "ref" in path:
         assert str(value) not in err  # a pasted secret is never echoed
@@ -55,6 +55,6 @@ def test_bad_spec_is_refused_before_anything_is_called(
 def test_spec_that_is_not_json(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     spec_file = world.tmp / "spec.json"
     spec_file.write_text("{tenant_domain: fabrikam.com", encoding="utf-8")
-    assert main(["onboard", "--spec", str(spec_file), "--database", str(world.database)]) == 1
+    assert main(["onboard", "--spec", str(spec_file), "--database", str(world.database)]) == 2  # bad input
     assert "pushproxy onboard: spec:" in capsys.readouterr().err
     assert world.exchange.journal() == [] and world.graph.journal() == []

@@ -31,3 +31,7 @@ def test_demo_onboards_then_finds_an_empty_plan() -> None:
     assert "Succeeded" in out
     assert "The plan is empty" in out
     assert "Demo complete" in out
+    # Progress in the order it happened, each phase once per run: the plan before verifying, applying shown.
+    first_run = out.split("Onboarding run 2")[0]
+    assert first_run.index("Plan") < first_run.index("phase: applying") < first_run.index("phase: verifying")
+    assert first_run.count("phase: applying") == 1

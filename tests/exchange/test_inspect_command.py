@@ -56,7 +56,7 @@ def test_inspect_with_a_tenant_id_marks_the_hybrid_wizard_acs_server(
         assert json.loads(capsys.readouterr().out)["serving_auth_servers"] == []
         assert main(_args(standin)) == 0
         assert "No enabled AuthServer serves fabrikam.com" in capsys.readouterr().out
-        assert main(_args(standin, "--tenant-id", "not-a-guid")) == 1
+        assert main(_args(standin, "--tenant-id", "not-a-guid")) == 2  # bad input
         assert "tenant_id" in capsys.readouterr().err
     finally:
         standin.put_state(original)
@@ -93,5 +93,5 @@ def test_there_is_no_insecure_switch(standin: Any, capsys: pytest.CaptureFixture
 
 
 def test_bad_input_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["exchange", "inspect", "--endpoint", "https://mail.contoso.com", "--user", "a@contoso.com"]) == 1
-    assert "url:" in capsys.readouterr().err
+    assert main(["exchange", "inspect", "--endpoint", "https://mail.contoso.com", "--user", "a@contoso.com"]) == 2
+    assert "--endpoint:" in capsys.readouterr().err  # in the command's own words

@@ -38,6 +38,14 @@ def test_verify_prints_each_tenant_and_why(exchange: Any, graph: Any, fleet_env:
         assert line in out, out
 
 
+def test_verify_fail_on_exits_5_for_cron_and_ci(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
+    fleet(exchange, graph)  # one healthy, one drifting, one failing
+    assert verify(fleet_env, "--tenant", "healthy.example", "--fail-on", "drifting").returncode == 0
+    assert verify(fleet_env, "--tenant", "expiring.example", "--fail-on", "failing").returncode == 0
+    assert verify(fleet_env, "--tenant", "expiring.example", "--fail-on", "drifting").returncode == 5
+    assert verify(fleet_env, "--fail-on", "failing").returncode == 5
+
+
 def test_verify_json_for_one_tenant(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
     fleet(exchange, graph)
     done = verify(fleet_env, "--tenant", "Expiring.example", "--json")
@@ -50,7 +58,7 @@ def test_verify_json_for_one_tenant(exchange: Any, graph: Any, fleet_env: dict[s
 
 def test_verify_refuses_a_malformed_tenant(fleet_env: dict[str, str]) -> None:
     done = verify(fleet_env, "--tenant", "not a domain")
-    assert done.returncode == 1
+    assert done.returncode == 2  # bad input
     assert "--tenant" in done.stderr
     assert done.stderr.count("\n") == 1
 
