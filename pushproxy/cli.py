@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -49,5 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pushproxy {args.command}: {exc}", file=sys.stderr)
         return exit_codes.FAILED
     except KeyboardInterrupt:
+        # Work still in flight on the host's threads (an activity mid-call) dies with the process: its result was
+        # never committed, and the same command runs it again. Its dying words are noise, not an error to report.
+        logging.disable(logging.CRITICAL)
         print(f"pushproxy {args.command}: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED

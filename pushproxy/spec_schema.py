@@ -55,6 +55,7 @@ SCHEMA: dict[str, Any] = {
                            enum=["negotiate", "ntlm", "kerberos", "basic"], default="negotiate"),
                 "username": _s("the account, e.g. FABRIKAM\\svc-pushproxy or svc@fabrikam.com"),
                 "password_ref": _s("the account's password: " + REF),
+                "keytab_ref": _s("Kerberos only, instead of password_ref: the base64 of a keytab for username: " + REF),
                 "tls": TLS,
                 "operation_timeout_s": _n("WSMan OperationTimeout: how long one Receive long-polls", 20.0, 1, 3600),
                 "connect_timeout_s": _n("TCP and TLS connect timeout", 30.0, 0.1, 600),
