@@ -418,7 +418,9 @@ def test_one_pool_and_one_handshake_per_session(fresh: Any, auth: str) -> None:
     creates = [e for e in fresh.journal() if e["operation"] == "Create"]
     assert len(creates) == 1
     assert fresh.stats()["auth.ntlm_handshakes"] - before == 1
-    assert sent == 2 + 2 * 7  # Create + pool Receive, then Command + Receive for each of 7 cmdlets
+    # Create + pool Receive, then Command + Receive for each of 7 cmdlets. A Receive returns what is queued, as
+    # WinRM's does, so under load a pipeline's output can take a second Receive (CI saw 17): bound it, don't pin it.
+    assert 2 + 2 * 7 <= sent <= 2 + 3 * 7
 
 
 # ---- Exchange as it really behaves: throttling, the metadata fetch, the probe's warning ----------------------------
