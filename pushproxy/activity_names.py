@@ -34,6 +34,9 @@ class Activity(_Name):
 
 
 class Orchestrator(_Name):
+    # A tenant runs at most one of ONBOARDING, ROTATION, OFFBOARDING at a time (pushproxy.tenant_workflows).
     ONBOARDING = "onboarding"
+    ROTATION = "rotation"
+    OFFBOARDING = "offboarding"
     VERIFICATION = "verification"
     VERIFICATION_BATCH = "verification_batch"

@@ -313,4 +313,9 @@ class TenantSpec:
 
 def onboarding_instance_id(tenant_domain: str) -> str:
     """`onboarding-<tenant domain>` (lower case), as docs/interfaces.md fixes it."""
-    return f"onboarding-{tenant_domain.lower()}"
+    return workflow_instance_id("onboarding", tenant_domain)
+
+
+def workflow_instance_id(workflow: str, tenant_domain: str) -> str:
+    """`<workflow>-<tenant domain>` (lower case): onboarding, rotation and offboarding are singletons per tenant."""
+    return f"{workflow}-{tenant_domain.lower()}"
