@@ -136,8 +136,9 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
         raise ApiError(409, "stale_plan", "the plan waiting for approval is not the one you saw: read it again",
                        state_hash=awaiting.get("state_hash"))
     event = {"decision": decision.decision, "approver": decision.approver, "comment": decision.comment,
-             # Ties the decision to the state the approver saw: the workflow ignores it if the state moved on.
-             "state_hash": awaiting.get("state_hash")}
+             # Ties the decision to the group and plan the approver saw: the workflow ignores it for any other
+             # (pushproxy.approvals), and checks the approver itself, whichever door the event came through.
+             "group": awaiting.get("group"), "state_hash": awaiting.get("state_hash")}
     try:
         await client.raise_event(instance_id, "approval", event)
     except Exception as exc:  # the SDK raises a bare Exception; 410/404 mean it ended between our read and now

@@ -16,8 +16,9 @@ from typing import Any
 import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
+from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
 from pushproxy.onboarding.payloads import change_payload
-from pushproxy.onboarding.progress import Progress, parse_approval
+from pushproxy.onboarding.progress import Progress
 from pushproxy.outcome import message
 from pushproxy.plan import GROUPS, OnboardingPlan, plan_onboarding
 from pushproxy.spec import TenantSpec
@@ -76,6 +77,11 @@ class OnboardingRun:
             requested_by=request.get("requested_by"),
             remediation=bool(request.get("remediation")),
         )
+        # Who may decide comes from the run's input (the operator's approvers, who started it), never from an event.
+        self.approval_rules = ApprovalRules(
+            requester=request.get("requested_by"), approvers=tuple(self.spec.approval.approvers),
+            policy=self.spec.approval.policy,
+        )
         self.retry = RetryPolicy(self.spec.retry.first_retry_interval_s, self.spec.retry.max_attempts)
 
     def publish(self, phase: str | None = None) -> None:
@@ -115,7 +121,7 @@ class OnboardingRun:
                 raise Ended("failed", "the state kept changing between approval and apply")
             for group in GROUPS:
                 if plan.group(group):
-                    decision = yield from self.decision(group, plan)
+                    decision = yield from self.decision(group, plan, rounds)
                     if decision == "reject":
                         raise Ended("rejected")
                     if decision == "timed_out":
@@ -127,34 +133,28 @@ class OnboardingRun:
             plan = again
         return exchange, plan
 
-    def decision(self, group: str, plan: OnboardingPlan) -> Generator[Any, Any, str]:
-        """Wait for this group's decision: "approve", "reject" or "timed_out"."""
+    def decision(self, group: str, plan: OnboardingPlan, round_no: int) -> Generator[Any, Any, str]:
+        """Wait for this group's decision: "approve", "reject" or "timed_out" (pushproxy.approvals decides what counts)."""
         context, spec, progress = self.context, self.spec, self.progress
         now = context.current_utc_datetime
         deadline = now + timedelta(seconds=spec.approval.timeout_s)
-        progress.awaiting = {"group": group, "state_hash": plan.state_hash, "deadline": deadline.isoformat()}
-        self.publish("awaiting_approval")
-        if spec.approval.policy == "auto":
-            progress.approve(group, "approve", "policy:auto", "approved by the spec's approval policy", now, plan.state_hash)
-            progress.awaiting = None
-            return "approve"
-        timer = context.create_timer(deadline)
-        while True:
-            event = context.wait_for_external_event("approval")
-            winner = yield context.task_any([event, timer])
-            if winner is timer:
-                progress.awaiting = None
-                return "timed_out"
-            decision, why_not = parse_approval(event.result, plan.state_hash, spec.approval.approvers)
-            if decision is None:
-                progress.note(f"ignored an approval event: {why_not}")
-                self.publish()
-                continue
-            timer.cancel()
-            progress.approve(group, decision["decision"], decision["approver"], decision.get("comment"),
+        awaiting = open_wait(group, plan.state_hash, now, round_no, deadline)
+
+        def publish(wait: Awaiting) -> None:
+            progress.awaiting = wait.to_dict()
+            self.publish("awaiting_approval")
+
+        def note(text: str) -> None:
+            progress.note(text)
+            self.publish()
+
+        decided = yield from await_decision(context, awaiting, self.approval_rules, deadline=deadline,
+                                            publish=publish, note=note)
+        progress.awaiting = None
+        if decided.decision != "timed_out":
+            progress.approve(group, decided.decision, str(decided.approver), decided.comment,
                              context.current_utc_datetime, plan.state_hash)
-            progress.awaiting = None
-            return str(decision["decision"])
+        return decided.decision
 
     # 4 ---------------------------------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from rich.console import Console
 
+from pushproxy.api.views import json_value
+from pushproxy.approvals import same_person
 from pushproxy.commands import exit_codes
 from pushproxy.errors import PushProxyError
 from pushproxy.onboarding import render, runner
@@ -51,12 +53,21 @@ def run(args: argparse.Namespace) -> int:
         awaiting = custom.get("awaiting")
         if runner.runtime_of(status) not in runner.ACTIVE or custom.get("phase") != "awaiting_approval" or not awaiting:
             raise PushProxyError(f"{args.id} is not waiting for an approval (phase {custom.get('phase', '?')})")
+        user = runner.current_user()
+        # The workflow refuses a requester's own approval whatever door it comes through (pushproxy.approvals);
+        # saying so here spares a decision that would only be noted as ignored.
+        started = json_value(getattr(status, "input_", None))
+        requester = started.get("requested_by") if isinstance(started, dict) else None
+        if isinstance(requester, str) and same_person(user, requester):
+            raise PushProxyError(f"{user} requested {args.id} and cannot approve it: another approver must")
         render.print_group_for_approval(console, custom)
         event = {
             "decision": "reject" if args.reject else "approve",
-            "approver": runner.current_user(),
+            "approver": user,
             "comment": args.comment,
-            # Bind the decision to the state shown above: if it changed meanwhile, the workflow ignores this.
+            # Bind the decision to the group and plan shown above: the workflow ignores it for any other wait,
+            # and refuses it if this user requested the run (pushproxy.approvals).
+            "group": awaiting["group"],
             "state_hash": awaiting["state_hash"],
         }
         host.raise_event(args.id, "approval", event)

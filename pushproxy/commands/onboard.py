@@ -7,13 +7,16 @@ import json
 import os
 import select
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 
 from pushproxy.api.views import json_value
+from pushproxy.approvals import same_person
 from pushproxy.commands import exit_codes
 from pushproxy.errors import SpecError
 from pushproxy.local import default_database_path
@@ -51,9 +54,12 @@ class TerminalApprover:
     """Asks on the terminal once per awaited group, without blocking: an approval from another terminal
     (`pushproxy approve`) is picked up while the question is open."""
 
-    def __init__(self, console: Console, user: str, spinner: Status | None = None) -> None:
+    def __init__(self, console: Console, user: str, spinner: Status | None = None, requester: str | None = None) -> None:
         self.console = console
         self.user = user
+        # Nobody approves their own request (the workflow refuses it whatever door it comes through): the one
+        # who started the run is not asked, only told who can decide.
+        self.own_request = requester is not None and same_person(user, requester)
         # The spinner redraws its line: stopped while a question is open, so it never overwrites the prompt.
         self.spinner = spinner
         self.asked: tuple[str, str] | None = None
@@ -68,18 +74,28 @@ class TerminalApprover:
             if self.spinner is not None:
                 self.spinner.stop()
             render.print_group_for_approval(self.console, status)
-            self.console.print(
-                f"Approve as [bold]{self.user}[/]? \\[y]es / \\[n]o "
-                f"(or from another terminal: pushproxy approve {status.get('instance_id') or '<id>'})"
-            )
+            if self.own_request:
+                self.console.print(
+                    f"You ({escape(self.user)}) requested this onboarding, so you cannot approve it: another approver "
+                    f"runs `pushproxy approve {status.get('instance_id') or '<id>'}`. Waiting for that decision."
+                )
+            else:
+                self.console.print(
+                    f"Approve as [bold]{escape(self.user)}[/]? \\[y]es / \\[n]o "
+                    f"(or from another terminal: pushproxy approve {status.get('instance_id') or '<id>'})"
+                )
+        if self.own_request:
+            return None
         line = self._line()
         if line is None:
             return None
         answer = line.strip().lower()
         if answer in ("y", "yes"):
-            return {"decision": "approve", "approver": self.user, "comment": "approved on the terminal", "state_hash": key[1]}
+            return {"decision": "approve", "approver": self.user, "comment": "approved on the terminal",
+                    "group": key[0], "state_hash": key[1]}
         if answer in ("n", "no"):
-            return {"decision": "reject", "approver": self.user, "comment": "rejected on the terminal", "state_hash": key[1]}
+            return {"decision": "reject", "approver": self.user, "comment": "rejected on the terminal",
+                    "group": key[0], "state_hash": key[1]}
         self.console.print("Please answer y or n.")
         return None
 
@@ -117,13 +133,19 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.BLOCKED if plan.is_blocked else exit_codes.DONE
 
     user = runner.current_user()
+    if args.auto_approve:
+        # On one machine the one at the terminal holds the spec and its secrets: the operator. --auto-approve is
+        # their approval policy for the run it starts (recorded as "policy:auto"), not a self-approval.
+        spec = replace(spec, approval=replace(spec.approval, policy="auto"))
     host = runner.open_host(args.database)
     try:
         instance_id, resumed = runner.start_or_resume(host, spec, requested_by=user)
+        requester: str | None = user
         if resumed:
             # The SDK's attribute is `input_`: JSON text on some hosts, parsed on others.
             started = json_value(getattr(host.get_status(instance_id, show_history=False), "input_", None))
             started_with = started.get("spec") if isinstance(started, dict) else None
+            requester = started.get("requested_by") if isinstance(started, dict) else None
             if started_with != spec.to_dict():
                 console.print(
                     "[yellow]Note[/]: an unfinished onboarding of this tenant exists; it continues with the spec it "
@@ -140,17 +162,20 @@ def run(args: argparse.Namespace) -> int:
             if spinner is not None and status.get("phase") != "awaiting_approval":
                 spinner.start()  # again after a question (a no-op while it spins)
 
-        if args.auto_approve:
+        own_request = requester is not None and same_person(user, requester)
+        if args.auto_approve and not own_request:
+            # A resumed run someone else requested, waiting for a group: approve it as this user.
             def decide(status: dict[str, Any]) -> dict[str, Any] | None:
-                console.print(f"[yellow]Auto-approving[/] the {status['awaiting']['group']} changes as {user} (--auto-approve)")
+                console.print(f"[yellow]Auto-approving[/] the {status['awaiting']['group']} changes as {escape(user)} (--auto-approve)")
                 return {
                     "decision": "approve",
                     "approver": user,
                     "comment": "--auto-approve",
+                    "group": status["awaiting"]["group"],
                     "state_hash": status["awaiting"]["state_hash"],
                 }
         else:
-            decide = TerminalApprover(console, user, spinner=spinner)
+            decide = TerminalApprover(console, user, spinner=spinner, requester=requester)
 
         if spinner is not None:
             spinner.start()

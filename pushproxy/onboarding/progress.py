@@ -23,7 +23,6 @@ PHASES = (
     "timed_out",
     "failed",
 )
-DECISIONS = ("approve", "reject")
 # Custom status is capped by Durable (16 KB in Azure): keep only the latest notes.
 MAX_NOTES = 10
 
@@ -128,33 +127,3 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
         elif key not in ("der_b64", "key_b64"):
             out[key] = value
     return out
-
-
-def parse_approval(data: Any, state_hash: str, approvers: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
-    """Validate an `approval` event: the decision, or None and why it was ignored.
-
-    An event may carry the `state_hash` it was given for; one for another state is stale and ignored. When the
-    spec lists approvers, only they count.
-    """
-    if isinstance(data, str):
-        import json
-
-        try:
-            data = json.loads(data)
-        except ValueError:
-            return None, "its data is not JSON"
-    if not isinstance(data, dict):
-        return None, "its data is not an object"
-    decision = data.get("decision")
-    if decision not in DECISIONS:
-        return None, "decision must be approve or reject"
-    approver = data.get("approver")
-    if not isinstance(approver, str) or not approver.strip():
-        return None, "it names no approver"
-    if approvers and approver not in approvers:
-        return None, f"{approver} is not one of the spec's approvers"
-    given_hash = data.get("state_hash")
-    if given_hash and given_hash != state_hash:
-        return None, f"it was given for another state ({str(given_hash)[:12]}…)"
-    comment = data.get("comment")
-    return {"decision": decision, "approver": approver.strip(), "comment": comment if isinstance(comment, str) else None}, ""

@@ -111,6 +111,10 @@ def drive(
         if decide and isinstance(custom, dict) and custom.get("phase") == "awaiting_approval" and custom.get("awaiting"):
             event = decide(custom)
             if event is not None:
+                # The decider saw this wait: its decision is bound to that group and plan unless it says otherwise
+                # (pushproxy.approvals ignores a decision for any other wait).
+                shown = custom["awaiting"]
+                event = {"group": shown.get("group"), "state_hash": shown.get("state_hash"), **event}
                 host.raise_event(instance_id, "approval", event)
                 continue
         if deadline is not None and time.monotonic() > deadline:

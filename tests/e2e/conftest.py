@@ -144,7 +144,9 @@ def approver(name: str, decision: str = "approve") -> Callable[[dict[str, Any]],
     """A decider that answers every approval request the same way."""
 
     def decide(status: dict[str, Any]) -> dict[str, Any]:
-        return {"decision": decision, "approver": name, "comment": f"{decision}d by the test"}
+        awaiting = status["awaiting"]
+        return {"decision": decision, "approver": name, "comment": f"{decision}d by the test",
+                "group": awaiting["group"], "state_hash": awaiting["state_hash"]}
 
     return decide
 

@@ -57,13 +57,13 @@ def test_state_changed_between_approval_and_apply_asks_again(world: World) -> No
 
     def decide(status: dict[str, Any]) -> dict[str, Any]:
         awaiting = status["awaiting"]
-        asked.append((awaiting["group"], awaiting["state_hash"]))
+        asked.append((awaiting["group"], awaiting["plan_state_hash"]))
         if len(asked) == 2:
             # Someone creates the AuthServer by hand after the on-premises group was approved.
             org = world.org()
             org["auth_servers"] = [{"name": acs, "auth_metadata_url": metadata_url(DOMAIN), "enabled": True}]
             world.put_org(org)
-        return {"decision": "approve", "approver": "dave", "state_hash": awaiting["state_hash"]}
+        return {"decision": "approve", "approver": "dave", "group": awaiting["group"], "state_hash": awaiting["state_hash"]}
 
     report = world.onboard(world.spec(approval={"policy": "required"}), decide=decide)
 
@@ -82,9 +82,12 @@ def test_an_approval_for_another_state_or_from_a_stranger_is_ignored(world: Worl
     instance_id, _ = runner.start_or_resume(host, spec, requested_by="e2e")
     status = host.wait_for(instance_id, until=lambda s: (s.custom_status or {}).get("phase") == "awaiting_approval")
     state_hash = status.custom_status["awaiting"]["state_hash"]
+    group = status.custom_status["awaiting"]["group"]
 
-    host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "mallory", "state_hash": state_hash})
-    host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "erin", "state_hash": "0" * 64})
+    host.raise_event(instance_id, "approval",
+                     {"decision": "approve", "approver": "mallory", "group": group, "state_hash": state_hash})
+    host.raise_event(instance_id, "approval",
+                     {"decision": "approve", "approver": "erin", "group": group, "state_hash": "0" * 64})
     host.raise_event(instance_id, "approval", {"decision": "maybe", "approver": "erin"})
     status = host.wait_for(instance_id, until=lambda s: len((s.custom_status or {}).get("notes", [])) >= 3)
     assert status.custom_status["phase"] == "awaiting_approval" and status.custom_status["approvals"] == []

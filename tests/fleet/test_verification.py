@@ -176,7 +176,8 @@ def _onboard(host: Any, spec: dict[str, Any]) -> Any:
                             until=lambda s: (s.custom_status or {}).get("phase") == "awaiting_approval")
     assert [c["kind"] for c in waiting.custom_status["plan"]] == ["upload_tenant_key"], waiting.custom_status
     host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "bob",
-                                               "state_hash": waiting.custom_status["state_hash"]})
+                                               "group": waiting.custom_status["awaiting"]["group"],
+                                               "state_hash": waiting.custom_status["awaiting"]["state_hash"]})
     return host.wait_for(instance_id, timeout=60)
 
 
@@ -275,7 +276,8 @@ def test_a_staged_next_certificate_without_its_key_starts_a_remediation_that_upl
     assert [(c["kind"], c["details"]["source"], c["details"]["thumbprint"]) for c in waiting.custom_status["plan"]] == [
         ("upload_tenant_key", "next", staged)]
     host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "bob",
-                                               "state_hash": waiting.custom_status["state_hash"]})
+                                               "group": waiting.custom_status["awaiting"]["group"],
+                                               "state_hash": waiting.custom_status["awaiting"]["state_hash"]})
     done = host.wait_for(instance_id, timeout=60)
     assert done.output["outcome"] == "done", done.output
     assert done.output["remediation"] is True

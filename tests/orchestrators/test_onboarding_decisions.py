@@ -89,6 +89,7 @@ def run(host: LocalHost, clock: Clock, s: dict[str, Any] | None = None, *, appro
         custom = status.custom_status or {}
         if custom.get("phase") == "awaiting_approval" and approve is not None and custom.get("awaiting"):
             host.raise_event(IID, "approval", {"decision": "approve" if approve else "reject", "approver": "alice",
+                                               "group": custom["awaiting"]["group"],
                                                "state_hash": custom["awaiting"]["state_hash"]})
             continue
         due = host.next_due()

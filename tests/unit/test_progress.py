@@ -1,44 +1,13 @@
-"""The approval event's validation and the custom status shape (docs/interfaces.md)."""
+"""The custom status shape (docs/interfaces.md). Approval events: tests/unit/test_approvals.py."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
-import pytest
-
-from pushproxy.onboarding.progress import Progress, parse_approval
+from pushproxy.onboarding.progress import Progress
 from pushproxy.plan import Change, OnboardingPlan
 
 HASH = "ab" * 32
-
-
-@pytest.mark.parametrize(
-    ("data", "why"),
-    [
-        ("not json", "not JSON"),
-        ([1], "not an object"),
-        ({"decision": "maybe", "approver": "a"}, "approve or reject"),
-        ({"decision": "approve"}, "no approver"),
-        ({"decision": "approve", "approver": "  "}, "no approver"),
-        ({"decision": "approve", "approver": "a", "state_hash": "cd" * 32}, "another state"),
-    ],
-)
-def test_bad_approval_events_are_ignored_with_a_reason(data: object, why: str) -> None:
-    decision, reason = parse_approval(data, HASH, ())
-    assert decision is None and why in reason
-
-
-def test_only_listed_approvers_count() -> None:
-    assert parse_approval({"decision": "approve", "approver": "bob"}, HASH, ("alice",))[0] is None
-    decision, _ = parse_approval({"decision": "reject", "approver": "alice", "comment": "no"}, HASH, ("alice",))
-    assert decision == {"decision": "reject", "approver": "alice", "comment": "no"}
-
-
-def test_event_as_json_text_and_matching_hash() -> None:
-    text = json.dumps({"decision": "approve", "approver": "a", "state_hash": HASH})
-    decision, _ = parse_approval(text, HASH, ())
-    assert decision is not None and decision["decision"] == "approve"
 
 
 def test_custom_status_has_the_contract_keys_and_no_certificate_bytes() -> None:
