@@ -56,6 +56,8 @@ def onboarding_view(status: Any) -> dict[str, Any]:
         "awaiting": custom.get("awaiting"),
         "approvals": custom.get("approvals") or [],
         "done": custom.get("done") or [],
+        # What the run noted, e.g. an approval event it ignored and why (pushproxy.approvals).
+        "notes": custom.get("notes") or [],
         "requested_by": given.get("requested_by"),
         "remediation": bool(given.get("remediation", False)),
         "output": json_value(getattr(status, "output", None)),
