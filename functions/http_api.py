@@ -16,6 +16,7 @@ import azure.functions as func
 
 from pushproxy.activity_names import Orchestrator
 from pushproxy.api import roles, validation, views
+from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
 from pushproxy.api.errors import ApiError, not_found
 from pushproxy.api.roles import APPROVER, OPERATOR, REQUESTER, ROLES
 from pushproxy.errors import PushProxyError, SpecError
@@ -240,6 +241,41 @@ async def register_tenant(req: func.HttpRequest) -> func.HttpResponse:
     created, view = await asyncio.to_thread(write)
     log.info("tenant %s registered by %s", spec.tenant_domain, operator)
     return _json(view, 201 if created else 200)
+
+
+@bp.route(route="verifications", methods=["POST"], auth_level=AUTH)
+@bp.durable_client_input(client_name="client")
+@api
+async def start_verification_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Start fleet verification now (singleton; operator or requester): 202 with the check-status payload, 409
+    while one runs."""
+    _caller(req, OPERATOR, REQUESTER)
+    tenants = validation.verification_request(req.get_body())
+    if not await start_singleton(client, "verification", VERIFICATION_INSTANCE_ID, verification_input(tenants)):
+        url = _status_url(client, req, VERIFICATION_INSTANCE_ID)
+        return _error(ApiError(409, "already_running", "a verification is already running",
+                               id=VERIFICATION_INSTANCE_ID, status_url=url), {"Location": url})
+    return client.create_check_status_response(req, VERIFICATION_INSTANCE_ID)
+
+
+@bp.route(route="verifications/{id}", methods=["GET"], auth_level=AUTH)
+@bp.durable_client_input(client_name="client")
+@api
+async def get_verification(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """A verification run's progress or summary."""
+    _caller(req, *ROLES)
+    instance_id = validation.instance_id(req.route_params.get("id", ""))
+    status = await client.get_status(instance_id)
+    if not status or instance_id != VERIFICATION_INSTANCE_ID:
+        raise not_found(f"verification {instance_id}")
+    return _json(views.verification_status_view(status))
+
+
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@api
+async def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    """This API's OpenAPI 3 document (public: it describes the API, it holds no data)."""
+    return func.HttpResponse(_openapi_text(), status_code=200, mimetype="application/json")
 
 
 # Lowest precedence: the Functions host (ASP.NET Core routing) and `pushproxy serve` try every literal route

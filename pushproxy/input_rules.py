@@ -78,6 +78,19 @@ def check_name_text(value: str, field: str) -> str:
     return value
 
 
+# Characters that mean something to a shell or PowerShell (quoting, variables, separators, pipes, redirection):
+# an address (a URL, a file path) never needs them, so a value holding one is a mistake or an attack.
+_ADDRESS_REFUSED = frozenset("`$;|&<>'\"")
+
+
+def check_address(value: str, field: str) -> str:
+    """A URL or a file path: besides check_name_text, none of `` ` $ ; | & < > ' " ``."""
+    for char in value:
+        if char in _ADDRESS_REFUSED:
+            raise SpecError(field, f"must not contain {char!r} (a URL or a path never needs it)")
+    return value
+
+
 def check_strings(value: Any, path: str) -> None:
     """Every string (and key) of a document obeys `check_name_text`; numbers are finite."""
     if isinstance(value, str):

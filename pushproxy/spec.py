@@ -14,7 +14,7 @@ from typing import Any
 
 from pushproxy.errors import SpecError
 from pushproxy.exchange.endpoint import ExchangeEndpoint
-from pushproxy.input_rules import check_name_text, check_strings, parse_json
+from pushproxy.input_rules import check_address, check_name_text, check_strings, parse_json
 from pushproxy.principals import PrincipalError, canonical_principal
 from pushproxy.tenant.models import GraphCredentialSpec
 
@@ -25,6 +25,18 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")  # re.fullmatch: `$` would le
 _METACHARACTERS = set(" \t\r\n'\"`$;&|<>(){}[]@,%*?!#=+\\/")
 
 APPROVAL_POLICIES = ("required", "auto")
+# The spec's URLs and file paths (check_address: no shell or PowerShell metacharacter in any of them).
+ADDRESS_FIELDS = ("exchange.url", "exchange.windows_powershell_url", "exchange.tls.ca_bundle",
+                  "exchange.windows_powershell_tls.ca_bundle", "graph.authority", "graph.graph_url", "graph.ca_bundle")
+
+
+def _check_addresses(d: dict[str, Any]) -> None:
+    for path in ADDRESS_FIELDS:
+        node: Any = d
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str):
+            check_address(node, path)
 
 
 def validate_domain(value: object, field_name: str = "tenant_domain") -> str:
@@ -274,6 +286,7 @@ class TenantSpec:
         _unknown(d, {f.name for f in cls.__dataclass_fields__.values()}, "")
         # The rules every string and number obeys (pushproxy.input_rules), before the rules of each field.
         check_strings(d, "")
+        _check_addresses(d)
         domain = validate_domain(d.get("tenant_domain"), "tenant_domain")
         tenant_id = _guid(d.get("tenant_id"), "tenant_id", required=True)
         if "exchange" not in d:

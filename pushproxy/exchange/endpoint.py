@@ -29,7 +29,7 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # The account goes into the HTTP authentication exchange (Basic, NTLM, Kerberos), never into PowerShell; still,
 # only what account names hold: DOMAIN\user, user@realm or a bare name, from letters, digits, `.`, `_`, `-` and
 # `$` (a computer account), with no space, quote, `;` or control character.
-_USER = re.compile(r"(?:[\w][\w.-]{0,62}\\)?[\w][\w.$-]{0,103}(?:@[\w][\w.-]{0,252})?")
+_USER = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}\\)?[A-Za-z0-9_][A-Za-z0-9_.$-]{0,103}(?:@[A-Za-z0-9_][A-Za-z0-9_.-]{0,252})?")
 
 
 def _fail(prefix: str, name: str, reason: str) -> SpecError:

@@ -92,7 +92,7 @@ async def access_and_errors(request: web.Request, handler: Any) -> web.StreamRes
             raise
         code = {413: "body_too_large", 404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
         message = "the request body is too large" if exc.status == 413 else exc.reason
-        return _error(exc.status, code, message)
+        return web.json_response({"error": {"code": code, "message": message}}, status=exc.status)
     finally:
         # request.path: decoded path only, no query string (where `code=` keys travel). %r keeps a control
         # character in a path from forging a second log line.
@@ -219,12 +219,15 @@ class LocalFunctionsServer:
 
     async def http_trigger(self, request: web.Request) -> web.StreamResponse:
         path = request.path[len(self.route_prefix) :].lstrip("/")
+        refused_method = False
         for regex, fn, methods in self._routes:
             match = regex.match(path)
             if match is None:
                 continue
             if methods and request.method.upper() not in methods:
-                return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
+                # Another function may serve the same route with this method (GET and PUT tenants/{tenant}).
+                refused_method = True
+                continue
             body = await request.read()
             req = func.HttpRequest(
                 method=request.method,
@@ -241,6 +244,8 @@ class LocalFunctionsServer:
                 print(f"pushproxy serve: function {fn.name!r} raised {type(exc).__name__}", file=sys.stderr, flush=True)
                 return _error(500, "FunctionError", f"function {fn.name!r} failed ({type(exc).__name__})")
             return _to_response(result)
+        if refused_method:
+            return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
         return _error(404, "NotFound", f"no HTTP function serves {request.path}")
 
     async def _run_timer(self, fn: RegisteredFunction, schedule: Schedule) -> None:
