@@ -112,7 +112,7 @@ def onboardings_query(params: Any) -> tuple[str | None, int, int]:
     unknown = sorted(set(params) - {"status", "limit", "offset", "code"})
     if unknown:
         raise bad_input(unknown[0], "unknown query parameter (expected status, limit, offset)")
-    status = params.get("status") or None
+    status = params.get("status")
     if status is not None:
         match = [s for s in RUNTIME_STATUSES if s.lower() == str(status).lower()]
         if not match:
@@ -122,7 +122,7 @@ def onboardings_query(params: Any) -> tuple[str | None, int, int]:
 
 
 def _int(value: Any, field: str, default: int, low: int, high: int) -> int:
-    if value in (None, ""):
+    if value is None:
         return default
     if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,7}", value):
         raise bad_input(field, "must be a whole number")
