@@ -64,8 +64,7 @@ def main(runs: int = 5) -> int:
     os.environ["PUSHPROXY_REGISTRY_PATH"] = str(workdir / "registry.sqlite")
     rows: dict[str, list[tuple[float, dict[str, int]]]] = {"full": [], "repeat": [], "new_certificate": []}
     with demo.standins(workdir) as (exchange, graph, secret):
-        os.environ[demo.EXCHANGE_PASSWORD_ENV] = secret["password"]
-        os.environ[demo.GRAPH_SECRET_ENV] = secret["client_secret"]
+        os.environ.update(demo.secret_environment(secret))
         spec = demo.demo_spec(exchange, graph, secret["client_id"], wait_s=0)
         ex_state = exchange.admin("GET", "/_emulator/state")
         gr_state = graph.admin("GET", "/_emulator/state")

@@ -14,20 +14,22 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from pushproxy.api import validation, views
+from pushproxy.activity_names import Orchestrator
+from pushproxy.api import roles, validation, views
 from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
 from pushproxy.api.errors import ApiError, not_found
+from pushproxy.api.roles import APPROVER, OPERATOR, REQUESTER, ROLES
 from pushproxy.errors import PushProxyError, SpecError
 from pushproxy.registry import shared_registry
-from pushproxy.spec import onboarding_instance_id
+from pushproxy.tenant_workflows import start_exclusive
 
 bp = df.Blueprint()
 log = logging.getLogger("pushproxy.http")
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
-# App Service authentication (Easy Auth) sets this header after it has authenticated the caller; it strips any
-# copy the client sent, so it can be trusted when authentication is on (docs/deploy.md says to turn it on).
-PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL-NAME"
+# App Service authentication (Easy Auth) sets the principal headers after it has authenticated the caller; it
+# strips any copy the client sent. Who may do what: pushproxy.api.roles. A function key alone grants no role.
+PRINCIPAL_HEADER = roles.NAME_HEADER
 AUTH = func.AuthLevel.FUNCTION
 
 Handler = Callable[..., Awaitable[func.HttpResponse]]
@@ -63,9 +65,18 @@ def api(handler: Handler) -> Handler:
     return wrapper
 
 
-def _principal(req: func.HttpRequest) -> str | None:
-    value = req.headers.get(PRINCIPAL_HEADER)
-    return value if value and value.strip() else None
+def _caller(req: func.HttpRequest, *allowed: str) -> str:
+    """The caller's canonical name if they hold one of `allowed` (pushproxy.api.roles); 403 otherwise."""
+    return roles.require(roles.caller(req.headers), *allowed)
+
+
+def _canonical(name: Any) -> str | None:
+    from pushproxy.principals import PrincipalError, canonical_principal
+
+    try:
+        return canonical_principal(name)
+    except PrincipalError:
+        return None
 
 
 def _status_url(client: df.DurableOrchestrationClient, req: func.HttpRequest, instance_id: str) -> str:
@@ -79,19 +90,45 @@ def _status_url(client: df.DurableOrchestrationClient, req: func.HttpRequest, in
 @bp.durable_client_input(client_name="client")
 @api
 async def start_onboarding(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Start onboarding one tenant (singleton per tenant): 202 with the check-status payload, 409 while one runs."""
-    request = validation.onboarding(req.route_params.get("tenant", ""), req.get_body(), _principal(req))
-    domain = request.spec["tenant_domain"]
-    instance_id = onboarding_instance_id(domain)
-    client_input = {"spec": request.spec, "requested_by": request.requested_by, "remediation": False}
-    if not await start_singleton(client, "onboarding", instance_id, client_input):
+    """Start onboarding a registered tenant with its registration (requester): 202 with the check-status payload,
+    404 for an unregistered tenant, 409 while one of the tenant's workflows runs."""
+    requester = _caller(req, REQUESTER)
+    domain = validation.tenant_domain(req.route_params.get("tenant", ""))
+    request = validation.onboarding(req.get_body())
+    tenant = await asyncio.to_thread(lambda: shared_registry().get_tenant(domain))
+    if tenant is None or not tenant.spec:
+        raise not_found(f"tenant {domain} (register it first: PUT /api/tenants/{domain}, operator)")
+    # Everything but the comment is the operator's registration: endpoints, secret references, approval policy,
+    # approvers and remediation never come from the request.
+    client_input = {"spec": tenant.spec, "requested_by": requester, "remediation": False, "comment": request.comment}
+    started, instance_id = await start_exclusive(client, Orchestrator.ONBOARDING, domain, client_input)
+    if not started:
         url = _status_url(client, req, instance_id)
         return _error(
-            ApiError(409, "already_running", f"an onboarding of {domain} is already running", id=instance_id, status_url=url),
+            ApiError(409, "already_running", f"a workflow of {domain} is already running ({instance_id})",
+                     id=instance_id, status_url=url),
             {"Location": url},
         )
-    log.info("onboarding %s started (requested by %s)", domain, request.requested_by or "unknown")
+    log.info("onboarding %s started (requested by %s)", domain, requester)
     return client.create_check_status_response(req, instance_id)
+
+
+@bp.route(route="onboardings", methods=["GET"], auth_level=AUTH)
+@bp.durable_client_input(client_name="client")
+@api
+async def list_onboardings(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Onboardings, newest first, optionally of one runtime status, paged with limit and offset."""
+    _caller(req, *ROLES)
+    status, limit, offset = validation.onboardings_query(req.params)
+    from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+
+    statuses = [OrchestrationRuntimeStatus(status)] if status else None
+    found = await client.get_status_by(runtime_status=statuses, instance_id_prefix="onboarding-")  # type: ignore[arg-type]
+    rows = [views.onboarding_row(s) for s in found or [] if str(getattr(s, "name", "") or "onboarding") == "onboarding"]
+    rows.sort(key=lambda r: r["created"] or "", reverse=True)
+    page = rows[offset: offset + limit]
+    return _json({"onboardings": page, "total": len(rows), "offset": offset, "limit": limit,
+                  "next_offset": offset + limit if offset + limit < len(rows) else None})
 
 
 async def _onboarding_status(client: df.DurableOrchestrationClient, instance_id: str) -> Any:
@@ -107,6 +144,7 @@ async def _onboarding_status(client: df.DurableOrchestrationClient, instance_id:
 @api
 async def get_onboarding(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Phase, plan, approvals and results of one onboarding."""
+    _caller(req, *ROLES)
     instance_id = validation.instance_id(req.route_params.get("id", ""))
     return _json(views.onboarding_view(await _onboarding_status(client, instance_id)))
 
@@ -115,9 +153,10 @@ async def get_onboarding(req: func.HttpRequest, client: df.DurableOrchestrationC
 @bp.durable_client_input(client_name="client")
 @api
 async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Record a decision for the group waiting for approval. 403 for self-approval, 409 when nothing waits."""
+    """Record a decision for the group waiting for approval (approver). 403 for self-approval, 409 when nothing waits."""
+    approver = _caller(req, APPROVER)
     instance_id = validation.instance_id(req.route_params.get("id", ""))
-    decision = validation.approval(req.get_body(), _principal(req))
+    decision = validation.approval(req.get_body(), approver)
     status = await _onboarding_status(client, instance_id)
     view = views.onboarding_view(status)
     if view["runtime_status"] not in views.ACTIVE_STATUSES or view["phase"] != "awaiting_approval":
@@ -125,11 +164,11 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
                        f"onboarding {instance_id} is not waiting for approval (phase {view['phase'] or 'unknown'})",
                        phase=view["phase"])
     requester = view["requested_by"]
-    if requester and requester.strip().lower() == decision.approver.lower():
+    if requester and _canonical(requester) == decision.approver:
         raise ApiError(403, "self_approval", f"{decision.approver} requested this onboarding and cannot approve it")
     spec = (views.json_value(getattr(status, "input_", None)) or {}).get("spec") or {}
     approvers = (spec.get("approval") or {}).get("approvers") or []
-    if approvers and decision.approver not in approvers:  # exact, as the workflow compares them
+    if approvers and decision.approver not in {_canonical(a) for a in approvers}:  # canonical forms, both sides
         raise ApiError(403, "not_an_approver", f"{decision.approver} is not one of this tenant's approvers")
     awaiting = view["awaiting"] or {}
     if decision.state_hash and decision.state_hash != awaiting.get("state_hash"):
@@ -156,6 +195,7 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
 @api
 async def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
     """Every registered tenant: healthy, drifting, failing or unverified, and why."""
+    _caller(req, *ROLES)
 
     def read() -> dict[str, Any]:
         registry = shared_registry()
@@ -169,7 +209,8 @@ async def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenant}", methods=["GET"], auth_level=AUTH)
 @api
 async def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
-    """One tenant: its spec (secrets by reference), latest verification and onboarding history."""
+    """One tenant: its registration (secrets by reference), latest verification and onboarding history."""
+    _caller(req, *ROLES)
     domain = validation.tenant_domain(req.route_params.get("tenant", ""))
 
     def read() -> dict[str, Any] | None:
@@ -185,11 +226,31 @@ async def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
     return _json(view)
 
 
+@bp.route(route="tenants/{tenant}", methods=["PUT"], auth_level=AUTH)
+@api
+async def register_tenant(req: func.HttpRequest) -> func.HttpResponse:
+    """Register (or change) a tenant's connection (operator): the TenantSpec. 201 when new, 200 when replaced."""
+    operator = _caller(req, OPERATOR)
+    spec = validation.registration(req.route_params.get("tenant", ""), req.get_body())
+
+    def write() -> tuple[bool, dict[str, Any]]:
+        registry = shared_registry()
+        record, created = registry.register_tenant(spec.to_dict(), operator)
+        return created, views.tenant_view(record, registry.latest_verification(record.domain),
+                                          registry.list_onboardings(record.domain))
+
+    created, view = await asyncio.to_thread(write)
+    log.info("tenant %s registered by %s", spec.tenant_domain, operator)
+    return _json(view, 201 if created else 200)
+
+
 @bp.route(route="verifications", methods=["POST"], auth_level=AUTH)
 @bp.durable_client_input(client_name="client")
 @api
 async def start_verification_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Start fleet verification now (singleton): 202 with the check-status payload, 409 while one runs."""
+    """Start fleet verification now (singleton; operator or requester): 202 with the check-status payload, 409
+    while one runs."""
+    _caller(req, OPERATOR, REQUESTER)
     tenants = validation.verification_request(req.get_body())
     if not await start_singleton(client, "verification", VERIFICATION_INSTANCE_ID, verification_input(tenants)):
         url = _status_url(client, req, VERIFICATION_INSTANCE_ID)
@@ -203,6 +264,7 @@ async def start_verification_request(req: func.HttpRequest, client: df.DurableOr
 @api
 async def get_verification(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """A verification run's progress or summary."""
+    _caller(req, *ROLES)
     instance_id = validation.instance_id(req.route_params.get("id", ""))
     status = await client.get_status(instance_id)
     if not status or instance_id != VERIFICATION_INSTANCE_ID:
@@ -215,6 +277,15 @@ async def get_verification(req: func.HttpRequest, client: df.DurableOrchestratio
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
     """This API's OpenAPI 3 document (public: it describes the API, it holds no data)."""
     return func.HttpResponse(_openapi_text(), status_code=200, mimetype="application/json")
+
+
+# Lowest precedence: the Functions host (ASP.NET Core routing) and `pushproxy serve` try every literal route
+# first, so this answers only what no route serves, in the API's error shape instead of the host's.
+@bp.route(route="{*path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
+@api
+async def unknown_route(req: func.HttpRequest) -> func.HttpResponse:
+    """No such route: 404 in the `{"error"}` shape (the path is not echoed: it is the caller's text)."""
+    raise ApiError(404, "not_found", "no such route (see /api/openapi.json)")
 
 
 @functools.cache

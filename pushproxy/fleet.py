@@ -67,11 +67,11 @@ def _observe_exchange(spec: Any) -> tuple[Any, str | None, tuple[Any, ...], str 
 
 
 async def _observe_tenant(spec: Any) -> tuple[Any, str | None]:
+    from pushproxy.onboarding.steps import tenant_client as bound_tenant_client
     from pushproxy.tenant import client as tenant_client
-    from pushproxy.tenant.client import TenantClient
 
     try:
-        graph = TenantClient(spec.graph, spec.tenant_id)
+        graph = bound_tenant_client(spec)
         try:
             return await tenant_client.discover_tenant(graph, spec.tenant_domain), None
         finally:

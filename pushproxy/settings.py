@@ -38,10 +38,18 @@ DEFAULTS: dict[str, str | None] = {
     # comma-separated host[:port] (the domain controllers, reached on TCP 88 through a hybrid connection each).
     "PUSHPROXY_KERBEROS_REALM": None,
     "PUSHPROXY_KERBEROS_KDCS": None,
+    # One machine (`pushproxy serve`): the JSON file mapping principal names to roles (operator, requester,
+    # approver). In Azure the roles are Entra ID app roles in the App Service authentication principal instead.
+    "PUSHPROXY_ROLES_FILE": None,
+    # Set by `pushproxy serve` (never in Azure): roles come from PUSHPROXY_ROLES_FILE, and the App Service
+    # principal header (X-MS-CLIENT-PRINCIPAL), which only App Service can vouch for, is ignored.
+    "PUSHPROXY_ROLE_SOURCE": None,
 }
 
 # Read only on one machine (the local host, the CLI); never set in the Function App.
-LOCAL_ONLY: frozenset[str] = frozenset({"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH", "PUSHPROXY_LOCAL_DB"})
+LOCAL_ONLY: frozenset[str] = frozenset(
+    {"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH", "PUSHPROXY_LOCAL_DB", "PUSHPROXY_ROLES_FILE", "PUSHPROXY_ROLE_SOURCE"}
+)
 
 
 def setting(name: str, default: str | None = None) -> str | None:

@@ -14,21 +14,37 @@ from typing import Any
 
 from pushproxy.errors import SpecError
 from pushproxy.exchange.endpoint import ExchangeEndpoint
+from pushproxy.input_rules import check_address, check_name_text, check_strings, parse_json
+from pushproxy.principals import PrincipalError, canonical_principal
 from pushproxy.tenant.models import GraphCredentialSpec
 
 # One DNS label: letters, digits and hyphens, not starting or ending with a hyphen (RFC 1035 / 1123).
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")  # re.fullmatch: `$` would let a trailing line break through
 # Characters that mean something to PowerShell or a shell: refused with a reason of their own, so the user
 # sees why, even though the label rule would refuse them too.
 _METACHARACTERS = set(" \t\r\n'\"`$;&|<>(){}[]@,%*?!#=+\\/")
 
 APPROVAL_POLICIES = ("required", "auto")
+# The spec's URLs and file paths (check_address: no shell or PowerShell metacharacter in any of them).
+ADDRESS_FIELDS = ("exchange.url", "exchange.windows_powershell_url", "exchange.tls.ca_bundle",
+                  "exchange.windows_powershell_tls.ca_bundle", "graph.authority", "graph.graph_url", "graph.ca_bundle")
+
+
+def _check_addresses(d: dict[str, Any]) -> None:
+    for path in ADDRESS_FIELDS:
+        node: Any = d
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str):
+            check_address(node, path)
 
 
 def validate_domain(value: object, field_name: str = "tenant_domain") -> str:
     """A DNS domain name, lower-cased. Refuses PowerShell metacharacters and malformed names with SpecError."""
     if not isinstance(value, str) or not value:
         raise SpecError(field_name, "must be a non-empty string (a DNS domain such as fabrikam.com)")
+    # NFKC first: `fabri\u212aam.com` (a Kelvin sign) must not pass as fabrikam.com, nor a full-width dot as a dot.
+    check_name_text(value, field_name)
     bad = sorted({c for c in value if c in _METACHARACTERS})
     if bad:
         shown = " ".join("space" if c == " " else repr(c) for c in bad)
@@ -42,7 +58,7 @@ def validate_domain(value: object, field_name: str = "tenant_domain") -> str:
     if len(labels) < 2:
         raise SpecError(field_name, "must have at least two labels (e.g. fabrikam.com)")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise SpecError(
                 field_name,
                 f"label {label!r} is not a DNS label (1-63 letters, digits or hyphens, no hyphen at either end)",
@@ -91,6 +107,8 @@ def _number(
     value = d.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(name, "must be a number")
+    if value != value or value in (float("inf"), float("-inf")):  # NaN, Infinity: refused before any arithmetic
+        raise SpecError(name, "must be a finite number")
     if integer and int(value) != value:
         raise SpecError(name, "must be a whole number")
     if not minimum <= value <= maximum:
@@ -160,6 +178,12 @@ class ApprovalSpec:
             raise SpecError(prefix + "approvers", "must be a list of names")
         for i, a in enumerate(approvers):
             _str({"a": a}, "a", f"{prefix}approvers[{i}]")
+            try:
+                # The form every approval is compared in (NFKC, case-folded); invisible characters refused.
+                canonical_principal(a, f"{prefix}approvers[{i}]")
+            except PrincipalError as exc:
+                field_name, _, reason = str(exc).partition(": ")
+                raise SpecError(field_name, reason) from None
         return cls(
             policy=_choice(d, "policy", prefix + "policy", APPROVAL_POLICIES, "required"),
             timeout_s=_number(d, "timeout_s", prefix + "timeout_s", 72 * 3600.0, minimum=1, maximum=30 * 86400),
@@ -260,6 +284,9 @@ class TenantSpec:
         """Validate a spec (parsed JSON). Raises SpecError naming the first bad field."""
         d = _obj(d, "spec")
         _unknown(d, {f.name for f in cls.__dataclass_fields__.values()}, "")
+        # The rules every string and number obeys (pushproxy.input_rules), before the rules of each field.
+        check_strings(d, "")
+        _check_addresses(d)
         domain = validate_domain(d.get("tenant_domain"), "tenant_domain")
         tenant_id = _guid(d.get("tenant_id"), "tenant_id", required=True)
         if "exchange" not in d:
@@ -279,14 +306,8 @@ class TenantSpec:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TenantSpec:
-        """Parse and validate a JSON document."""
-        import json
-
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise SpecError("spec", f"is not valid JSON ({exc.__class__.__name__} at line {getattr(exc, 'lineno', '?')})") from None
-        return cls.from_dict(data)
+        """Parse and validate a JSON document (bounded size and nesting, no NaN or Infinity)."""
+        return cls.from_dict(parse_json(text, "spec"))
 
     def to_dict(self) -> dict[str, Any]:
         return {

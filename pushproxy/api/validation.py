@@ -1,107 +1,135 @@
 """Validation of what callers send, before anything reaches Exchange, Graph or the Durable client.
 
-Every failure is an ApiError 400 naming the field and the reason. Beyond TenantSpec's own rules, no string
-anywhere in a body may carry PowerShell metacharacters: nothing we send is ever interpreted as PowerShell (the
-client binds parameters), but a refused request is better than a value we have to reason about later.
+Every failure is an ApiError naming the field and the reason (400; 413 for a body over the size bound). The rules
+are the ones the CLI applies to a spec file (pushproxy.input_rules, pushproxy.spec): one validation, every door.
+Each field is checked for where its value goes: a comment (kept in the audit, never sent anywhere) may hold `;`,
+a user name (sent in the authentication exchange) may not hold a space or a control character.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from pushproxy.api.errors import bad_input
+from pushproxy.api.errors import ApiError, bad_input
 from pushproxy.errors import SpecError
+from pushproxy.input_rules import MAX_DOCUMENT_BYTES, TooLarge, check_name_text, comment, parse_json
+from pushproxy.principals import PrincipalError, canonical_principal
 from pushproxy.registry.models import normalize_domain
 
-MAX_BODY_BYTES = 64 * 1024
-# Quoting, escaping, variables, statement separators, pipes and redirection, and control characters.
-_METACHARACTERS = re.compile(r"[`$;|&<>'\"\x00-\x1f\x7f]")
-_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
+MAX_BODY_BYTES = MAX_DOCUMENT_BYTES
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 DECISIONS = ("approve", "reject")
 MAX_NAME = 256
-MAX_COMMENT = 2000
+# What a requester may choose when starting an onboarding: nothing about the connection, the secrets, approval or
+# remediation (the operator's registration holds those), only a note for the audit.
+ONBOARDING_REQUEST_FIELDS = ("comment",)
+# Onboarding statuses a list can be filtered by (Durable runtime statuses).
+RUNTIME_STATUSES = ("Pending", "Running", "Completed", "Failed", "Terminated", "Suspended")
+MAX_PAGE = 100
 
 
 def parse_json_object(body: bytes | None, *, required: bool = True) -> dict[str, Any]:
-    """The body as a JSON object; 400 when it is missing, too large, not JSON or not an object."""
+    """The body as a JSON object; 400 when it is missing, not JSON, nested too deep or not an object; 413 when
+    it is larger than MAX_BODY_BYTES."""
     if not body or not body.strip():
         if required:
             raise bad_input("body", "is required (a JSON object)")
         return {}
-    if len(body) > MAX_BODY_BYTES:
-        raise bad_input("body", f"is larger than {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise bad_input("body", f"is not valid JSON{where}") from None
+        data = parse_json(body, "body", max_bytes=MAX_BODY_BYTES)
+    except TooLarge as exc:
+        raise ApiError(413, "body_too_large", str(exc), field="body") from None
+    except SpecError as exc:
+        raise bad_input(exc.field, exc.reason) from None
     if not isinstance(data, dict):
         raise bad_input("body", "must be a JSON object")
-    check_no_metacharacters(data)
     return data
 
 
-def check_no_metacharacters(value: Any, path: str = "") -> None:
-    """400 naming the first string (or key) that carries a PowerShell metacharacter or a control character."""
-    if isinstance(value, str):
-        found = _METACHARACTERS.search(value)
-        if found:
-            char = found.group()
-            shown = repr(char) if char.isprintable() else f"U+{ord(char):04X}"
-            raise bad_input(path or "body", f"must not contain {shown} (PowerShell metacharacter or control character)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            check_no_metacharacters(str(key), where)
-            check_no_metacharacters(item, where)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_no_metacharacters(item, f"{path}[{index}]")
-
-
 def tenant_domain(value: str, field: str = "tenant") -> str:
-    """A tenant domain from a route: lower case, DNS rules."""
-    check_no_metacharacters(value, field)
+    """A tenant domain from a route: lower case, DNS rules, NFKC-stable."""
     try:
+        if isinstance(value, str):
+            check_name_text(value, field)
         return normalize_domain(value, field)
     except SpecError as exc:
         raise bad_input(exc.field, exc.reason) from None
 
 
 def instance_id(value: str, field: str = "id") -> str:
-    if not isinstance(value, str) or not _INSTANCE_ID.match(value):
+    if not isinstance(value, str) or not _INSTANCE_ID.fullmatch(value):
         raise bad_input(field, "is not an instance id (letters, digits, '.', '_', ':' and '-')")
     return value
 
 
-@dataclass(frozen=True)
-class OnboardingRequest:
-    spec: dict[str, Any]  # TenantSpec.to_dict(): secrets by reference only
-    requested_by: str | None
-
-
-def onboarding(tenant: str, body: bytes | None, principal: str | None) -> OnboardingRequest:
-    """`POST /api/tenants/{tenant}/onboarding`: the validated TenantSpec and who asks for it."""
+def registration(tenant: str, body: bytes | None) -> Any:
+    """`PUT /api/tenants/{tenant}`: the operator's TenantSpec for the tenant the route names."""
+    from pushproxy.secrets import namespace_problem
     from pushproxy.spec import TenantSpec
 
     domain = tenant_domain(tenant)
     data = parse_json_object(body)
-    # `requested_by` rides along with the spec but is not part of it.
-    who = requested_by(data, principal)
-    data = {k: v for k, v in data.items() if k != "requested_by"}
     if "tenant_domain" not in data:
-        # The route names the tenant; a body without it is about the same tenant.
-        data = {"tenant_domain": domain, **data}
+        data = {"tenant_domain": domain, **data}  # the route names the tenant
     try:
         spec = TenantSpec.from_dict(data)
     except SpecError as exc:
         raise bad_input(exc.field, exc.reason) from None
     if spec.tenant_domain != domain:
         raise bad_input("tenant_domain", f"is {spec.tenant_domain}, but the route names {domain}")
-    return OnboardingRequest(spec=spec.to_dict(), requested_by=who)
+    from pushproxy.bindings import bindings
+
+    for binding in bindings(spec):
+        problem = namespace_problem(binding.ref, domain)
+        if problem:
+            raise bad_input(binding.field, problem)
+    return spec
+
+
+@dataclass(frozen=True)
+class OnboardingRequest:
+    comment: str | None
+
+
+def onboarding(body: bytes | None) -> OnboardingRequest:
+    """`POST /api/tenants/{tenant}/onboarding`: what the requester may choose (ONBOARDING_REQUEST_FIELDS)."""
+    data = parse_json_object(body, required=False)
+    for key in data:
+        if key not in ONBOARDING_REQUEST_FIELDS:
+            raise bad_input(str(key), "is not something an onboarding request chooses: the tenant's connection, "
+                            "secrets, approval and remediation are its registration (PUT /api/tenants/{tenant}, "
+                            "operator only); a request carries only comment")
+    try:
+        return OnboardingRequest(comment=comment(data.get("comment")))
+    except SpecError as exc:
+        raise bad_input(exc.field, exc.reason) from None
+
+
+def onboardings_query(params: Any) -> tuple[str | None, int, int]:
+    """`GET /api/onboardings?status=…&limit=…&offset=…`: (status or None, limit, offset)."""
+    unknown = sorted(set(params) - {"status", "limit", "offset", "code"})
+    if unknown:
+        raise bad_input(unknown[0], "unknown query parameter (expected status, limit, offset)")
+    status = params.get("status")
+    if status is not None:
+        match = [s for s in RUNTIME_STATUSES if s.lower() == str(status).lower()]
+        if not match:
+            raise bad_input("status", f"must be one of {', '.join(RUNTIME_STATUSES)}")
+        status = match[0]
+    return status, _int(params.get("limit"), "limit", 50, 1, MAX_PAGE), _int(params.get("offset"), "offset", 0, 0, 10**6)
+
+
+def _int(value: Any, field: str, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,7}", value):
+        raise bad_input(field, "must be a whole number")
+    number = int(value)
+    if not low <= number <= high:
+        raise bad_input(field, f"must be between {low} and {high}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -113,16 +141,15 @@ class ApprovalRequest:
 
 
 def _name(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise bad_input(field, "must be a non-empty string")
-    if len(value) > MAX_NAME:
-        raise bad_input(field, f"must be at most {MAX_NAME} characters")
-    check_no_metacharacters(value, field)
-    return value.strip()
+    """A person's name in canonical form (NFKC, case-folded; invisible and bidirectional characters refused)."""
+    try:
+        return canonical_principal(value, field)
+    except PrincipalError as exc:
+        raise bad_input(field, str(exc).partition(": ")[2] or str(exc)) from None
 
 
 def approval(body: bytes | None, principal: str | None) -> ApprovalRequest:
-    """`POST /api/onboardings/{id}/approval`: the decision, and the approver (the App Service principal first)."""
+    """`POST /api/onboardings/{id}/approval`: the decision, made by the authenticated `principal`."""
     data = parse_json_object(body)
     unknown = sorted(set(data) - {"decision", "comment", "approver", "state_hash"})
     if unknown:
@@ -133,29 +160,18 @@ def approval(body: bytes | None, principal: str | None) -> ApprovalRequest:
     decision = data.get("decision")
     if decision not in DECISIONS:
         raise bad_input("decision", "must be approve or reject")
-    comment = data.get("comment")
-    if comment is not None:
-        if not isinstance(comment, str):
-            raise bad_input("comment", "must be a string or null")
-        if len(comment) > MAX_COMMENT:
-            raise bad_input("comment", f"must be at most {MAX_COMMENT} characters")
+    try:
+        note = comment(data.get("comment"))
+    except SpecError as exc:
+        raise bad_input(exc.field, exc.reason) from None
     if principal:
-        # Authentication (App Service Easy Auth) vouches for this header; the body's `approver` can't override it.
+        # The authenticated principal (pushproxy.api.roles) is the approver; a body can't name someone else.
         approver = _name(principal, "X-MS-CLIENT-PRINCIPAL-NAME")
-    elif "approver" in data:
-        approver = _name(data["approver"], "approver")
+        if data.get("approver") is not None and _name(data["approver"], "approver") != approver:
+            raise bad_input("approver", "is the authenticated principal; a decision can't be made in another's name")
     else:
-        raise bad_input("approver", "is required when the request carries no authenticated principal")
-    return ApprovalRequest(decision=str(decision), approver=approver, comment=comment, state_hash=state_hash)
-
-
-def requested_by(body: dict[str, Any] | None, principal: str | None) -> str | None:
-    """Who asks for an onboarding: the App Service principal when present, else the body's `requested_by`."""
-    if principal:
-        return _name(principal, "X-MS-CLIENT-PRINCIPAL-NAME")
-    if body and body.get("requested_by") is not None:
-        return _name(body["requested_by"], "requested_by")
-    return None
+        raise ApiError(403, "unauthenticated", "no authenticated principal: a decision needs an approver")
+    return ApprovalRequest(decision=str(decision), approver=approver, comment=note, state_hash=state_hash)
 
 
 def verification_request(body: bytes | None) -> list[str] | None:

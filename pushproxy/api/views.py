@@ -104,10 +104,37 @@ def fleet_view(
 def tenant_view(
     tenant: TenantRecord, verification: VerificationRecord | None, onboardings: list[OnboardingRecord]
 ) -> dict[str, Any]:
-    """`GET /api/tenants/{tenant}`: the row, plus the spec (secrets by reference), findings and onboarding history."""
+    """`GET /api/tenants/{tenant}`: the row, plus the registration (secrets by reference, where each is read from
+    and which hosts it is bound to; never a value), findings and onboarding history."""
     return {
         **tenant_row(tenant, verification),
         "spec": tenant.spec,
+        "registered_by": tenant.registered_by,
+        "registered_at": _iso(tenant.registered_at),
+        "secrets": secret_bindings_view(tenant),
         "verification": verification.to_dict() if verification else None,
         "onboardings": [o.to_dict() for o in onboardings],
     }
+
+
+def secret_bindings_view(tenant: TenantRecord) -> list[dict[str, Any]]:
+    """Each secret reference of a registration: the field, the reference, where it is read from, and its hosts."""
+    from pushproxy.bindings import bindings
+    from pushproxy.errors import SpecError
+    from pushproxy.secrets import resolved_name
+    from pushproxy.spec import TenantSpec
+
+    try:
+        spec = TenantSpec.from_dict(tenant.spec)
+    except SpecError:
+        return []  # a stored spec the current rules refuse: the tenant's row says so when it is verified
+    return [{"field": b.field, "ref": b.ref, "reads": resolved_name(b.ref, spec.tenant_domain),
+             "bound_to": sorted(b.hosts)} for b in bindings(spec)]
+
+
+def onboarding_row(status: Any) -> dict[str, Any]:
+    """One line of `GET /api/onboardings`: the instance, its tenant, runtime status and our phase."""
+    view = onboarding_view(status)
+    output = view["output"] if isinstance(view["output"], dict) else {}
+    return {key: view[key] for key in ("id", "tenant", "runtime_status", "phase", "requested_by", "remediation",
+                                       "created", "last_updated")} | {"outcome": output.get("outcome")}

@@ -30,7 +30,7 @@ from pushproxy.exchange.endpoint import AUTH_METHODS, ExchangeEndpoint
 from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.exchange.session import ExchangeSession
 from pushproxy.exchange.transport import describe_offer, probe_offered_auth
-from pushproxy.secrets import resolve_secret
+from pushproxy.secrets import OWN, resolve_secret, tenant_scope
 from pushproxy.spec import validate_domain
 
 PASSWORD_VARIABLE = "PUSHPROXY_EXCHANGE_PASSWORD"
@@ -68,7 +68,8 @@ def register(sub: Any) -> None:
 def _password(user: str | None) -> str | None:
     try:
         # Through the secrets module: an env: reference, like every other secret of the product.
-        return resolve_secret(f"env:{PASSWORD_VARIABLE}")
+        # The local operator's own variable, not a tenant's: outside any tenant namespace.
+        return resolve_secret(f"env:{PASSWORD_VARIABLE}", OWN)
     except SecretError:
         pass
     if user is None:
@@ -103,7 +104,9 @@ def _from_spec(args: argparse.Namespace) -> tuple[ExchangeEndpoint, str | None, 
 
     spec = load_spec(args.spec)
     endpoint = spec.exchange
-    password = resolve_secret(endpoint.password_ref) if endpoint.password_ref else None
+    # The spec file is the local operator's own: its secrets go to its own endpoint, within its tenant's namespace.
+    password = resolve_secret(endpoint.password_ref, spec.tenant_domain) if endpoint.password_ref else None
+    args.secret_scope = spec.tenant_domain
     realm = (args.realm or spec.tenant_domain).lower()
     return endpoint, password, realm, getattr(args, "tenant_id", None) or spec.tenant_id
 
@@ -126,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
             f"{exc.reason} (taken from {'the spec' if args.spec else 'the user or the endpoint'}: {realm!r}); "
             "give the tenant domain with --realm, e.g. --realm fabrikam.com",
         ) from None
-    return _inspect(args, endpoint, password, realm, tenant_id, time.monotonic())
+    with tenant_scope(getattr(args, "secret_scope", None) or OWN):  # a keytab is resolved inside the session
+        return _inspect(args, endpoint, password, realm, tenant_id, time.monotonic())
 
 
 def _from_options(args: argparse.Namespace) -> tuple[ExchangeEndpoint, str | None, str, str | None]:

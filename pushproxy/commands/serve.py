@@ -103,6 +103,18 @@ def resolve_setting_reference(value: str) -> str:
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise SpecError("--port", "must be between 0 and 65535")
+    # Roles on one machine come from PUSHPROXY_ROLES_FILE (pushproxy.api.roles); X-MS-CLIENT-PRINCIPAL, which only
+    # App Service can vouch for, is ignored here. The reverse proxy in front sets X-MS-CLIENT-PRINCIPAL-NAME.
+    os.environ["PUSHPROXY_ROLE_SOURCE"] = "file"
+    import logging
+
+    access = logging.getLogger("pushproxy.serve.access")
+    if not access.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
     from pushproxy.local import LocalHost, default_database_path
 
     if args.app:

@@ -7,6 +7,7 @@ keytab (base64, behind `keytab_ref`) can stand in for the password; with neither
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,11 +22,14 @@ TlsMode = Literal["system", "ca_bundle", "pinned"]
 AUTH_METHODS: tuple[str, ...] = ("negotiate", "ntlm", "kerberos", "basic")
 TLS_MODES: tuple[str, ...] = ("system", "ca_bundle", "pinned")
 
+# Every pattern is used with re.fullmatch: `$` would let a trailing line break through.
 # A DNS name or NetBIOS name: letters, digits, hyphen, dots. Nothing PowerShell could read as syntax.
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$")
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-# user@REALM, DOMAIN\user or a bare name; no control characters, no whitespace at the ends.
-_USER = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+_HOST_NAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# The account goes into the HTTP authentication exchange (Basic, NTLM, Kerberos), never into PowerShell; still,
+# only what account names hold: DOMAIN\user, user@realm or a bare name, from letters, digits, `.`, `_`, `-` and
+# `$` (a computer account), with no space, quote, `;` or control character.
+_USER = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}\\)?[A-Za-z0-9_][A-Za-z0-9_.$-]{0,103}(?:@[A-Za-z0-9_][A-Za-z0-9_.-]{0,252})?")
 
 
 def _fail(prefix: str, name: str, reason: str) -> SpecError:
@@ -45,7 +49,8 @@ class TlsSettings:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, field_prefix: str = "tls") -> TlsSettings:
-        d = d or {}
+        if d is None:
+            d = {}
         if not isinstance(d, Mapping):
             raise SpecError(field_prefix, "must be an object with mode, ca_bundle, pinned_sha256")
         # A stray `"verify": false` ignored would look as if it had switched verification off: refuse it.
@@ -54,7 +59,8 @@ class TlsSettings:
             raise _fail(field_prefix, unknown[0], "unknown field")
         mode = d.get("mode", "system")
         if mode not in TLS_MODES:
-            raise _fail(field_prefix, "mode", f"must be one of {', '.join(TLS_MODES)}, not {mode!r}")
+            # The value is not shown: a password pasted into the wrong field must not be printed back.
+            raise _fail(field_prefix, "mode", f"must be one of {', '.join(TLS_MODES)}")
         ca_bundle = d.get("ca_bundle") or None
         pin = d.get("pinned_sha256") or None
         if mode == "ca_bundle":
@@ -66,7 +72,7 @@ class TlsSettings:
             if not isinstance(pin, str):
                 raise _fail(field_prefix, "pinned_sha256", "a SHA-256 fingerprint is required when mode is pinned")
             pin = pin.replace(":", "").strip().lower()
-            if not _SHA256_HEX.match(pin):
+            if not _SHA256_HEX.fullmatch(pin):
                 raise _fail(field_prefix, "pinned_sha256", "must be 64 hex digits (colons allowed)")
         elif pin is not None:
             raise _fail(field_prefix, "pinned_sha256", f"only allowed when mode is pinned (mode is {mode})")
@@ -141,7 +147,8 @@ class ExchangeEndpoint:
         url = _validate_url(d.get("url"), p, "url")
         auth = d.get("auth", "negotiate")
         if auth not in AUTH_METHODS:
-            raise _fail(p, "auth", f"must be one of {', '.join(AUTH_METHODS)}, not {auth!r}")
+            # The value is not shown: a password pasted into the wrong field must not be printed back.
+            raise _fail(p, "auth", f"must be one of {', '.join(AUTH_METHODS)}")
         https = urlsplit(url).scheme == "https"
         if auth == "basic" and not https:
             # Basic has no message encryption: over http the password would cross the wire in clear.
@@ -149,8 +156,9 @@ class ExchangeEndpoint:
 
         username = d.get("username")
         password_ref = d.get("password_ref")
-        if username is not None and (not isinstance(username, str) or not _USER.match(username) or username != username.strip()):
-            raise _fail(p, "username", "must be a non-empty name without control characters or surrounding spaces")
+        if username is not None and (not isinstance(username, str) or not _USER.fullmatch(username)):
+            raise _fail(p, "username", "must be an account name: DOMAIN\\user, user@realm or a bare name (letters, "
+                        "digits, '.', '_', '-'; no space, quote, ';' or control character)")
         if password_ref is not None and not is_secret_ref(password_ref):
             # Say why without echoing the value: it may be a password pasted in the wrong place.
             raise _fail(p, "password_ref", bad_ref_reason(password_ref, "password"))
@@ -159,7 +167,7 @@ class ExchangeEndpoint:
             if auth != "kerberos":
                 raise _fail(p, "keytab_ref", f"only for kerberos auth (auth is {auth})")
             if not is_secret_ref(keytab_ref):
-                raise _fail(p, "keytab_ref", "must be a secret reference (env:NAME, file:NAME or keyvault:NAME) to the base64 of a keytab")
+                raise _fail(p, "keytab_ref", bad_ref_reason(keytab_ref, "keytab") + " (to the base64 of a keytab)")
             if password_ref is not None:
                 raise _fail(p, "keytab_ref", "give password_ref or keytab_ref, not both")
         if auth != "kerberos":  # Kerberos may use the ticket cache; the others need both
@@ -170,6 +178,8 @@ class ExchangeEndpoint:
         elif (password_ref or keytab_ref) and not username:
             raise _fail(p, "username", "required with password_ref or keytab_ref: the Kerberos principal, e.g. svc-push@CONTOSO.COM")
 
+        if d.get("tls") is not None and not isinstance(d.get("tls"), Mapping):
+            raise _fail(p, "tls", "must be an object with mode, ca_bundle, pinned_sha256 (e.g. {\"mode\": \"system\"})")
         tls = TlsSettings.from_dict(d.get("tls"), f"{p}.tls" if p else "tls")
         if not https and tls.mode != "system":
             raise _fail(p, "tls.mode", "TLS settings apply to https URLs only")
@@ -178,12 +188,13 @@ class ExchangeEndpoint:
         connect_timeout = _seconds(d.get("connect_timeout_s", 30.0), p, "connect_timeout_s", 0.1, 600)
         deadline = _seconds(d.get("call_deadline_s", 300.0), p, "call_deadline_s", 0.1, 86400)
 
-        servers_raw = d.get("servers") or ()
+        servers_raw = d.get("servers")
+        servers_raw = () if servers_raw is None else servers_raw
         if isinstance(servers_raw, str) or not isinstance(servers_raw, list | tuple):
             raise _fail(p, "servers", "must be a list of server names")
         servers: list[str] = []
         for i, name in enumerate(servers_raw):
-            if not isinstance(name, str) or not _HOST_NAME.match(name):
+            if not isinstance(name, str) or not _HOST_NAME.fullmatch(name):
                 raise _fail(p, f"servers[{i}]", "must be a server name or FQDN (letters, digits, '-', '.')")
             servers.append(name)
         if len({s.lower() for s in servers}) != len(servers):
@@ -221,6 +232,8 @@ class ExchangeEndpoint:
 def _validate_url(value: Any, prefix: str, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(prefix, name, "required: an http(s) URL such as https://mail.contoso.com/PowerShell")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        raise _fail(prefix, name, "must not contain spaces, line breaks or control characters")
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -231,7 +244,7 @@ def _validate_url(value: Any, prefix: str, name: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise _fail(prefix, name, "must not carry a user name or password (use username and password_ref)")
     host = parts.hostname or ""
-    if not host or not (_HOST_NAME.match(host) or _is_ip(host)):
+    if not host or not (_HOST_NAME.fullmatch(host) or _is_ip(host)):
         raise _fail(prefix, name, "needs a valid host name")
     if parts.query or parts.fragment:
         raise _fail(prefix, name, "must not have a query or fragment")
@@ -253,8 +266,8 @@ def _is_ip(host: str) -> bool:
 
 
 def _seconds(value: Any, prefix: str, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # value != value: NaN
-        raise _fail(prefix, name, "must be a number of seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):  # NaN, Infinity
+        raise _fail(prefix, name, "must be a finite number of seconds")
     if not low <= value <= high:
         raise _fail(prefix, name, f"must be between {low:g} and {high:g} seconds")
     return float(value)

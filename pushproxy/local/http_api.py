@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -68,6 +70,35 @@ def client_binding(base_url: str, task_hub: str) -> dict[str, Any]:
     }
 
 
+access_log = logging.getLogger("pushproxy.serve.access")
+# Larger than any body the app accepts (it answers 413 itself for those), so aiohttp's own text/plain 413 is never
+# what a caller sees below this; above it the middleware turns aiohttp's answer into the error shape.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+@web.middleware
+async def access_and_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """One log line per request (method, path without the query string, status, duration; never the body, the
+    query's codes or the headers), and aiohttp's own errors (413, 405) in the `{"error"}` shape."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status < 400:
+            raise
+        code = {413: "body_too_large", 404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
+        message = "the request body is too large" if exc.status == 413 else exc.reason
+        return web.json_response({"error": {"code": code, "message": message}}, status=exc.status)
+    finally:
+        # request.path: decoded path only, no query string (where `code=` keys travel). %r keeps a control
+        # character in a path from forging a second log line.
+        access_log.info("%s %r %d %.1fms", request.method, request.path, status, (time.perf_counter() - started) * 1000)
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     # ExceptionMessage is what the SDK client reads on a 400 from start_new.
     return web.json_response({"error": {"code": code, "message": message}, "ExceptionMessage": message}, status=status)
@@ -109,12 +140,14 @@ class LocalFunctionsServer:
             trigger = _trigger_binding(fn)
             methods = {str(m).upper() for m in trigger.get("methods") or []}
             self._routes.append((_route_regex(str(trigger.get("route") or fn.name)), fn, methods))
+        # As ASP.NET Core routing orders them in the Functions host: a catch-all (`{*rest}`) after every other route.
+        self._routes.sort(key=lambda route: "{*" in str(_trigger_binding(route[1]).get("route") or ""))
         self._timer_tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
     def make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[access_and_errors], client_max_size=MAX_REQUEST_BYTES)
         for prefix in (WEBHOOK_PREFIX, RPC_PREFIX):
             app.router.add_post(prefix + "/orchestrators/{name}", self.start_instance)
             app.router.add_post(prefix + "/orchestrators/{name}/{instance_id}", self.start_instance)
@@ -186,12 +219,15 @@ class LocalFunctionsServer:
 
     async def http_trigger(self, request: web.Request) -> web.StreamResponse:
         path = request.path[len(self.route_prefix) :].lstrip("/")
+        refused_method = False
         for regex, fn, methods in self._routes:
             match = regex.match(path)
             if match is None:
                 continue
             if methods and request.method.upper() not in methods:
-                return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
+                # Another function may serve the same route with this method (GET and PUT tenants/{tenant}).
+                refused_method = True
+                continue
             body = await request.read()
             req = func.HttpRequest(
                 method=request.method,
@@ -208,6 +244,8 @@ class LocalFunctionsServer:
                 print(f"pushproxy serve: function {fn.name!r} raised {type(exc).__name__}", file=sys.stderr, flush=True)
                 return _error(500, "FunctionError", f"function {fn.name!r} failed ({type(exc).__name__})")
             return _to_response(result)
+        if refused_method:
+            return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
         return _error(404, "NotFound", f"no HTTP function serves {request.path}")
 
     async def _run_timer(self, fn: RegisteredFunction, schedule: Schedule) -> None:

@@ -30,8 +30,18 @@ from pushproxy.spec import TenantSpec
 TENANT_DOMAIN = "fabrikam.com"
 TENANT_ID = "11111111-2222-3333-4444-555555555555"
 EXCHANGE_USER = "admin@fabrikam.com"
-EXCHANGE_PASSWORD_ENV = "PUSHPROXY_DEMO_EXCHANGE_PASSWORD"
-GRAPH_SECRET_ENV = "PUSHPROXY_DEMO_GRAPH_SECRET"
+# The names the demo's spec gives (env:EXCHANGE_PASSWORD); the variables are in the tenant's namespace
+# (pushproxy.secrets: PUSHPROXY_FABRIKAM_COM___EXCHANGE_PASSWORD).
+EXCHANGE_PASSWORD_ENV = "EXCHANGE_PASSWORD"
+GRAPH_SECRET_ENV = "GRAPH_SECRET"
+
+
+def secret_environment(secret: dict[str, Any]) -> dict[str, str]:
+    """The environment variables behind the demo spec's env: references, in the demo tenant's namespace."""
+    from pushproxy.secrets import tenant_env_name
+
+    return {tenant_env_name(TENANT_DOMAIN, EXCHANGE_PASSWORD_ENV): secret["password"],
+            tenant_env_name(TENANT_DOMAIN, GRAPH_SECRET_ENV): secret["client_secret"]}
 DEMO_AUTH = "basic"  # over HTTPS; see DEMO_AUTH_ASSUMPTION
 DEMO_AUTH_ASSUMPTION = (
     "Exchange's /PowerShell accepts only Kerberos by default. This demo has no KDC, so it assumes the admin ran "
@@ -213,8 +223,7 @@ def run_demo(console: Console, wait_s: float = 3.0, keep: bool = False) -> int:
         console.print(f"Authentication:    Basic over HTTPS. {DEMO_AUTH_ASSUMPTION}")
         console.print(f"Graph stand-in:    {graph.origin}  (the probe checks the tenant's keys there)")
         # Secrets live only in this process's environment; the spec names them.
-        os.environ[EXCHANGE_PASSWORD_ENV] = secret["password"]
-        os.environ[GRAPH_SECRET_ENV] = secret["client_secret"]
+        os.environ.update(secret_environment(secret))
         # The demo never writes to a real registry.
         os.environ["PUSHPROXY_REGISTRY_PATH"] = str(workdir / "registry.sqlite")
         spec = demo_spec(exchange, graph, secret["client_id"], wait_s)

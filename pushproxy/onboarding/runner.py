@@ -70,12 +70,26 @@ def start_or_resume(
     status = host.get_status(instance_id, show_history=False)
     if status and runtime_of(status) in ACTIVE:
         return instance_id, True
+    # On one machine the local operator's spec is the registration: register it, then start with it. The
+    # activities present its secrets only to the hosts it names (pushproxy.bindings).
+    register_locally(spec, requested_by)
     host.start_new(
         "onboarding",
         instance_id,
         {"spec": spec.to_dict(), "requested_by": requested_by, "remediation": remediation},
     )
     return instance_id, False
+
+
+def register_locally(spec: TenantSpec, operator: str | None) -> None:
+    """Write `spec` as the tenant's registration in this machine's registry (the local operator's)."""
+    from pushproxy.registry import open_registry
+
+    registry = open_registry()
+    try:
+        registry.register_tenant(spec.to_dict(), operator)
+    finally:
+        registry.close()
 
 
 Decider = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -150,8 +164,10 @@ def dry_run(spec: TenantSpec) -> tuple[OnboardingPlan, dict[str, Any], dict[str,
     from pushproxy.onboarding import steps
 
     payload = {"spec": spec.to_dict()}
-    exchange = steps.discover_exchange(payload)
-    tenant = asyncio.run(steps.discover_tenant(payload))
+    # The operator's own spec file, in this process: it binds its secrets for the dry run, without registering.
+    with steps.operator_registration(spec):
+        exchange = steps.discover_exchange(payload)
+        tenant = asyncio.run(steps.discover_tenant(payload))
     for result in (exchange, tenant):
         if not result.get("ok"):
             raise PushProxyError(result["error"]["message"])

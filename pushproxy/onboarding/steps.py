@@ -9,6 +9,7 @@ Secrets are resolved here, in the activity, and never leave it.
 from __future__ import annotations
 
 import base64
+import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import Any
 from pushproxy.errors import SpecError
 from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.outcome import ok
-from pushproxy.secrets import resolve_secret
+from pushproxy.secrets import resolve_secret, tenant_scope
 from pushproxy.spec import TenantSpec
 
 log = logging.getLogger("pushproxy.onboarding")
@@ -33,14 +34,77 @@ def spec_of(payload: Any) -> TenantSpec:
 # ----------------------------------------------------------------------------------------------- Exchange
 
 
+# A dry run in the operator's own CLI process: their spec file binds its secrets, nothing is registered.
+_OPERATOR_SPEC: contextvars.ContextVar[TenantSpec | None] = contextvars.ContextVar("pushproxy_operator_spec", default=None)
+
+
+@contextmanager
+def operator_registration(spec: TenantSpec) -> Iterator[None]:
+    """Within this block (this thread or task), `spec` is its tenant's registration: the local operator's spec
+    file for `onboard --dry-run`. Never used by an activity, whose registration is the registry's."""
+    token = _OPERATOR_SPEC.set(spec)
+    try:
+        yield
+    finally:
+        _OPERATOR_SPEC.reset(token)
+
+
+def registration_of(domain: str) -> TenantSpec | None:
+    """The operator's registration of `domain`, read from the registry now (not from the activity's input)."""
+    from pushproxy.registry import shared_registry
+
+    local = _OPERATOR_SPEC.get()
+    if local is not None and local.tenant_domain == domain:
+        return local
+
+    record = shared_registry().get_tenant(domain)
+    return TenantSpec.from_dict(record.spec) if record is not None and record.spec else None
+
+
+def bound_secret(spec: TenantSpec, side: str, ref: str, host: str) -> str:
+    """The secret `ref` names, only if the tenant's registration binds it to `host` (pushproxy.bindings), resolved
+    within the tenant's namespace. SecretError (naming no value) otherwise, before anything is sent."""
+    from pushproxy.bindings import check_presentation
+
+    check_presentation(registration_of(spec.tenant_domain), spec.tenant_domain, side, ref, host)
+    return resolve_secret(ref, spec.tenant_domain)
+
+
+def _exchange_secrets(spec: TenantSpec, host: str) -> str | None:
+    from pushproxy.bindings import EXCHANGE
+
+    if spec.exchange.keytab_ref:  # resolved by the Kerberos module inside the session, within tenant_scope
+        from pushproxy.bindings import check_presentation
+
+        check_presentation(registration_of(spec.tenant_domain), spec.tenant_domain, EXCHANGE, spec.exchange.keytab_ref, host)
+    return bound_secret(spec, EXCHANGE, spec.exchange.password_ref, host) if spec.exchange.password_ref else None
+
+
 @contextmanager
 def exchange_session(spec: TenantSpec) -> Iterator[Any]:
     """One runspace pool for the whole step (one NTLM handshake)."""
     from pushproxy.exchange.session import ExchangeSession
 
-    password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
-    with ExchangeSession(spec.exchange, password) as session:
+    password = _exchange_secrets(spec, spec.exchange.host)
+    with tenant_scope(spec.tenant_domain), ExchangeSession(spec.exchange, password) as session:
         yield session
+
+
+def tenant_client(spec: TenantSpec) -> Any:
+    """A TenantClient for the spec, its credential resolved only if the registration binds it to the authority."""
+    from urllib.parse import urlsplit
+
+    from pushproxy.bindings import GRAPH, GRAPH_REF_FIELDS, check_presentation
+    from pushproxy.tenant.client import TenantClient
+
+    host = urlsplit(spec.graph.authority).hostname or ""
+    registration = registration_of(spec.tenant_domain)
+    for name in GRAPH_REF_FIELDS:
+        ref = getattr(spec.graph, name)
+        if ref:
+            check_presentation(registration, spec.tenant_domain, GRAPH, ref, host)
+    with tenant_scope(spec.tenant_domain):
+        return TenantClient(spec.graph, spec.tenant_id)
 
 
 def _discover(session: Any, spec: TenantSpec) -> ExchangeDiscovery:
@@ -146,12 +210,16 @@ def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
 
 def restart_health_manager(payload: dict[str, Any]) -> dict[str, Any]:
     """Restart MSExchangeHM through the server's Windows PowerShell endpoint (the Exchange endpoint can't)."""
+    from urllib.parse import urlsplit
+
     from pushproxy import exchange as client
 
     spec = spec_of(payload)
     server = str(payload["server"])
-    password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
-    client.restart_health_manager(spec.exchange, password, server)
+    host = urlsplit(spec.exchange.windows_powershell_url_for(server)).hostname or ""
+    password = _exchange_secrets(spec, host)
+    with tenant_scope(spec.tenant_domain):
+        client.restart_health_manager(spec.exchange, password, server)
     return ok({"server": server}, "restarted")
 
 
@@ -171,9 +239,7 @@ def run_probe(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _with_tenant(spec: TenantSpec, work: Callable[[Any], Any]) -> Any:
-    from pushproxy.tenant.client import TenantClient
-
-    client = TenantClient(spec.graph, spec.tenant_id)
+    client = tenant_client(spec)
     try:
         return await work(client)
     finally:
@@ -260,19 +326,26 @@ def record_onboarding(payload: dict[str, Any]) -> dict[str, Any]:
     registry = open_registry()
     try:
         registry.record_onboarding(record)
+        # Only a run that ended done (every change approved, or nothing to change) touches the tenant's record, and
+        # never its registration (the spec, approvers, policies): a rejected, timed-out, blocked or failed run
+        # changes nothing but its own run record.
         previous = registry.get_tenant(spec.tenant_domain)
-        onboarded_at = previous.onboarded_at if previous else None
-        if report["outcome"] == "done" and (report.get("probe") or {}).get("succeeded"):
-            onboarded_at = onboarded_at or finished
-        registry.put_tenant(
-            TenantRecord(
-                domain=spec.tenant_domain,
-                spec=spec.to_dict(),
-                onboarded_at=onboarded_at,
-                updated_at=finished,
-                last_onboarding_id=record.instance_id,
+        if report["outcome"] == "done":
+            onboarded_at = previous.onboarded_at if previous else None
+            if (report.get("probe") or {}).get("succeeded"):
+                onboarded_at = onboarded_at or finished
+            registry.put_tenant(
+                TenantRecord(
+                    domain=spec.tenant_domain,
+                    # The registration's own spec; a record made before registrations existed keeps the run's.
+                    spec=previous.spec if previous else spec.to_dict(),
+                    onboarded_at=onboarded_at,
+                    updated_at=finished,
+                    last_onboarding_id=record.instance_id,
+                    registered_by=previous.registered_by if previous else None,
+                    registered_at=previous.registered_at if previous else None,
+                )
             )
-        )
     finally:
         close = getattr(registry, "close", None)
         if callable(close):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from pushproxy.registry.models import (
@@ -71,6 +71,20 @@ class Registry(abc.ABC):
     def put_tenant(self, record: TenantRecord) -> None:
         """Insert or replace a tenant (keyed by its lower-case domain)."""
         self._put(TENANT, record.domain, record.to_dict())
+
+    def register_tenant(self, spec: dict[str, Any], registered_by: str | None) -> tuple[TenantRecord, bool]:
+        """Write the operator's registration (a validated TenantSpec dict), keeping what onboardings recorded
+        (onboarded_at, the last onboarding). Returns (the record, whether the tenant is new)."""
+        now = datetime.now(UTC)
+        previous = self.get_tenant(str(spec["tenant_domain"]))
+        record = TenantRecord(
+            domain=str(spec["tenant_domain"]), spec=spec,
+            onboarded_at=previous.onboarded_at if previous else None, updated_at=now,
+            last_onboarding_id=previous.last_onboarding_id if previous else None,
+            registered_by=registered_by, registered_at=now,
+        )
+        self.put_tenant(record)
+        return record, previous is None
 
     def get_tenant(self, domain: str) -> TenantRecord | None:
         document = self._get(TENANT, normalize_domain(domain))

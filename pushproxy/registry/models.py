@@ -27,7 +27,7 @@ def normalize_domain(value: object, field_name: str = "tenant") -> str:
     if not isinstance(value, str) or not value.strip():
         raise SpecError(field_name, "a tenant domain is required")
     domain = value.strip().lower().rstrip(".")
-    if not _DOMAIN.match(domain):
+    if not _DOMAIN.fullmatch(domain):
         raise SpecError(field_name, f"{value!r} is not a valid domain name")
     return domain
 
@@ -68,7 +68,7 @@ def _check_no_secret_values(value: Any, path: str) -> None:
         for key, item in value.items():
             where = f"{path}.{key}"
             if isinstance(key, str) and _SECRET_KEYS.search(key) and item not in (None, "") and not is_secret_ref(item):
-                raise SpecError(where, "must be a secret reference (env:, file: or keyvault:), not a secret")
+                raise SpecError(where, "must be a secret reference (env:, file:, path: or keyvault:), not a secret")
             _check_no_secret_values(item, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -77,13 +77,22 @@ def _check_no_secret_values(value: Any, path: str) -> None:
 
 @dataclass(frozen=True)
 class TenantRecord:
-    """An onboarded (or onboarding) tenant and the spec it was onboarded with (secrets by reference)."""
+    """A registered tenant: the operator's registration (`spec`, the TenantSpec dict, secrets by reference) and how
+    its onboardings went.
+
+    The spec changes only by a registration (`PUT /api/tenants/{tenant}`, `pushproxy onboard --spec` on one
+    machine); an onboarding changes only `onboarded_at` and `last_onboarding_id`, and only when it was approved and
+    ended done. A record without `registered_at` predates registrations: its spec is the one its last onboarding
+    ran with, and it stands as the registration (migration: README, "Registrations").
+    """
 
     domain: str
     spec: dict[str, Any]
     onboarded_at: datetime | None = None
     updated_at: datetime = field(default_factory=utc_now)
     last_onboarding_id: str | None = None
+    registered_by: str | None = None
+    registered_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domain", normalize_domain(self.domain, "domain"))
@@ -98,6 +107,8 @@ class TenantRecord:
             "onboarded_at": _iso(self.onboarded_at),
             "updated_at": _iso(self.updated_at),
             "last_onboarding_id": self.last_onboarding_id,
+            "registered_by": self.registered_by,
+            "registered_at": _iso(self.registered_at),
         }
 
     @classmethod
@@ -108,6 +119,8 @@ class TenantRecord:
             onboarded_at=_opt_time(data.get("onboarded_at"), "onboarded_at"),
             updated_at=parse_time(data["updated_at"], "updated_at") if data.get("updated_at") else utc_now(),
             last_onboarding_id=data.get("last_onboarding_id"),
+            registered_by=data.get("registered_by"),
+            registered_at=_opt_time(data.get("registered_at"), "registered_at"),
         )
 
 

@@ -27,9 +27,10 @@ CredentialMode = Literal["workload_identity", "certificate", "secret"]
 CREDENTIAL_MODES: tuple[str, ...] = ("workload_identity", "certificate", "secret")
 KeyAction = Literal["added", "removed", "none"]
 
-_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
+# re.fullmatch everywhere: `$` would let a trailing line break through.
+_THUMBPRINT = re.compile(r"[0-9A-F]{40}")
 # Entra client ids are GUIDs; the stand-in also accepts short names, so only refuse what could smuggle syntax.
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -43,7 +44,7 @@ def thumbprint_of(der: bytes) -> str:
 def normalize_thumbprint(value: str, field_name: str = "thumbprint") -> str:
     """Upper-case hex without separators; SpecError when it is not 40 hex digits."""
     cleaned = re.sub(r"[\s:]", "", value or "").upper()
-    if not _THUMBPRINT.match(cleaned):
+    if not _THUMBPRINT.fullmatch(cleaned):
         raise SpecError(field_name, "must be 40 hexadecimal digits (the SHA-1 thumbprint)")
     return cleaned
 
@@ -121,7 +122,7 @@ class GraphCredentialSpec:
     def __post_init__(self) -> None:
         if self.mode not in CREDENTIAL_MODES:
             raise SpecError("mode", f"must be one of {', '.join(CREDENTIAL_MODES)}")
-        if not isinstance(self.client_id, str) or not _CLIENT_ID.match(self.client_id):
+        if not isinstance(self.client_id, str) or not _CLIENT_ID.fullmatch(self.client_id):
             raise SpecError("client_id", "must be the application (client) id")
         for name in ("secret_ref", "certificate_ref", "certificate_password_ref"):
             value = getattr(self, name)
@@ -132,7 +133,7 @@ class GraphCredentialSpec:
             raise SpecError("secret_ref", "is required when mode is 'secret'")
         if self.mode == "certificate" and not self.certificate_ref:
             raise SpecError("certificate_ref", "is required when mode is 'certificate'")
-        if self.managed_identity_client_id is not None and not _CLIENT_ID.match(self.managed_identity_client_id):
+        if self.managed_identity_client_id is not None and not _CLIENT_ID.fullmatch(self.managed_identity_client_id):
             raise SpecError("managed_identity_client_id", "must be the managed identity's client id")
         for name in ("authority", "graph_url"):
             url = getattr(self, name)
@@ -140,6 +141,15 @@ class GraphCredentialSpec:
             # azure-identity refuses a non-https authority; Graph tokens must never travel in clear.
             if parts is None or parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
                 raise SpecError(name, "must be an https URL without query or fragment")
+            if "@" in parts.netloc:
+                # A user:password@ would put a secret into the orchestration input, the registry and the WAL.
+                raise SpecError(name, "must not carry a user name or password (user:password@)")
+            if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+                raise SpecError(name, "must not contain spaces, line breaks or control characters")
+            try:
+                parts.port  # noqa: B018 - a malformed port raises here
+            except ValueError:
+                raise SpecError(name, "has a malformed port") from None
         if self.ca_bundle is not None and (not isinstance(self.ca_bundle, str) or not self.ca_bundle):
             raise SpecError("ca_bundle", "must be a file path")
 

@@ -11,8 +11,12 @@ from tests.api.served import Served
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     # Secrets the specs of test_routes name (values that are not secrets): they resolve, so discovery really
     # connects, to a port that never answers.
-    server = Served(tmp_path_factory.mktemp("serve"),
-                    {"PUSHPROXY_TEST_HUNG_PASSWORD": "not-a-secret", "PUSHPROXY_TEST_HUNG_SECRET": "not-a-secret"})
+    from pushproxy.secrets import tenant_env_name
+
+    env = {tenant_env_name(domain, name): "not-a-secret"
+           for domain in ("fabrikam.com", "adatum.com", "contoso.com", "hung.example", "listed.example")
+           for name in ("PUSHPROXY_TEST_HUNG_PASSWORD", "PUSHPROXY_TEST_HUNG_SECRET")}
+    server = Served(tmp_path_factory.mktemp("serve"), env)
     try:
         yield server
     finally:

@@ -17,19 +17,34 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+OPERATOR = "olivia@provider.example"
+REQUESTER = "alice@provider.example"
+APPROVER = "bob@provider.example"
+ROLES: dict[str, list[str]] = {OPERATOR: ["operator"], REQUESTER: ["requester"], APPROVER: ["approver"],
+                               "carol@provider.example": ["approver"]}
+
+
+def as_(principal: str | None) -> dict[str, str]:
+    """The header an authenticating reverse proxy (or App Service authentication) sets for `principal`."""
+    return {} if principal is None else {"X-MS-CLIENT-PRINCIPAL-NAME": principal}
 
 
 class Served:
     """A running `pushproxy serve` on 127.0.0.1 (port 0), for one test module."""
 
-    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None,
+                 roles: dict[str, list[str]] | None = None) -> None:
         self.workdir = workdir
+        # Who holds which role (pushproxy.api.roles): the local roles file `pushproxy serve` reads.
+        self.roles_path = workdir / "roles.json"
+        self.roles_path.write_text(json.dumps(ROLES if roles is None else roles), encoding="utf-8")
         self.local_db = workdir / "local.sqlite"
         self.registry_path = workdir / "registry.sqlite"
         self.env = {
             **os.environ,
             "PUSHPROXY_REGISTRY_PATH": str(self.registry_path),
             "PUSHPROXY_SECRETS_FILE": str(workdir / "secrets.json"),
+            "PUSHPROXY_ROLES_FILE": str(self.roles_path),
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
@@ -52,8 +67,15 @@ class Served:
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
-    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        return requests.request(method, self.url(path), timeout=30, **kw)
+    def request(self, method: str, path: str, who: str | None = REQUESTER, **kw: Any) -> requests.Response:
+        """A request as `who` (a requester by default; None: no authenticated principal)."""
+        headers = {**as_(who), **kw.pop("headers", {})}
+        return requests.request(method, self.url(path), timeout=30, headers=headers, **kw)
+
+    def register(self, domain: str, spec: dict[str, Any], who: str = OPERATOR) -> requests.Response:
+        """`PUT /api/tenants/{domain}` as the operator."""
+        return self.request("PUT", f"/api/tenants/{domain}", who=who, data=json.dumps(spec),
+                            headers={"Content-Type": "application/json"})
 
     def client_binding(self) -> str:
         from pushproxy.local.http_api import client_binding

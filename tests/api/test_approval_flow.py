@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api.served import Served
+from pushproxy.secrets import tenant_env_name
+from tests.api.served import OPERATOR, Served
 
 PASSWORD_ENV = "PUSHPROXY_TEST_EXCHANGE_PASSWORD"
 ID = "onboarding-fabrikam.com"
@@ -33,7 +34,11 @@ def standins() -> Iterator[tuple[Any, Any]]:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, standins: tuple[Any, Any]) -> Iterator[Served]:
     exchange, graph = standins
-    server = Served(tmp_path_factory.mktemp("serve"), {PASSWORD_ENV: exchange.password, **graph.env()})
+    server = Served(tmp_path_factory.mktemp("serve"),
+                    {tenant_env_name("fabrikam.com", PASSWORD_ENV): exchange.password, **graph.env(domains=("fabrikam.com",))},
+                    roles={OPERATOR: ["operator", "requester"], "alice@provider.example": ["requester", "approver"],
+                           "bob@provider.example": ["approver"], "carol@provider.example": ["approver"],
+                           "dave@provider.example": ["approver"]})
     try:
         yield server
     finally:
@@ -50,11 +55,8 @@ def spec(exchange: Any, graph: Any) -> dict[str, Any]:
     }
 
 
-def post(served: Served, path: str, body: Any, principal: str | None = None) -> requests.Response:
-    headers = {"Content-Type": "application/json"}
-    if principal:
-        headers["X-MS-CLIENT-PRINCIPAL-NAME"] = principal
-    return served.request("POST", path, data=json.dumps(body), headers=headers)
+def post(served: Served, path: str, body: Any, principal: str | None = "alice@provider.example") -> requests.Response:
+    return served.request("POST", path, who=principal, data=json.dumps(body), headers={"Content-Type": "application/json"})
 
 
 def wait_for(served: Served, predicate: Any, path: str = f"/api/onboardings/{ID}", timeout: float = 60) -> dict[str, Any]:
@@ -76,34 +78,41 @@ def awaiting(group: str) -> Any:
 
 def test_onboarding_approved_by_others_then_verified(served: Served, standins: tuple[Any, Any]) -> None:
     exchange, graph = standins
-    started = post(served, "/api/tenants/fabrikam.com/onboarding", spec(exchange, graph), principal="alice@provider.example")
+    registered = served.register("fabrikam.com", spec(exchange, graph))
+    assert registered.status_code == 201, registered.text
+    started = post(served, "/api/tenants/fabrikam.com/onboarding", {"comment": "first onboarding; ticket 42"})
     assert started.status_code == 202, started.text
 
     view = wait_for(served, awaiting("on_premises"))
     assert view["requested_by"] == "alice@provider.example"
     assert {c["kind"] for c in view["plan"]} >= {"ensure_auth_server", "enable_push_proxy"}
 
-    # The requester can't approve, neither through the principal header nor by naming herself in the body.
+    # The requester can't approve, even holding the approver role, nor in another spelling of her name.
     refused = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve"}, principal="alice@provider.example")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "self_approval"
-    refused = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve", "approver": "Alice@Provider.example"})
+    refused = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve"}, principal="ALICE@Provider.example")
     assert refused.status_code == 403
+    # Nobody authenticated: no decision at all.
+    assert post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve", "approver": "bob@provider.example"},
+                principal=None).status_code == 403
     # Approving a plan other than the one waiting is refused.
     stale = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve", "state_hash": "ab" * 16},
                  principal="bob@provider.example")
     assert (stale.status_code, stale.json()["error"]["code"]) == (409, "stale_plan")
-    # The header wins over the body: Bob approves (the plan he read) even if the body names Alice.
+    # The principal decides; a body naming someone else is refused.
+    other = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve", "approver": "carol@provider.example"},
+                 principal="bob@provider.example")
+    assert (other.status_code, other.json()["error"]["field"]) == (400, "approver")
     accepted = post(served, f"/api/onboardings/{ID}/approval",
-                    {"decision": "approve", "approver": "alice@provider.example", "comment": "looks right",
-                     "state_hash": view["awaiting"]["state_hash"]},
+                    {"decision": "approve", "comment": "looks right; go", "state_hash": view["awaiting"]["state_hash"]},
                     principal="bob@provider.example")
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["approver"] == "bob@provider.example"
     assert accepted.json()["group"] == "on_premises"
 
     wait_for(served, awaiting("tenant"))
-    accepted = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve", "approver": "carol@provider.example"})
+    accepted = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve"}, principal="carol@provider.example")
     assert accepted.status_code == 202, accepted.text
 
     done = wait_for(served, lambda v: v["runtime_status"] in ("Completed", "Failed", "Terminated"))
@@ -124,7 +133,7 @@ def test_onboarding_approved_by_others_then_verified(served: Served, standins: t
     assert [a["approver"] for a in tenant["onboardings"][-1]["approvals"]] == ["bob@provider.example", "carol@provider.example"]
 
     # Verification through the API: the freshly onboarded tenant is healthy.
-    verification = post(served, "/api/verifications", {})
+    verification = post(served, "/api/verifications", {}, principal=OPERATOR)
     assert verification.status_code == 202, verification.text
     wait_for(served, lambda v: v["runtime_status"] == "Completed", path="/api/verifications/verification")
     fleet = served.request("GET", "/api/tenants").json()
@@ -139,7 +148,7 @@ def test_onboarding_approved_by_others_then_verified(served: Served, standins: t
 
 def test_a_second_onboarding_after_the_first_finished_is_accepted(served: Served, standins: tuple[Any, Any]) -> None:
     exchange, graph = standins
-    again = post(served, "/api/tenants/fabrikam.com/onboarding", spec(exchange, graph), principal="alice@provider.example")
+    again = post(served, "/api/tenants/fabrikam.com/onboarding", {})
     assert again.status_code == 202, again.text
     # Everything is in place now: the plan is empty, no approval is asked, the probe runs.
     done = wait_for(served, lambda v: v["runtime_status"] == "Completed")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api.served import Served
+from tests.api.served import APPROVER, OPERATOR, REQUESTER, Served
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT_ID = "11111111-2222-3333-4444-555555555555"
@@ -51,8 +51,13 @@ def spec(domain: str, port: int, **changes: Any) -> dict[str, Any]:
     return body
 
 
-def post_json(served: Served, path: str, body: Any, **kw: Any) -> requests.Response:
-    return served.request("POST", path, data=json.dumps(body), headers={"Content-Type": "application/json", **kw.pop("headers", {})}, **kw)
+def post_json(served: Served, path: str, body: Any, who: str | None = REQUESTER, **kw: Any) -> requests.Response:
+    return served.request("POST", path, who=who, data=json.dumps(body),
+                          headers={"Content-Type": "application/json", **kw.pop("headers", {})}, **kw)
+
+
+def put_json(served: Served, path: str, body: Any, who: str | None = OPERATOR) -> requests.Response:
+    return served.request("PUT", path, who=who, data=json.dumps(body), headers={"Content-Type": "application/json"})
 
 
 def error_of(response: requests.Response) -> dict[str, Any]:
@@ -78,20 +83,21 @@ def test_every_http_function_is_in_the_document() -> None:
 
     document = json.loads((REPO / "openapi.json").read_text())
     routes = {f"/{fb._function.get_trigger().route}" for fb in http_api.bp._function_builders}
-    assert routes == set(document["paths"])
+    # The catch-all answers unknown routes with the error shape; it is not a route of the API.
+    assert routes - {"/{*path}"} == set(document["paths"])
 
 
 # --------------------------------------------------------------------------------------------- bad input: 400
 
 
 def test_a_body_that_is_not_json_is_refused(served: Served, silent_port: int) -> None:
-    response = served.request("POST", "/api/tenants/fabrikam.com/onboarding", data=b"{not json")
+    response = served.request("PUT", "/api/tenants/fabrikam.com", who=OPERATOR, data=b"{not json")
     assert response.status_code == 400
     assert error_of(response)["field"] == "body"
 
 
 def test_a_body_that_is_not_an_object_is_refused(served: Served) -> None:
-    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", ["a"])
+    response = put_json(served, "/api/tenants/fabrikam.com", ["a"])
     assert (response.status_code, error_of(response)["field"]) == (400, "body")
 
 
@@ -99,20 +105,23 @@ def test_a_body_that_is_not_an_object_is_refused(served: Served) -> None:
 def test_missing_fields_are_named(served: Served, silent_port: int, missing: str) -> None:
     body = spec("fabrikam.com", silent_port)
     del body[missing]
-    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", body)
+    response = put_json(served, "/api/tenants/fabrikam.com", body)
     assert response.status_code == 400
     assert error_of(response)["field"] == missing
 
 
-@pytest.mark.parametrize("domain", ["fabrikam", "-fabrikam.com", "fab_rikam.com", "a..b.com", "fabrikam.com%0A", "%C3%A3%0Ax.com"])
+@pytest.mark.parametrize("domain", ["fabrikam", "-fabrikam.com", "fab_rikam.com", "a..b.com", "fabrikam.com%0A",
+                                    "%C3%A3%0Ax.com", "fabri%E2%84%AAam.com"])
 def test_a_malformed_domain_in_the_route_is_refused(served: Served, silent_port: int, domain: str) -> None:
-    response = post_json(served, f"/api/tenants/{domain}/onboarding", spec("fabrikam.com", silent_port))
+    response = put_json(served, f"/api/tenants/{domain}", spec("fabrikam.com", silent_port))
     assert response.status_code == 400
     assert error_of(response)["field"] in ("tenant", "tenant_domain")
+    response = post_json(served, f"/api/tenants/{domain}/onboarding", {})
+    assert response.status_code == 400
 
 
 def test_a_body_for_another_tenant_is_refused(served: Served, silent_port: int) -> None:
-    response = post_json(served, "/api/tenants/contoso.com/onboarding", spec("fabrikam.com", silent_port))
+    response = put_json(served, "/api/tenants/contoso.com", spec("fabrikam.com", silent_port))
     assert (response.status_code, error_of(response)["field"]) == (400, "tenant_domain")
 
 
@@ -121,20 +130,18 @@ def test_a_body_for_another_tenant_is_refused(served: Served, silent_port: int) 
     [
         ("exchange.username", "admin$(Remove-Item C:\\)"),
         ("exchange.username", "admin; Disable-PushNotificationProxy"),
-        ("approval.approvers", ["bob`n"]),
-        ("requested_by", "eve|x"),
+        ("exchange.username", "x'; Remove-AuthServer MicrosoftSts'"),
+        ("approval.approvers", ["bob\u200b"]),
     ],
 )
-def test_powershell_metacharacters_are_refused_in_any_string_field(
-    served: Served, silent_port: int, path: str, value: Any
-) -> None:
+def test_bad_strings_are_refused_where_they_go(served: Served, silent_port: int, path: str, value: Any) -> None:
     body = copy.deepcopy(spec("fabrikam.com", silent_port))
     node = body
     *parents, last = path.split(".")
     for p in parents:
         node = node.setdefault(p, {})
     node[last] = value
-    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", body)
+    response = put_json(served, "/api/tenants/fabrikam.com", body)
     assert response.status_code == 400
     assert error_of(response)["field"].startswith(path)
 
@@ -142,7 +149,7 @@ def test_powershell_metacharacters_are_refused_in_any_string_field(
 def test_an_inline_secret_is_refused_without_being_echoed(served: Served, silent_port: int) -> None:
     body = spec("fabrikam.com", silent_port)
     body["exchange"]["password_ref"] = "Sup3rS3cret-value"
-    response = post_json(served, "/api/tenants/fabrikam.com/onboarding", body)
+    response = put_json(served, "/api/tenants/fabrikam.com", body)
     assert response.status_code == 400
     assert "Sup3rS3cret" not in response.text
 
@@ -152,14 +159,85 @@ def test_refused_input_starts_nothing(served: Served) -> None:
     assert not status
 
 
+def test_a_body_over_the_bound_is_413_in_the_error_shape(served: Served) -> None:
+    for size in (70 * 1024, 2 * 1024 * 1024):  # over the app's bound, and over the server's own
+        response = served.request("PUT", "/api/tenants/fabrikam.com", who=OPERATOR, data=b"{" + b" " * size + b"}",
+                                  headers={"Content-Type": "application/json"})
+        assert response.status_code == 413, size
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert error_of(response)["code"] == "body_too_large"
+
+
+# --------------------------------------------------------------------------------------------- roles
+
+
+def test_every_route_but_the_document_needs_a_principal_with_a_role(served: Served, silent_port: int) -> None:
+    calls = [("GET", "/api/tenants"), ("GET", "/api/tenants/fabrikam.com"), ("PUT", "/api/tenants/fabrikam.com"),
+             ("POST", "/api/tenants/fabrikam.com/onboarding"), ("GET", "/api/onboardings"),
+             ("GET", "/api/onboardings/onboarding-fabrikam.com"),
+             ("POST", "/api/onboardings/onboarding-fabrikam.com/approval"), ("POST", "/api/verifications"),
+             ("GET", "/api/verifications/verification")]
+    for who in (None, "mallory@provider.example"):  # nobody authenticated (a function key alone), or no role
+        for method, path in calls:
+            response = served.request(method, path, who=who, data=json.dumps(spec("fabrikam.com", silent_port)))
+            assert response.status_code == 403, (who, method, path, response.text)
+            assert error_of(response)["code"] in ("unauthenticated", "forbidden")
+    assert served.request("GET", "/api/openapi.json", who=None).status_code == 200
+
+
+def test_only_the_operator_registers_and_only_a_requester_starts(served: Served, silent_port: int) -> None:
+    body = spec("listed.example", silent_port)
+    for who in (REQUESTER, APPROVER):
+        assert put_json(served, "/api/tenants/listed.example", body, who=who).status_code == 403
+    assert post_json(served, "/api/tenants/listed.example/onboarding", {}).status_code == 404  # not registered
+    created = put_json(served, "/api/tenants/listed.example", body)
+    assert created.status_code == 201, created.text
+    assert created.json()["registered_by"] == OPERATOR
+    assert put_json(served, "/api/tenants/listed.example", body).status_code == 200  # replaced
+    for who in (OPERATOR, APPROVER):
+        assert post_json(served, "/api/tenants/listed.example/onboarding", {}, who=who).status_code == 403
+    # A requester chooses only a comment: no endpoint, secret, approval policy or approver.
+    for key, value in (("spec", body), ("graph", body["graph"]), ("approval", {"policy": "auto"}),
+                       ("exchange", body["exchange"]), ("requested_by", "olivia")):
+        refused = post_json(served, "/api/tenants/listed.example/onboarding", {key: value})
+        assert (refused.status_code, error_of(refused)["field"]) == (400, key)
+
+
+def test_the_registration_shows_references_and_where_they_are_read_never_a_value(served: Served, silent_port: int) -> None:
+    assert put_json(served, "/api/tenants/contoso.com", spec("contoso.com", silent_port)).status_code in (200, 201)
+    view = served.request("GET", "/api/tenants/contoso.com").json()
+    secrets = {s["field"]: s for s in view["secrets"]}
+    assert secrets["exchange.password_ref"]["reads"] == \
+        "environment variable PUSHPROXY_CONTOSO_COM___PUSHPROXY_TEST_HUNG_PASSWORD"
+    assert secrets["exchange.password_ref"]["bound_to"] == ["127.0.0.1"]
+    assert secrets["graph.secret_ref"]["bound_to"] == ["127.0.0.1"]
+    assert "not-a-secret" not in json.dumps(view)
+
+
 # --------------------------------------------------------------------------------------------- 404
 
 
 def test_unknown_onboarding_is_404(served: Served) -> None:
     response = served.request("GET", "/api/onboardings/onboarding-unknown.example")
     assert (response.status_code, error_of(response)["code"]) == (404, "not_found")
-    response = post_json(served, "/api/onboardings/onboarding-unknown.example/approval", {"decision": "approve", "approver": "bob"})
+    response = post_json(served, "/api/onboardings/onboarding-unknown.example/approval", {"decision": "approve"}, who=APPROVER)
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/nothing"), ("POST", "/api/tenants/a.example/nothing"),
+                                              ("DELETE", "/api/x/y/z"), ("GET", "/api/")])
+def test_unknown_routes_answer_in_the_error_shape(served: Served, method: str, path: str) -> None:
+    response = served.request(method, path, who=None)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_serve_logs_each_request_without_query_or_headers(served: Served) -> None:
+    served.request("GET", "/api/tenants/logged.example?code=SECRET-KEY-123", headers={"x-functions-key": "SECRET-HEADER-456"})
+    log = wait_until(lambda: (text := served.log_path.read_text()) and "logged.example" in text and text)
+    line = next(line for line in log.splitlines() if "GET '/api/tenants/logged.example'" in line)
+    assert " 404 " in line and "ms" in line
+    assert "SECRET-KEY-123" not in log and "SECRET-HEADER-456" not in log
 
 
 def test_unknown_tenant_is_404(served: Served) -> None:
@@ -186,15 +264,15 @@ def wait_until(predicate: Any, timeout: float = 20.0) -> Any:
 
 
 def test_onboarding_is_a_singleton_per_tenant(served: Served, silent_port: int) -> None:
-    headers = {"X-MS-CLIENT-PRINCIPAL-NAME": "alice@provider.example"}
-    first = post_json(served, "/api/tenants/Adatum.com/onboarding", spec("adatum.com", silent_port), headers=headers)
+    assert put_json(served, "/api/tenants/adatum.com", spec("adatum.com", silent_port)).status_code in (200, 201)
+    first = post_json(served, "/api/tenants/Adatum.com/onboarding", {"comment": "first; of two"})
     assert first.status_code == 202, first.text
     payload = first.json()
     assert payload["id"] == "onboarding-adatum.com"
     assert {"statusQueryGetUri", "sendEventPostUri", "terminatePostUri"} <= set(payload)
     assert first.headers["Location"] == payload["statusQueryGetUri"]
 
-    second = post_json(served, "/api/tenants/adatum.com/onboarding", spec("adatum.com", silent_port))
+    second = post_json(served, "/api/tenants/adatum.com/onboarding", {})
     assert second.status_code == 409
     error = error_of(second)
     assert error["code"] == "already_running"
@@ -202,48 +280,61 @@ def test_onboarding_is_a_singleton_per_tenant(served: Served, silent_port: int) 
     # The status URL is the Durable one, and works.
     assert requests.get(error["status_url"], timeout=10).json()["runtimeStatus"] in ("Pending", "Running")
 
-    # The SDK's own client sees the instance and its input: the requester from the principal header, no secret.
+    # The SDK's own client sees the instance and its input: the requester from the principal, the registration's
+    # spec, the comment; no secret.
     status = served.durable(lambda client: client.get_status("onboarding-adatum.com", show_input=True))
     assert status.runtime_status.value in ("Pending", "Running")
     given = status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
-    assert given["requested_by"] == "alice@provider.example"
+    assert given["requested_by"] == REQUESTER
     assert given["remediation"] is False
+    assert given["comment"] == "first; of two"
     assert given["spec"]["exchange"]["password_ref"] == "env:PUSHPROXY_TEST_HUNG_PASSWORD"
 
     view = wait_until(lambda: served.request("GET", "/api/onboardings/onboarding-adatum.com").json())
     assert view["id"] == "onboarding-adatum.com"
     assert view["tenant"] == "adatum.com"
-    assert view["requested_by"] == "alice@provider.example"
+    assert view["requested_by"] == REQUESTER
     assert {"phase", "plan", "approvals", "done", "runtime_status"} <= set(view)
+
+    listed = served.request("GET", "/api/onboardings?status=Running").json()
+    assert "onboarding-adatum.com" in [row["id"] for row in listed["onboardings"]]
+    row = next(r for r in listed["onboardings"] if r["id"] == "onboarding-adatum.com")
+    assert {"tenant", "runtime_status", "phase", "created"} <= set(row)
+    assert served.request("GET", "/api/onboardings?status=Completed").json()["onboardings"] == []
+    page = served.request("GET", "/api/onboardings?limit=1&offset=0").json()
+    assert len(page["onboardings"]) == 1 and page["limit"] == 1
+    assert error_of(served.request("GET", "/api/onboardings?status=Sleeping"))["field"] == "status"
 
 
 def test_approval_while_nothing_waits_is_409(served: Served, silent_port: int) -> None:
-    started = post_json(served, "/api/tenants/contoso.com/onboarding", spec("contoso.com", silent_port))
+    assert put_json(served, "/api/tenants/contoso.com", spec("contoso.com", silent_port)).status_code in (200, 201)
+    started = post_json(served, "/api/tenants/contoso.com/onboarding", {})
     assert started.status_code == 202
-    response = post_json(served, "/api/onboardings/onboarding-contoso.com/approval",
-                         {"decision": "approve", "approver": "bob@provider.example"})
+    response = post_json(served, "/api/onboardings/onboarding-contoso.com/approval", {"decision": "approve"}, who=APPROVER)
     assert response.status_code == 409
     assert error_of(response)["code"] == "not_awaiting_approval"
+    assert post_json(served, "/api/onboardings/onboarding-contoso.com/approval", {"decision": "approve"}).status_code == 403
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"approver": "bob"}, "decision"), ({"decision": "maybe", "approver": "bob"}, "decision"),
-     ({"decision": "approve"}, "approver"), ({"decision": "approve", "approver": "bob", "extra": 1}, "extra"),
-     ({"decision": "approve", "approver": "bob", "comment": "ok; go"}, "comment")],
+    [({}, "decision"), ({"decision": "maybe"}, "decision"),
+     ({"decision": "approve", "approver": "carol@provider.example"}, "approver"), ({"decision": "approve", "extra": 1}, "extra"),
+     ({"decision": "approve", "comment": "ok\u202e"}, "comment"), ({"decision": "approve", "comment": "x" * 2001}, "comment")],
 )
 def test_bad_approval_bodies_are_refused(served: Served, body: dict[str, Any], field: str) -> None:
-    response = post_json(served, "/api/onboardings/onboarding-contoso.com/approval", body)
+    response = post_json(served, "/api/onboardings/onboarding-contoso.com/approval", body, who=APPROVER)
     assert (response.status_code, error_of(response)["field"]) == (400, field)
 
 
 # --------------------------------------------------------------------------------------------- the fleet
 
 
-def test_the_fleet_starts_empty(served: Served) -> None:
+def test_the_fleet_lists_registered_tenants(served: Served) -> None:
     response = served.request("GET", "/api/tenants")
     assert response.status_code == 200
-    assert response.json() == {"tenants": [], "summary": None}
+    assert response.json()["summary"] is None
+    assert all(row["onboarded_at"] is None for row in response.json()["tenants"])
 
 
 def test_verification_is_a_singleton(served: Served, silent_port: int) -> None:
@@ -252,7 +343,7 @@ def test_verification_is_a_singleton(served: Served, silent_port: int) -> None:
     with SqliteRegistry(served.registry_path) as registry:
         registry.put_tenant(TenantRecord("hung.example", spec("hung.example", silent_port),
                                          onboarded_at=registry_time()))
-    first = served.request("POST", "/api/verifications")
+    first = served.request("POST", "/api/verifications", who=OPERATOR)
     assert first.status_code == 202, first.text
     assert first.json()["id"] == "verification"
     # The hung tenant's Exchange never answers, so the verification is still running.

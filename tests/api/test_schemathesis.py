@@ -15,6 +15,10 @@ from tests.api.served import Served
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = 25
+# One principal holding every role: the routes are exercised past the role check (tests/api/test_routes.py checks
+# the roles themselves).
+TESTER = "tester@provider.example"
+AS_TESTER = {"X-MS-CLIENT-PRINCIPAL-NAME": TESTER}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def standins() -> Iterator[tuple[Any, Any]]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, standins: tuple[Any, Any]) -> Iterator[Served]:
-    server = Served(tmp_path_factory.mktemp("schemathesis"))
+    server = Served(tmp_path_factory.mktemp("schemathesis"), roles={TESTER: ["operator", "requester", "approver"]})
     try:
         yield server
     finally:
@@ -81,7 +85,7 @@ def test_input_that_breaks_the_schema_is_refused(case: Any, served: Served) -> N
 
     # A request outside the schema must get a documented 4xx, never a 2xx or a 5xx. (Content type is not checked
     # here: a path the local router can't match, e.g. with a newline in it, gets aiohttp's own text 404.)
-    case.call_and_validate(base_url=f"{served.base_url}/api",
+    case.call_and_validate(base_url=f"{served.base_url}/api", headers=AS_TESTER,
                            checks=[not_a_server_error, status_code_conformance, negative_data_rejection])
 
 
@@ -103,7 +107,7 @@ def test_input_that_fits_the_schema_never_gets_a_server_error(case: Any, served:
         body["exchange"].pop("windows_powershell_url", None)
     if isinstance(body.get("graph"), dict):
         body["graph"]["authority"] = body["graph"]["graph_url"] = f"https://{LOOPBACK_CLOSED}"
-    case.call_and_validate(base_url=f"{served.base_url}/api", checks=checks())
+    case.call_and_validate(base_url=f"{served.base_url}/api", headers=AS_TESTER, checks=checks())
 
 
 def test_the_stand_ins_were_never_reached(standins: tuple[Any, Any]) -> None:

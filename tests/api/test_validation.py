@@ -22,61 +22,76 @@ def field_of(call: object) -> str:
     return str(err.value.extra["field"])
 
 
-def test_the_principal_header_is_the_approver_whatever_the_body_says() -> None:
-    request = validation.approval(b'{"decision": "approve", "approver": "alice"}', "bob@provider.example")
+def test_the_principal_is_the_approver_and_the_body_cannot_name_another() -> None:
+    request = validation.approval(b'{"decision": "approve"}', "Bob@Provider.example")
     assert (request.decision, request.approver) == ("approve", "bob@provider.example")
+    assert validation.approval(b'{"decision": "approve", "approver": "BOB@provider.example"}', "bob@provider.example")
+    assert field_of(lambda: validation.approval(b'{"decision": "approve", "approver": "alice"}', "bob")) == "approver"
 
 
-def test_without_a_principal_the_body_names_the_approver() -> None:
-    assert validation.approval(b'{"decision": "reject", "approver": " carol "}', None).approver == "carol"
+def test_an_approval_needs_an_authenticated_principal() -> None:
+    with pytest.raises(ApiError) as err:
+        validation.approval(b'{"decision": "approve", "approver": "carol"}', None)
+    assert err.value.status == 403
 
 
-def test_an_approval_needs_an_approver() -> None:
-    assert field_of(lambda: validation.approval(b'{"decision": "approve"}', None)) == "approver"
+def test_a_comment_may_hold_a_semicolon_and_line_breaks_but_no_bidi_control() -> None:
+    body = json.dumps({"decision": "reject", "comment": "wrong server; try EXCH02\nthanks"}).encode()
+    assert validation.approval(body, "bob").comment == "wrong server; try EXCH02\nthanks"
+    assert validation.onboarding(json.dumps({"comment": "renewal; ticket #42"}).encode()).comment == "renewal; ticket #42"
+    assert field_of(lambda: validation.onboarding(json.dumps({"comment": "ok\u202eevil"}).encode())) == "comment"
 
 
-def test_requested_by_prefers_the_principal() -> None:
-    assert validation.requested_by({"requested_by": "eve"}, "alice") == "alice"
-    assert validation.requested_by({"requested_by": "eve"}, None) == "eve"
-    assert validation.requested_by({}, None) is None
+def test_an_onboarding_request_carries_only_a_comment() -> None:
+    for key in ("spec", "exchange", "graph", "approval", "remediation", "requested_by", "tenant_domain"):
+        assert field_of(lambda key=key: validation.onboarding(json.dumps({key: {}}).encode())) == key
+    assert validation.onboarding(b"").comment is None
 
 
-@pytest.mark.parametrize("char", list("`$;|&<>'\"") + ["\n", "\x00", "\x7f"])
-def test_every_metacharacter_is_named(char: str) -> None:
-    body = json.dumps({"exchange": {"servers": ["ok", f"ex{char}1"]}}).encode()
-    assert field_of(lambda: validation.parse_json_object(body)) == "exchange.servers[1]"
+@pytest.mark.parametrize("body", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}'])
+def test_nan_and_infinity_are_not_json(body: bytes) -> None:
+    assert field_of(lambda: validation.parse_json_object(body)) == "body"
 
 
-def test_metacharacters_in_keys_are_refused_too() -> None:
-    assert field_of(lambda: validation.parse_json_object(b'{"a$b": 1}')) == "a$b"
+def test_deep_nesting_is_refused_not_a_500() -> None:
+    assert field_of(lambda: validation.parse_json_object(b'{"a":' * 20 + b"1" + b"}" * 20)) == "body"
+    assert field_of(lambda: validation.parse_json_object(b"[" * 30_000 + b"]" * 30_000)) == "body"
 
 
-def test_urls_addresses_and_paths_are_fine() -> None:
-    body = {"url": "https://mail.fabrikam.com/PowerShell?x=1", "username": "FABRIKAM\\admin", "who": "a@b.example",
-            "template": "https://{server}:5986/wsman", "path": "/etc/ssl/ca (copy).pem"}
-    assert validation.parse_json_object(json.dumps(body).encode()) == body
-
-
-def test_a_huge_body_is_refused() -> None:
-    assert field_of(lambda: validation.parse_json_object(b" " * 10 + b"{" + b'"a": 1,' * 20_000 + b'"b": 2}')) == "body"
+def test_a_huge_body_is_413_in_the_error_shape() -> None:
+    with pytest.raises(ApiError) as err:
+        validation.parse_json_object(b" " * 10 + b"{" + b'"a": 1,' * 20_000 + b'"b": 2}')
+    assert err.value.status == 413
+    assert err.value.body()["error"]["code"] == "body_too_large"
 
 
 def test_a_tenant_domain_from_the_route_is_lower_cased() -> None:
     assert validation.tenant_domain("Fabrikam.COM") == "fabrikam.com"
 
 
-def test_the_onboarding_body_may_omit_the_tenant_named_by_the_route() -> None:
+def test_a_kelvin_sign_in_a_route_domain_is_refused() -> None:
+    assert field_of(lambda: validation.tenant_domain("fabri\u212aam.com")) == "tenant"
+
+
+def test_the_registration_may_omit_the_tenant_named_by_the_route() -> None:
     body = {
         "tenant_id": "11111111-2222-3333-4444-555555555555",
         "exchange": {"url": "https://mail.fabrikam.com/PowerShell", "auth": "ntlm", "username": "admin",
                      "password_ref": "env:X"},
         "graph": {"mode": "workload_identity", "client_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"},
-        "requested_by": "alice",
     }
-    request = validation.onboarding("Fabrikam.com", json.dumps(body).encode(), None)
-    assert request.spec["tenant_domain"] == "fabrikam.com"
-    assert request.requested_by == "alice"
-    assert "requested_by" not in request.spec
+    spec = validation.registration("Fabrikam.com", json.dumps(body).encode())
+    assert spec.tenant_domain == "fabrikam.com"
+    body["tenant_domain"] = "contoso.com"
+    assert field_of(lambda: validation.registration("fabrikam.com", json.dumps(body).encode())) == "tenant_domain"
+
+
+def test_onboardings_query_is_checked() -> None:
+    assert validation.onboardings_query({}) == (None, 50, 0)
+    assert validation.onboardings_query({"status": "running", "limit": "10", "offset": "20"}) == ("Running", 10, 20)
+    assert field_of(lambda: validation.onboardings_query({"status": "Sleeping"})) == "status"
+    assert field_of(lambda: validation.onboardings_query({"limit": "1e3"})) == "limit"
+    assert field_of(lambda: validation.onboardings_query({"limit": "1000"})) == "limit"
 
 
 def test_verification_request_defaults_to_the_whole_fleet() -> None:

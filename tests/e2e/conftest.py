@@ -18,6 +18,7 @@ import pytest
 
 from pushproxy.local import LocalHost
 from pushproxy.onboarding import runner
+from pushproxy.secrets import tenant_env_name
 from pushproxy.spec import TenantSpec
 from tests.support.exchange_standin import StandIn as ExchangeStandIn
 from tests.support.exchange_standin import start_exchange_standin
@@ -182,8 +183,8 @@ def world(
     exchange.clear_journal()
     graph.clear_journal()
     # Secrets only in the environment, as the spec's env: references say.
-    monkeypatch.setenv(EXCHANGE_PASSWORD_ENV, exchange.password)
-    for name, value in graph.env().items():
+    monkeypatch.setenv(tenant_env_name(DOMAIN, EXCHANGE_PASSWORD_ENV), exchange.password)
+    for name, value in graph.env(domains=(DOMAIN,)).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PUSHPROXY_REGISTRY_PATH", str(tmp_path / "registry.sqlite"))
     w = World(exchange, graph, tmp_path)

@@ -120,11 +120,15 @@ class StandIn:
         tenant = self.state()["tenants"][tenant_id]
         return next(sp for sp in tenant["servicePrincipals"] if sp["appId"] == app_id)
 
-    def env(self, secret_env: str = "GRAPH_STANDIN_SECRET") -> dict[str, str]:
-        """Environment for the client: the secret behind `env:<secret_env>` and the managed identity endpoint."""
+    def env(self, secret_env: str = "GRAPH_STANDIN_SECRET", domains: tuple[str, ...] = ()) -> dict[str, str]:
+        """Environment for the client: the secret behind `env:<secret_env>` (as the library reads it, and within
+        each of `domains`' namespaces, as a tenant's spec reads it) and the managed identity endpoint."""
+        from pushproxy.secrets import tenant_env_name
+
         out = {"IDENTITY_ENDPOINT": self.msi_endpoint, "IDENTITY_HEADER": self.identity_header}
         if self.client_secret:
             out[secret_env] = self.client_secret
+            out.update({tenant_env_name(domain, secret_env): self.client_secret for domain in domains})
         return out
 
     def credential_spec(self, mode: str = "secret", **extra: Any) -> dict[str, Any]:

@@ -75,3 +75,13 @@ def monkeypatch_env(standin_module: tuple[StandIn, dict[str, Any]], monkeypatch:
     """The stand-in's environment (secret, managed identity endpoint) without resetting its state."""
     for name, value in standin_module[0].env().items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(autouse=True)
+def own_secret_scope() -> Iterator[None]:
+    """These tests drive the client library itself, not a tenant's activity: references resolve unprefixed, as the
+    local operator's own (pushproxy.secrets.OWN). Activities resolve within the tenant's namespace."""
+    from pushproxy.secrets import OWN, tenant_scope
+
+    with tenant_scope(OWN):
+        yield

@@ -23,6 +23,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "approve_onboarding": _http("onboardings/{id}/approval", "POST", True),
     "list_tenants": _http("tenants", "GET", False),
     "get_tenant": _http("tenants/{tenant}", "GET", False),
+    "register_tenant": _http("tenants/{tenant}", "PUT", False),
+    "list_onboardings": _http("onboardings", "GET", True),
+    # The lowest-precedence catch-all: unknown routes answer in the API's error shape.
+    "unknown_route": {"trigger": "httpTrigger", "route": "{*path}", "methods": ["GET", "POST", "PUT", "DELETE", "PATCH"],
+                      "authLevel": "ANONYMOUS", "others": ["http"]},
     "start_verification_request": _http("verifications", "POST", True),
     "get_verification": _http("verifications/{id}", "GET", True),
     "openapi": _http("openapi.json", "GET", False, "ANONYMOUS"),
