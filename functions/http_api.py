@@ -154,12 +154,16 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
 @bp.route(route="tenants", methods=["GET"], auth_level=AUTH)
 @api
 async def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
-    """Every registered tenant: healthy, drifting, failing or unverified, and why."""
+    """Every registered tenant: healthy, drifting, failing or unverified, and why. Offboarded tenants only with
+    `?include=offboarded`."""
+    include = req.params.get("include")
+    if include not in (None, "", "offboarded"):
+        raise ApiError(400, "invalid_input", "include: must be offboarded", field="include")
 
     def read() -> dict[str, Any]:
         registry = shared_registry()
-        return views.fleet_view(registry.list_tenants(), registry.list_verifications(),
-                                registry.latest_verification_summary())
+        tenants = [t for t in registry.list_tenants() if include == "offboarded" or not t.is_offboarded]
+        return views.fleet_view(tenants, registry.list_verifications(), registry.latest_verification_summary())
 
     # The registry client is synchronous (Table storage or SQLite): keep it off the worker's event loop.
     return _json(await asyncio.to_thread(read))
@@ -176,7 +180,8 @@ async def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
         tenant = registry.get_tenant(domain)
         if tenant is None:
             return None
-        return views.tenant_view(tenant, registry.latest_verification(domain), registry.list_onboardings(domain))
+        return views.tenant_view(tenant, registry.latest_verification(domain), registry.list_onboardings(domain),
+                                 registry.list_offboardings(domain))
 
     view = await asyncio.to_thread(read)
     if view is None:

@@ -84,9 +84,19 @@ class TenantRecord:
     onboarded_at: datetime | None = None
     updated_at: datetime = field(default_factory=utc_now)
     last_onboarding_id: str | None = None
+    # Offboarding keeps the tenant and its history, marked: when, who approved it (each group's approver), which run.
+    # A later onboarding that succeeds clears the mark. Older records have none of these: read as not offboarded.
+    offboarded_at: datetime | None = None
+    offboarded_by: tuple[str, ...] = ()
+    last_offboarding_id: str | None = None
+
+    @property
+    def is_offboarded(self) -> bool:
+        return self.offboarded_at is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domain", normalize_domain(self.domain, "domain"))
+        object.__setattr__(self, "offboarded_by", tuple(str(a) for a in self.offboarded_by or ()))
         if not isinstance(self.spec, dict):
             raise SpecError("spec", "must be an object")
         _check_no_secret_values(self.spec, "spec")
@@ -98,6 +108,9 @@ class TenantRecord:
             "onboarded_at": _iso(self.onboarded_at),
             "updated_at": _iso(self.updated_at),
             "last_onboarding_id": self.last_onboarding_id,
+            "offboarded_at": _iso(self.offboarded_at),
+            "offboarded_by": list(self.offboarded_by),
+            "last_offboarding_id": self.last_offboarding_id,
         }
 
     @classmethod
@@ -108,6 +121,9 @@ class TenantRecord:
             onboarded_at=_opt_time(data.get("onboarded_at"), "onboarded_at"),
             updated_at=parse_time(data["updated_at"], "updated_at") if data.get("updated_at") else utc_now(),
             last_onboarding_id=data.get("last_onboarding_id"),
+            offboarded_at=_opt_time(data.get("offboarded_at"), "offboarded_at"),
+            offboarded_by=tuple(data.get("offboarded_by") or ()),
+            last_offboarding_id=data.get("last_offboarding_id"),
         )
 
 
