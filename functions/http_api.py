@@ -15,7 +15,13 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from pushproxy.api import validation, views
-from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
+from pushproxy.api.durable import (
+    is_verification_id,
+    running_verification,
+    start_singleton,
+    start_verification,
+    verification_input,
+)
 from pushproxy.api.errors import ApiError, not_found
 from pushproxy.errors import PushProxyError, SpecError
 from pushproxy.registry import shared_registry
@@ -193,13 +199,27 @@ async def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
 @bp.durable_client_input(client_name="client")
 @api
 async def start_verification_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Start fleet verification now (singleton): 202 with the check-status payload, 409 while one runs."""
+    """Start fleet verification now, under its own id (singleton): 202 with the check-status payload, 409 while one runs."""
     tenants = validation.verification_request(req.get_body())
-    if not await start_singleton(client, "verification", VERIFICATION_INSTANCE_ID, verification_input(tenants)):
-        url = _status_url(client, req, VERIFICATION_INSTANCE_ID)
+    started, instance_id = await start_verification(client, verification_input(tenants))
+    if not started:
+        url = _status_url(client, req, instance_id)
         return _error(ApiError(409, "already_running", "a verification is already running",
-                               id=VERIFICATION_INSTANCE_ID, status_url=url), {"Location": url})
-    return client.create_check_status_response(req, VERIFICATION_INSTANCE_ID)
+                               id=instance_id, status_url=url), {"Location": url})
+    return client.create_check_status_response(req, instance_id)
+
+
+@bp.route(route="verifications", methods=["GET"], auth_level=AUTH)
+@bp.durable_client_input(client_name="client")
+@api
+async def list_verification_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The history of fleet verification runs, newest first (their summaries), and the one running now, if any."""
+    limit_text = req.params.get("limit") or "50"
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+        raise ApiError(400, "invalid_input", "limit: must be a whole number from 1 to 500", field="limit")
+    running = await running_verification(client)
+    runs = await asyncio.to_thread(lambda: shared_registry().list_verification_summaries(int(limit_text)))
+    return _json({"running": running, "runs": [r.to_dict() for r in runs]})
 
 
 @bp.route(route="verifications/{id}", methods=["GET"], auth_level=AUTH)
@@ -208,8 +228,10 @@ async def start_verification_request(req: func.HttpRequest, client: df.DurableOr
 async def get_verification(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """A verification run's progress or summary."""
     instance_id = validation.instance_id(req.route_params.get("id", ""))
+    if not is_verification_id(instance_id):
+        raise not_found(f"verification {instance_id}")
     status = await client.get_status(instance_id)
-    if not status or instance_id != VERIFICATION_INSTANCE_ID:
+    if not status or not status.runtime_status or (status.name and status.name != "verification"):
         raise not_found(f"verification {instance_id}")
     return _json(views.verification_status_view(status))
 

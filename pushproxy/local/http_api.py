@@ -186,12 +186,15 @@ class LocalFunctionsServer:
 
     async def http_trigger(self, request: web.Request) -> web.StreamResponse:
         path = request.path[len(self.route_prefix) :].lstrip("/")
+        method_not_allowed = False
         for regex, fn, methods in self._routes:
             match = regex.match(path)
             if match is None:
                 continue
             if methods and request.method.upper() not in methods:
-                return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
+                # The Functions host lets two functions share a route with different methods: try the others.
+                method_not_allowed = True
+                continue
             body = await request.read()
             req = func.HttpRequest(
                 method=request.method,
@@ -208,6 +211,8 @@ class LocalFunctionsServer:
                 print(f"pushproxy serve: function {fn.name!r} raised {type(exc).__name__}", file=sys.stderr, flush=True)
                 return _error(500, "FunctionError", f"function {fn.name!r} failed ({type(exc).__name__})")
             return _to_response(result)
+        if method_not_allowed:
+            return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
         return _error(404, "NotFound", f"no HTTP function serves {request.path}")
 
     async def _run_timer(self, fn: RegisteredFunction, schedule: Schedule) -> None:

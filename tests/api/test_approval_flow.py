@@ -126,7 +126,7 @@ def test_onboarding_approved_by_others_then_verified(served: Served, standins: t
     # Verification through the API: the freshly onboarded tenant is healthy.
     verification = post(served, "/api/verifications", {})
     assert verification.status_code == 202, verification.text
-    wait_for(served, lambda v: v["runtime_status"] == "Completed", path="/api/verifications/verification")
+    wait_for(served, lambda v: v["runtime_status"] == "Completed", path=f"/api/verifications/{verification.json()['id']}")
     fleet = served.request("GET", "/api/tenants").json()
     assert [(t["tenant"], t["state"]) for t in fleet["tenants"]] == [("fabrikam.com", "healthy")], fleet
     assert fleet["summary"]["healthy"] == 1

@@ -25,6 +25,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "get_tenant": _http("tenants/{tenant}", "GET", False),
     "start_verification_request": _http("verifications", "POST", True),
     "get_verification": _http("verifications/{id}", "GET", True),
+    "list_verification_runs": _http("verifications", "GET", True),
     "openapi": _http("openapi.json", "GET", False, "ANONYMOUS"),
     "start_offboarding": _http("tenants/{tenant}/offboarding", "POST", True),
     "start_prune": _http("tenants/{tenant}/prune", "POST", True),
