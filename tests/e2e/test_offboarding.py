@@ -355,3 +355,31 @@ def test_requests_per_offboarding(world: World) -> None:
     assert count_ok(world.graph.journal(), "PATCH /v1.0/servicePrincipals") == 1
 
 
+
+
+def test_cli_offboard_dry_run_then_auto_approve_json_then_prune(world: World, capsys: Any) -> None:
+    import json
+
+    from pushproxy.cli import main
+
+    spec_file = world.tmp / "spec.json"
+    spec_file.write_text(json.dumps(world.spec_dict(approval={"policy": "required"})), encoding="utf-8")
+    db = ["--database", str(world.database)]
+    # Never onboarded: nothing to undo, exit 3 (blocked), nothing changed.
+    assert main(["offboard", "--spec", str(spec_file), "--dry-run", "--json", *db]) == 3
+    assert json.loads(capsys.readouterr().out)["blocking"][0]["code"] == "not_onboarded"
+    assert main(["onboard", "--spec", str(spec_file), "--auto-approve", "--json", *db]) == 0
+    capsys.readouterr()
+    world.exchange.clear_journal()
+    world.graph.clear_journal()
+
+    assert main(["offboard", "--spec", str(spec_file), "--dry-run", "--json", *db]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [c["kind"] for c in plan["changes"]] == ["disable_push_proxy", "remove_tenant_keys"]
+    assert world.writes() == ([], [])
+
+    code = main(["offboard", "--spec", str(spec_file), "--auto-approve", "--json", "--comment", "leaving", *db])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["outcome"] == "done" and report["comment"] == "leaving"
+    assert main(["prune", "--spec", str(spec_file), "--dry-run", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out)["changes"] == []  # our key is gone already: nothing to prune
