@@ -14,10 +14,12 @@ import azure.functions as func
 
 def build_app() -> df.DFApp:
     """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
-    from functions import activities, fleet, http_api, timers
+    from functions import activities, fleet, http_api, http_offboarding, offboarding, timers
+    from orchestrators import offboarding as offboarding_workflow
     from orchestrators import onboarding, verification
 
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-    for blueprint in (http_api.bp, timers.bp, activities.bp, fleet.bp, onboarding.bp, verification.bp):
+    for blueprint in (http_api.bp, http_offboarding.bp, timers.bp, activities.bp, fleet.bp, offboarding.bp,
+                      onboarding.bp, verification.bp, offboarding_workflow.bp):
         app.register_functions(blueprint)
     return app

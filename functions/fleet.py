@@ -10,11 +10,10 @@ import azure.durable_functions as df
 
 from pushproxy import fleet
 from pushproxy.activity_names import Activity
-from pushproxy.api.durable import start_singleton
 from pushproxy.outcome import guarded, guarded_async, ok
 from pushproxy.registry import VerificationSummary, shared_registry
 from pushproxy.registry.models import parse_time
-from pushproxy.spec import onboarding_instance_id
+from pushproxy.tenant_workflows import start_exclusive
 from pushproxy.verification import DECISION_DETAIL
 
 bp = df.Blueprint()
@@ -70,25 +69,27 @@ def record_verification_summary(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload", activity=Activity.START_REMEDIATION)
 @bp.durable_client_input(client_name="client")
 async def start_remediation(payload: dict, client: df.DurableOrchestrationClient) -> dict:
-    """Start the tenant's onboarding again, flagged as a remediation (it asks for approval again)."""
+    """Start the tenant's onboarding again (or, for our keys of expired certificates, a prune), flagged as a
+    remediation; either asks for approval again. Not while any workflow of the tenant runs."""
 
     async def step(request: dict[str, Any]) -> dict[str, Any]:
         domain = str(request["tenant"])
+        workflow = str(request.get("workflow") or "onboarding")
+        if workflow not in ("onboarding", "prune"):
+            return ok({"tenant": domain, "started": False, "reason": f"{workflow!r} is not a remediation"}, "none")
         registry = shared_registry()
         try:
             client_input = fleet.remediation_input(registry, domain)
         except Exception as exc:
             return ok({"tenant": domain, "started": False, "reason": f"no usable spec: {exc}"}, "none")
-        instance_id = onboarding_instance_id(domain)
         try:
-            started = await start_singleton(client, "onboarding", instance_id, client_input)
+            started, instance_id = await start_exclusive(client, workflow, domain, client_input)
         except Exception as exc:  # one tenant's remediation must not stop the others'
             log.warning("remediation of %s could not be started: %s", domain, _first_line(exc))
-            return ok({"tenant": domain, "started": False, "instance_id": instance_id, "reason": _first_line(exc)},
-                      "none")
+            return ok({"tenant": domain, "started": False, "workflow": workflow, "reason": _first_line(exc)}, "none")
         if not started:
             return ok({"tenant": domain, "started": False, "instance_id": instance_id,
-                       "reason": "an onboarding is already running"}, "none")
+                       "reason": f"{instance_id} is already running"}, "none")
         fleet.note_remediation(registry, domain, instance_id)
         return ok({"tenant": domain, "started": True, "instance_id": instance_id}, "started")
 

@@ -16,7 +16,13 @@ import azure.functions as func
 
 from pushproxy.activity_names import Orchestrator
 from pushproxy.api import roles, validation, views
-from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
+from pushproxy.api.durable import (
+    is_verification_id,
+    running_verification,
+    start_singleton,
+    start_verification,
+    verification_input,
+)
 from pushproxy.api.errors import ApiError, not_found
 from pushproxy.api.roles import APPROVER, OPERATOR, REQUESTER, ROLES
 from pushproxy.errors import PushProxyError, SpecError
@@ -194,13 +200,17 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
 @bp.route(route="tenants", methods=["GET"], auth_level=AUTH)
 @api
 async def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
-    """Every registered tenant: healthy, drifting, failing or unverified, and why."""
+    """Every registered tenant: healthy, drifting, failing or unverified, and why. Offboarded tenants only with
+    `?include=offboarded`."""
     _caller(req, *ROLES)
+    include = req.params.get("include")
+    if include not in (None, "", "offboarded"):
+        raise ApiError(400, "invalid_input", "include: must be offboarded", field="include")
 
     def read() -> dict[str, Any]:
         registry = shared_registry()
-        return views.fleet_view(registry.list_tenants(), registry.list_verifications(),
-                                registry.latest_verification_summary())
+        tenants = [t for t in registry.list_tenants() if include == "offboarded" or not t.is_offboarded]
+        return views.fleet_view(tenants, registry.list_verifications(), registry.latest_verification_summary())
 
     # The registry client is synchronous (Table storage or SQLite): keep it off the worker's event loop.
     return _json(await asyncio.to_thread(read))
@@ -218,7 +228,8 @@ async def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
         tenant = registry.get_tenant(domain)
         if tenant is None:
             return None
-        return views.tenant_view(tenant, registry.latest_verification(domain), registry.list_onboardings(domain))
+        return views.tenant_view(tenant, registry.latest_verification(domain), registry.list_onboardings(domain),
+                                 registry.list_offboardings(domain))
 
     view = await asyncio.to_thread(read)
     if view is None:
@@ -248,15 +259,30 @@ async def register_tenant(req: func.HttpRequest) -> func.HttpResponse:
 @bp.durable_client_input(client_name="client")
 @api
 async def start_verification_request(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Start fleet verification now (singleton; operator or requester): 202 with the check-status payload, 409
-    while one runs."""
+    """Start fleet verification now, under its own id (singleton; operator or requester): 202 with the
+    check-status payload, 409 while one runs."""
     _caller(req, OPERATOR, REQUESTER)
     tenants = validation.verification_request(req.get_body())
-    if not await start_singleton(client, "verification", VERIFICATION_INSTANCE_ID, verification_input(tenants)):
-        url = _status_url(client, req, VERIFICATION_INSTANCE_ID)
+    started, instance_id = await start_verification(client, verification_input(tenants))
+    if not started:
+        url = _status_url(client, req, instance_id)
         return _error(ApiError(409, "already_running", "a verification is already running",
-                               id=VERIFICATION_INSTANCE_ID, status_url=url), {"Location": url})
-    return client.create_check_status_response(req, VERIFICATION_INSTANCE_ID)
+                               id=instance_id, status_url=url), {"Location": url})
+    return client.create_check_status_response(req, instance_id)
+
+
+@bp.route(route="verifications", methods=["GET"], auth_level=AUTH)
+@bp.durable_client_input(client_name="client")
+@api
+async def list_verification_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The history of fleet verification runs, newest first (their summaries), and the one running now, if any."""
+    _caller(req, *ROLES)
+    limit_text = req.params.get("limit") or "50"
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+        raise ApiError(400, "invalid_input", "limit: must be a whole number from 1 to 500", field="limit")
+    running = await running_verification(client)
+    runs = await asyncio.to_thread(lambda: shared_registry().list_verification_summaries(int(limit_text)))
+    return _json({"running": running, "runs": [r.to_dict() for r in runs]})
 
 
 @bp.route(route="verifications/{id}", methods=["GET"], auth_level=AUTH)
@@ -266,8 +292,10 @@ async def get_verification(req: func.HttpRequest, client: df.DurableOrchestratio
     """A verification run's progress or summary."""
     _caller(req, *ROLES)
     instance_id = validation.instance_id(req.route_params.get("id", ""))
+    if not is_verification_id(instance_id):
+        raise not_found(f"verification {instance_id}")
     status = await client.get_status(instance_id)
-    if not status or instance_id != VERIFICATION_INSTANCE_ID:
+    if not status or not status.runtime_status or (status.name and status.name != "verification"):
         raise not_found(f"verification {instance_id}")
     return _json(views.verification_status_view(status))
 

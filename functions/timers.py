@@ -8,7 +8,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
+from pushproxy.api.durable import start_verification, verification_input
 
 bp = df.Blueprint()
 log = logging.getLogger("pushproxy.timers")
@@ -18,7 +18,8 @@ log = logging.getLogger("pushproxy.timers")
 @bp.durable_client_input(client_name="client")
 async def verification_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Start a verification unless one still runs (a slow run is never doubled by the next tick)."""
-    if await start_singleton(client, "verification", VERIFICATION_INSTANCE_ID, verification_input(None)):
-        log.info("verification started by the timer%s", " (past due)" if timer.past_due else "")
+    started, instance_id = await start_verification(client, verification_input(None))
+    if started:
+        log.info("verification %s started by the timer%s", instance_id, " (past due)" if timer.past_due else "")
     else:
-        log.info("verification timer: the previous verification is still running; not starting another")
+        log.info("verification timer: %s is still running; not starting another", instance_id)

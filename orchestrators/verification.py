@@ -16,7 +16,7 @@ import azure.durable_functions as df
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.outcome import is_outcome, message
 from pushproxy.registry.models import VerificationRecord
-from pushproxy.verification import should_remediate, summarize
+from pushproxy.verification import remediation_workflow, summarize
 from pushproxy.workflow import call_step, short
 
 bp = df.Blueprint()
@@ -51,7 +51,7 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     context.set_custom_status(progress)
 
     records: list[dict[str, Any]] = []
-    to_remediate: list[str] = []
+    to_remediate: list[tuple[str, str]] = []  # (tenant, the workflow that remediates it)
     now = context.current_utc_datetime
     run_id = context.new_uuid()[:8]  # deterministic on replay; keeps batch ids unique across runs of this singleton
     for index, start in enumerate(range(0, len(tenants), batch_size)):
@@ -70,8 +70,9 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             record = outcome["record"]
             records.append(record)
             progress[record["state"]] += 1
-            if remediate and should_remediate(VerificationRecord.from_dict(record), outcome["policy"]):
-                to_remediate.append(record["domain"])
+            workflow = remediation_workflow(VerificationRecord.from_dict(record), outcome["policy"]) if remediate else None
+            if workflow is not None:
+                to_remediate.append((record["domain"], workflow))
         progress["verified"] = len(records)
         context.set_custom_status(progress)
 
@@ -81,15 +82,16 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         progress["phase"] = "remediating"
         context.set_custom_status(progress)
         for start in range(0, len(to_remediate), batch_size):
-            batch = to_remediate[start : start + batch_size]
+            starts = to_remediate[start : start + batch_size]
             try:
                 results = yield context.task_all(
-                    [context.call_activity(str(Activity.START_REMEDIATION), {"tenant": domain}) for domain in batch]
+                    [context.call_activity(str(Activity.START_REMEDIATION), {"tenant": domain, "workflow": workflow})
+                     for domain, workflow in starts]
                 )
             except Exception as exc:  # start_remediation reports its own trouble; this is the activity crashing
-                notes.append(f"remediation of {', '.join(batch)} could not be started: {short(exc)}")
+                notes.append(f"remediation of {', '.join(d for d, _ in starts)} could not be started: {short(exc)}")
                 continue
-            for domain, outcome in zip(batch, results, strict=True):
+            for (domain, _workflow), outcome in zip(starts, results, strict=True):
                 started_one = outcome["result"] if outcome.get("ok") else {
                     "tenant": domain, "started": False, "reason": message(outcome)}
                 if started_one.get("started"):

@@ -31,12 +31,19 @@ class Activity(_Name):
     VERIFY_TENANT = "verify_tenant"
     RECORD_VERIFICATION_SUMMARY = "record_verification_summary"
     START_REMEDIATION = "start_remediation"
+    # Offboarding and pruning (key hygiene): what the registry says we made, then one activity per change kind.
+    DISCOVER_OURS = "discover_ours"
+    DISABLE_PUSH_PROXY = "disable_push_proxy"
+    REMOVE_AUTH_SERVER = "remove_auth_server"
+    REMOVE_TENANT_KEYS = "remove_tenant_keys"
+    RECORD_OFFBOARDING = "record_offboarding"
 
 
 class Orchestrator(_Name):
-    # A tenant runs at most one of ONBOARDING, ROTATION, OFFBOARDING at a time (pushproxy.tenant_workflows).
+    # A tenant runs at most one of ONBOARDING, ROTATION, OFFBOARDING, PRUNE at a time (pushproxy.tenant_workflows).
     ONBOARDING = "onboarding"
     ROTATION = "rotation"
     OFFBOARDING = "offboarding"
+    PRUNE = "prune"  # removes our keys of expired certificates: it writes keyCredentials, so it excludes the others
     VERIFICATION = "verification"
     VERIFICATION_BATCH = "verification_batch"

@@ -33,10 +33,12 @@ def _reason(exc: BaseException) -> str:
 
 
 def list_fleet(registry: Registry, tenants: list[str] | None) -> list[str]:
-    """The tenants to verify: those named, else every onboarded tenant of the registry, by domain."""
+    """The tenants to verify: those named, else every onboarded tenant of the registry, by domain. An offboarded
+    tenant is never verified (named or not): nothing of ours is meant to be there any more."""
     if tenants:
-        return sorted(set(tenants))
-    return [t.domain for t in registry.list_tenants() if t.onboarded_at is not None]
+        offboarded = {t.domain for t in registry.list_tenants() if t.is_offboarded}
+        return sorted(set(tenants) - offboarded)
+    return [t.domain for t in registry.list_tenants() if t.onboarded_at is not None and not t.is_offboarded]
 
 
 def tenant_spec(stored: dict[str, Any]) -> Any:
@@ -135,8 +137,17 @@ async def verify_tenant(registry: Registry, domain: str, *, now: datetime, expir
 
 def uploaded_keys(registry: Registry, domain: str) -> tuple[KeyUpload, ...]:
     """The keys our onboardings of this tenant put on the service principal, from the registry's history: with
-    them, classify() tells a key removed since (maybe by hybrid clean-up mode) from one we never uploaded."""
-    return key_uploads(registry.list_onboardings(domain))
+    them, classify() tells a key removed since (maybe by hybrid clean-up mode) from one we never uploaded. A key our
+    own offboarding or prune removed after its upload is no longer ours (its absence is not a removal to report)."""
+    from pushproxy.offboarding_plan import removed_keys
+
+    removed = removed_keys(registry.list_offboardings(domain))
+
+    def still_ours(upload: KeyUpload) -> bool:
+        when = upload.uploaded_at.timestamp() if upload.uploaded_at else 0.0
+        return upload.thumbprint is None or when > removed.get(upload.thumbprint, -1.0)
+
+    return tuple(u for u in key_uploads(registry.list_onboardings(domain)) if still_ours(u))
 
 
 def remediation_input(registry: Registry, domain: str) -> dict[str, Any]:

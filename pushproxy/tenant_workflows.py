@@ -15,7 +15,9 @@ from typing import Any
 from pushproxy.activity_names import Orchestrator
 from pushproxy.spec import workflow_instance_id
 
-TENANT_WORKFLOWS: tuple[str, ...] = (Orchestrator.ONBOARDING, Orchestrator.ROTATION, Orchestrator.OFFBOARDING)
+TENANT_WORKFLOWS: tuple[str, ...] = (
+    Orchestrator.ONBOARDING, Orchestrator.ROTATION, Orchestrator.OFFBOARDING, Orchestrator.PRUNE,
+)
 ACTIVE = frozenset({"Pending", "Running", "ContinuedAsNew", "ContinuingAsNew", "Suspended"})
 
 

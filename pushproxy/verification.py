@@ -44,6 +44,7 @@ CERT_EXPIRING = "cert_expiring"
 KEY_MISSING = "key_missing"
 KEY_REMOVED = "key_removed"
 NEXT_CERT_KEY_MISSING = "next_cert_key_missing"
+EXPIRED_KEY = "expired_key"
 PROBE_FAILED = "probe_failed"
 
 DRIFT_KINDS: tuple[str, ...] = (
@@ -62,6 +63,7 @@ DRIFT_KINDS: tuple[str, ...] = (
     KEY_MISSING,
     KEY_REMOVED,
     NEXT_CERT_KEY_MISSING,
+    EXPIRED_KEY,
     PROBE_FAILED,
 )
 
@@ -346,11 +348,33 @@ def _certificate_findings(
         if tn is not None and tn.service_principal is not None and not tn.has_key(current.thumbprint):
             findings.append(_missing_key_finding(current.thumbprint, tn, uploads))
 
+    if tn is not None and tn.service_principal is not None:
+        findings += _key_hygiene(tn, now, facts, uploads)
+
     next_thumbprint = ex.auth_config.next_thumbprint
     if (next_thumbprint and next_thumbprint != thumbprint and tn is not None and tn.service_principal is not None
             and not tn.has_key(next_thumbprint)):
         findings.append(_next_key_finding(ex, next_thumbprint, tn, now, uploads))
     return findings
+
+
+def _key_hygiene(tn: TenantDiscovery, now: datetime, facts: dict[str, Any], uploads: tuple[KeyUpload, ...]) -> list[Finding]:
+    """EXPIRED_KEY for each key we uploaded whose certificate has expired (a prune removes them, after approval).
+    Keys we did not upload are counted, with the expired among them, and never reported as ours to remove."""
+    assert tn.service_principal is not None
+    ours = {u.thumbprint for u in uploads if u.thumbprint}
+    keys = tn.service_principal.key_credentials
+    mine = [k for k in keys if k.thumbprint in ours]
+    foreign = [k for k in keys if k.thumbprint not in ours]
+    expired = [k for k in mine if k.end is not None and k.end <= now]
+    facts["keys"] = {"ours": len(mine), "ours_expired": len(expired), "foreign": len(foreign),
+                     "foreign_expired": sum(1 for k in foreign if k.end is not None and k.end <= now)}
+    return [
+        _finding(EXPIRED_KEY, f"the key of {k.thumbprint}, which we uploaded, expired on {k.end.date() if k.end else '?'}: "
+                 "`pushproxy prune` (or a prune remediation) removes it after approval",
+                 thumbprint=k.thumbprint, key_id=k.key_id, end=k.end.isoformat() if k.end else None)
+        for k in expired
+    ]
 
 
 def _next_key_finding(
@@ -466,6 +490,18 @@ def remediable_findings(record: VerificationRecord) -> list[Finding]:
 def should_remediate(record: VerificationRecord, policy: str) -> bool:
     """Whether verification should start a remediation onboarding for this tenant."""
     return policy == "onboard" and bool(remediable_findings(record))
+
+
+def remediation_workflow(record: VerificationRecord, policy: str) -> str | None:
+    """Which workflow a remediation starts: "onboarding" for what an onboarding puts right; else "prune" when our keys
+    of expired certificates are all there is to tidy (a prune asks for approval too); else None. One at a time: an
+    onboarding first, and the next verification prunes."""
+    if should_remediate(record, policy):
+        return "onboarding"
+    kinds = {f.kind for f in record.findings}
+    if policy == "onboard" and EXPIRED_KEY in kinds and not kinds & PREVENTS_REMEDIATION:
+        return "prune"
+    return None
 
 
 def summarize(verification_id: str, started_at: str, finished_at: str, records: list[dict[str, Any]],

@@ -489,8 +489,17 @@ def enable_push_notification_proxy(ctx: Invocation, p: dict[str, Any]) -> None:
 
 
 def disable_push_notification_proxy(ctx: Invocation, p: dict[str, Any]) -> None:
+    """Prompts (fails over remoting unless -Confirm:$false); clears OnPrem-Proxy's Enabled and keeps its
+    AuthenticationKey and Url. On a proxy that is not enabled it writes a non-terminating error (README row 29:
+    an assumption, stricter than a silent success, so a client that disables blindly is caught)."""
     ctx.should_continue("Are you sure you want to perform this action? Disabling the push notification proxy.")
     with ctx.state.lock:
+        if not ctx.org.push_proxy.enabled:
+            ctx.error(CmdletError(
+                "InvalidOperationException", "The push notification proxy isn't enabled.",
+                ErrorCategory.InvalidOperation, target="OnPrem-Proxy",
+            ))
+            return
         ctx.org.push_proxy.enabled = False
         ctx.org.push_proxy.last_update = _now().replace(microsecond=0)
     ctx.state.save()

@@ -80,13 +80,16 @@ def tenant_row(tenant: TenantRecord, verification: VerificationRecord | None) ->
     """One line of `GET /api/tenants` (and of `pushproxy verify`): the tenant, its state, and why."""
     return {
         "tenant": tenant.domain,
-        "state": verification.state if verification else "unverified",
+        "state": "offboarded" if tenant.is_offboarded else (verification.state if verification else "unverified"),
         "reasons": [f.message for f in verification.findings] if verification else [],
         "findings": [f.to_dict() for f in verification.findings] if verification else [],
         "verified_at": _iso(verification.verified_at) if verification else None,
         "remediation_id": verification.remediation_id if verification else None,
         "onboarded_at": _iso(tenant.onboarded_at),
         "last_onboarding_id": tenant.last_onboarding_id,
+        "offboarded_at": _iso(tenant.offboarded_at),
+        "offboarded_by": list(tenant.offboarded_by),
+        "last_offboarding_id": tenant.last_offboarding_id,
     }
 
 
@@ -102,10 +105,11 @@ def fleet_view(
 
 
 def tenant_view(
-    tenant: TenantRecord, verification: VerificationRecord | None, onboardings: list[OnboardingRecord]
+    tenant: TenantRecord, verification: VerificationRecord | None, onboardings: list[OnboardingRecord],
+    offboardings: list[OnboardingRecord] | None = None,
 ) -> dict[str, Any]:
     """`GET /api/tenants/{tenant}`: the row, plus the registration (secrets by reference, where each is read from
-    and which hosts it is bound to; never a value), findings and onboarding history."""
+    and which hosts it is bound to; never a value), findings, onboarding history and offboarding/prune history."""
     return {
         **tenant_row(tenant, verification),
         "spec": tenant.spec,
@@ -114,6 +118,7 @@ def tenant_view(
         "secrets": secret_bindings_view(tenant),
         "verification": verification.to_dict() if verification else None,
         "onboardings": [o.to_dict() for o in onboardings],
+        "offboardings": [o.to_dict() for o in offboardings or ()],
     }
 
 

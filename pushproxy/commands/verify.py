@@ -58,7 +58,7 @@ class VerifyInputError(VerifyError, SpecError):
 
 def run(args: argparse.Namespace) -> int:
     from pushproxy.api import validation, views
-    from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, verification_input
+    from pushproxy.api.durable import new_verification_id, running_verification_local, verification_input
     from pushproxy.api.errors import ApiError
     from pushproxy.local import default_database_path
     from pushproxy.onboarding.runner import open_host
@@ -71,15 +71,21 @@ def run(args: argparse.Namespace) -> int:
     database = Path(args.database).expanduser() if args.database else default_database_path()
     host = open_host(database)
     try:
-        status = host.get_status(VERIFICATION_INSTANCE_ID)
-        running = status and views.runtime_status_name(status) in views.ACTIVE_STATUSES
-        if not running:
-            host.start_new("verification", VERIFICATION_INSTANCE_ID, verification_input(tenants))
-        status = host.wait_for(VERIFICATION_INSTANCE_ID, timeout=args.timeout)
+        # One verification at a time: join the one that runs, else start one under its own id.
+        verification_id = running_verification_local(host)
+        if verification_id is None:
+            verification_id = new_verification_id()
+            host.start_new("verification", verification_id, verification_input(tenants))
+        status = host.wait_for(verification_id, timeout=args.timeout)
         remediations = status.output.get("remediations", []) if isinstance(status.output, dict) else []
-        # Take each remediation as far as its approval, so the plan is there for whoever approves it.
+        # Take each remediation (an onboarding, or a prune) as far as its approval, so the plan is there for whoever
+        # approves it.
+        from pushproxy.tenant_workflows import blocking
+
         for domain in remediations:
-            _run_until_it_waits(host, f"onboarding-{domain}")
+            remediation = blocking(lambda i: host.get_status(i, show_history=False), domain)
+            if remediation is not None:
+                _run_until_it_waits(host, remediation)
     finally:
         host.close()
     if views.runtime_status_name(status) != "Completed":
@@ -87,10 +93,11 @@ def run(args: argparse.Namespace) -> int:
 
     registry = open_registry()
     try:
-        records = [t for t in registry.list_tenants() if tenants is None or t.domain in tenants]
+        records = [t for t in registry.list_tenants() if (tenants is None or t.domain in tenants) and not t.is_offboarded]
         shown = {t.domain for t in records}
         verifications = [v for v in registry.list_verifications() if v.domain in shown]
         fleet = views.fleet_view(records, verifications, registry.latest_verification_summary())
+        fleet["verification_id"] = verification_id
     finally:
         registry.close()
     # Named tenants missing from the registry still get a line: the verification reported them failing.

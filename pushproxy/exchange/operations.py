@@ -314,6 +314,23 @@ def ensure_auth_server(session: ExchangeSession, realm: str, *, tenant_id: str |
     return AuthServerChange("created", _reread_auth_server(session, AUTH_SERVER_NAME), f"created {AUTH_SERVER_NAME!r} for {realm}")
 
 
+def remove_auth_server(session: ExchangeSession, name: str, auth_metadata_url: str | None) -> bool:
+    """Remove the AuthServer `name` (Remove-AuthServer -Confirm:$false: it prompts, and a prompt fails over
+    remoting), only while it still points at `auth_metadata_url`: an AuthServer of that name pointing elsewhere is
+    no longer the one we created. True when removed, False when it was already gone."""
+    found = next((a for a in get_auth_servers(session) if a.name.lower() == name.lower()), None)
+    if found is None:
+        return False
+    if auth_metadata_url and (found.auth_metadata_url or "").rstrip("/").lower() != auth_metadata_url.rstrip("/").lower():
+        raise ExchangeError(
+            f"the AuthServer {found.name!r} now points at {found.auth_metadata_url}, not {auth_metadata_url} as when "
+            "we created it: not removing it (someone changed it since)",
+            cmdlet="Remove-AuthServer", transient=False,
+        )
+    session.invoke("Remove-AuthServer", {"Identity": found.identity or found.name, "Confirm": False})
+    return True
+
+
 _METADATA_FAILURE = re.compile(r"metadata|unable to connect|remote server|could ?n.t (be )?retrieve", re.IGNORECASE)
 _FQID_SERVER = re.compile(r"\[Server=([^,\]]+)")
 

@@ -143,7 +143,8 @@ class ProgressPrinter:
 def print_summary(console: Console, report: dict[str, Any], *, blockers_shown: bool = False) -> None:
     outcome = report.get("outcome", "?")
     colour = {"done": "green", "blocked": "yellow", "rejected": "yellow", "timed_out": "yellow"}.get(outcome, "red")
-    console.print(f"\n[bold {colour}]Onboarding of {report.get('tenant')}: {outcome}[/]")
+    title = str(report.get("workflow") or "onboarding").capitalize()  # offboarding and prune reports say which
+    console.print(f"\n[bold {colour}]{title} of {report.get('tenant')}: {outcome}[/]")
     if report.get("blocking") and not blockers_shown:
         print_plan(console, [], report["blocking"])
     changed = [c for c in report.get("changes", []) if c.get("outcome") != "none"]
@@ -180,6 +181,8 @@ def _detail(change: dict[str, Any]) -> str:
     if "certificate" in result:
         cert = result["certificate"] or {}
         return f"{cert.get('thumbprint', '')} until {str(cert.get('not_after', ''))[:10]}"
+    if result.get("thumbprints"):
+        return ", ".join(str(t) for t in result["thumbprints"])
     if "thumbprint" in result:
         return str(result["thumbprint"])
     if "auth_server" in result:

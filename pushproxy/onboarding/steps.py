@@ -332,8 +332,11 @@ def record_onboarding(payload: dict[str, Any]) -> dict[str, Any]:
         previous = registry.get_tenant(spec.tenant_domain)
         if report["outcome"] == "done":
             onboarded_at = previous.onboarded_at if previous else None
+            offboarded = previous is not None and previous.is_offboarded
             if (report.get("probe") or {}).get("succeeded"):
-                onboarded_at = onboarded_at or finished
+                # Onboarded again after an offboarding: from now on, the new onboarding's.
+                onboarded_at = finished if offboarded else (onboarded_at or finished)
+                offboarded = False
             registry.put_tenant(
                 TenantRecord(
                     domain=spec.tenant_domain,
@@ -344,6 +347,10 @@ def record_onboarding(payload: dict[str, Any]) -> dict[str, Any]:
                     last_onboarding_id=record.instance_id,
                     registered_by=previous.registered_by if previous else None,
                     registered_at=previous.registered_at if previous else None,
+                    # An offboarded tenant stays offboarded until an onboarding of it succeeds.
+                    offboarded_at=previous.offboarded_at if offboarded and previous else None,
+                    offboarded_by=previous.offboarded_by if offboarded and previous else (),
+                    last_offboarding_id=previous.last_offboarding_id if previous else None,
                 )
             )
     finally:

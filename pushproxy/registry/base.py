@@ -7,6 +7,8 @@ PartitionKey/RowKey and onto a two-column primary key in SQLite. The layout:
     partition "onboarding|<dom>"  row <started_at UTC>|<instance id>    OnboardingRecord (one per run)
     partition "verification"      row <domain>                          latest VerificationRecord
     partition "summary"           row "latest"                          latest VerificationSummary
+    partition "summary|runs"      row <started_at UTC>|<verification id> every VerificationSummary (run history)
+    partition "offboarding|<dom>" row <started_at UTC>|<instance id>    OnboardingRecord of an offboarding or prune run
 """
 
 from __future__ import annotations
@@ -31,8 +33,19 @@ SUMMARY = "summary"
 LATEST = "latest"
 
 
+SUMMARY_RUNS = "summary|runs"
+
+
 def onboarding_partition(domain: str) -> str:
     return f"onboarding|{domain}"
+
+
+def offboarding_partition(domain: str) -> str:
+    return f"offboarding|{domain}"
+
+
+def _run_row(started: Any, instance_id: str) -> str:
+    return f"{started.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}|{instance_id}"
 
 
 class Registry(abc.ABC):
@@ -110,6 +123,15 @@ class Registry(abc.ABC):
         partition = onboarding_partition(normalize_domain(domain))
         return [OnboardingRecord.from_dict(d) for d in self._list(partition)]
 
+    def record_offboarding(self, record: OnboardingRecord) -> None:
+        """Store one offboarding (or prune) run, in the shape of an onboarding run; recording it again replaces it."""
+        self._put(offboarding_partition(record.domain), _run_row(record.started_at, record.instance_id), record.to_dict())
+
+    def list_offboardings(self, domain: str) -> list[OnboardingRecord]:
+        """A tenant's offboarding and prune runs, oldest first."""
+        partition = offboarding_partition(normalize_domain(domain))
+        return [OnboardingRecord.from_dict(d) for d in self._list(partition)]
+
     def put_verification(self, record: VerificationRecord) -> None:
         """Store a tenant's latest verification result (replacing the previous one)."""
         self._put(VERIFICATION, record.domain, record.to_dict())
@@ -123,8 +145,15 @@ class Registry(abc.ABC):
         return sorted((VerificationRecord.from_dict(d) for d in self._list(VERIFICATION)), key=lambda v: v.domain)
 
     def put_verification_summary(self, summary: VerificationSummary) -> None:
-        """Store the summary of the latest fleet verification."""
+        """Store the summary of the latest fleet verification, and keep it in the run history."""
         self._put(SUMMARY, LATEST, summary.to_dict())
+        self._put(SUMMARY_RUNS, _run_row(summary.started_at, summary.verification_id), summary.to_dict())
+
+    def list_verification_summaries(self, limit: int | None = None) -> list[VerificationSummary]:
+        """The fleet verification runs, newest first (at most `limit`)."""
+        runs = [VerificationSummary.from_dict(d) for d in self._list(SUMMARY_RUNS)]
+        runs.reverse()
+        return runs[:limit] if limit is not None else runs
 
     def latest_verification_summary(self) -> VerificationSummary | None:
         document = self._get(SUMMARY, LATEST)

@@ -93,9 +93,19 @@ class TenantRecord:
     last_onboarding_id: str | None = None
     registered_by: str | None = None
     registered_at: datetime | None = None
+    # Offboarding keeps the tenant and its history, marked: when, who approved it (each group's approver), which run.
+    # A later onboarding that succeeds clears the mark. Older records have none of these: read as not offboarded.
+    offboarded_at: datetime | None = None
+    offboarded_by: tuple[str, ...] = ()
+    last_offboarding_id: str | None = None
+
+    @property
+    def is_offboarded(self) -> bool:
+        return self.offboarded_at is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domain", normalize_domain(self.domain, "domain"))
+        object.__setattr__(self, "offboarded_by", tuple(str(a) for a in self.offboarded_by or ()))
         if not isinstance(self.spec, dict):
             raise SpecError("spec", "must be an object")
         _check_no_secret_values(self.spec, "spec")
@@ -109,6 +119,9 @@ class TenantRecord:
             "last_onboarding_id": self.last_onboarding_id,
             "registered_by": self.registered_by,
             "registered_at": _iso(self.registered_at),
+            "offboarded_at": _iso(self.offboarded_at),
+            "offboarded_by": list(self.offboarded_by),
+            "last_offboarding_id": self.last_offboarding_id,
         }
 
     @classmethod
@@ -121,6 +134,9 @@ class TenantRecord:
             last_onboarding_id=data.get("last_onboarding_id"),
             registered_by=data.get("registered_by"),
             registered_at=_opt_time(data.get("registered_at"), "registered_at"),
+            offboarded_at=_opt_time(data.get("offboarded_at"), "offboarded_at"),
+            offboarded_by=tuple(data.get("offboarded_by") or ()),
+            last_offboarding_id=data.get("last_offboarding_id"),
         )
 
 

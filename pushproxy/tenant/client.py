@@ -53,6 +53,7 @@ from pushproxy.tenant.keys import (
     key_info_thumbprint,
     plan_add,
     plan_remove,
+    plan_remove_many,
     same_collection,
     union_of_reads,
 )
@@ -232,6 +233,20 @@ class TenantClient:
             action="removed",
             plan=lambda keys: plan_remove(keys, wanted),
             done=lambda thumbs: wanted not in thumbs,
+            adding=False,
+        )
+
+    async def remove_keys(self, thumbprints: Sequence[str]) -> KeyChange:
+        """Remove every key with one of these thumbprints from the Exchange Online service principal in one PATCH,
+        keeping every other key exactly as read. Idempotent: when none is there nothing is written ("none")."""
+        if isinstance(thumbprints, str) or not thumbprints:
+            raise SpecError("thumbprints", "must be a non-empty list of certificate thumbprints")
+        wanted = tuple(dict.fromkeys(normalize_thumbprint(t) for t in thumbprints))
+        return await self._converge(
+            wanted,
+            action="removed",
+            plan=lambda keys: plan_remove_many(keys, wanted),
+            done=lambda thumbs: not any(t in thumbs for t in wanted),
             adding=False,
         )
 

@@ -154,6 +154,19 @@ def plan_remove(existing: Sequence[KeyCredentialInfo], thumbprint: str) -> list[
     return _kept(existing, skip=wanted)
 
 
+def plan_remove_many(existing: Sequence[KeyCredentialInfo], thumbprints: Sequence[str]) -> list[KeyToSend] | None:
+    """The collection to PATCH so that every key with one of `thumbprints` goes and every other key stays exactly as
+    read (keyId, key bytes, customKeyIdentifier, displayName, dates); None when none of them is there.
+
+    One PATCH for all of them, for the reason uploads are one PATCH: two read-modify-writes in a row can resurrect
+    the first one's key from a replica that has not seen it go."""
+    wanted = {normalize_thumbprint(t) for t in thumbprints}
+    if not any(k.thumbprint in wanted for k in existing):
+        return None
+    kept = _kept([k for k in existing if k.thumbprint not in wanted], skip=None)
+    return kept
+
+
 def _identity(key: KeyCredentialInfo) -> str:
     return key.key_id or f"thumbprint:{key.thumbprint}"
 

@@ -135,7 +135,7 @@ def test_onboarding_approved_by_others_then_verified(served: Served, standins: t
     # Verification through the API: the freshly onboarded tenant is healthy.
     verification = post(served, "/api/verifications", {}, principal=OPERATOR)
     assert verification.status_code == 202, verification.text
-    wait_for(served, lambda v: v["runtime_status"] == "Completed", path="/api/verifications/verification")
+    wait_for(served, lambda v: v["runtime_status"] == "Completed", path=f"/api/verifications/{verification.json()['id']}")
     fleet = served.request("GET", "/api/tenants").json()
     assert [(t["tenant"], t["state"]) for t in fleet["tenants"]] == [("fabrikam.com", "healthy")], fleet
     assert fleet["summary"]["healthy"] == 1
@@ -154,3 +154,44 @@ def test_a_second_onboarding_after_the_first_finished_is_accepted(served: Served
     done = wait_for(served, lambda v: v["runtime_status"] == "Completed")
     assert done["plan"] == []
     assert done["phase"] == "done"
+
+
+OFF = "offboarding-fabrikam.com"
+
+
+def test_offboarding_through_the_api_needs_approval_and_marks_the_tenant_offboarded(
+    served: Served, standins: tuple[Any, Any]
+) -> None:
+    exchange, graph = standins
+    unknown = post(served, "/api/tenants/contoso.com/offboarding", {})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    assert "nothing to undo" in unknown.json()["error"]["message"]
+    bad = post(served, "/api/tenants/fabrikam.com/offboarding", {"remove_auth_server": "yes"})
+    assert (bad.status_code, bad.json()["error"]["field"]) == (400, "remove_auth_server")
+
+    started = post(served, "/api/tenants/fabrikam.com/offboarding", {"comment": "moving to Exchange Online"},
+                   principal="alice@provider.example")
+    assert started.status_code == 202, started.text
+    again = post(served, "/api/tenants/fabrikam.com/offboarding", {})
+    assert (again.status_code, again.json()["error"]["id"]) == (409, OFF)
+
+    path = f"/api/offboardings/{OFF}"
+    view = wait_for(served, awaiting("on_premises"), path=path)
+    assert [c["kind"] for c in view["plan"]] == ["disable_push_proxy", "remove_tenant_keys"]
+    refused = post(served, f"{path}/approval", {"decision": "approve"}, principal="alice@provider.example")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "self_approval")
+    assert post(served, f"{path}/approval", {"decision": "approve"}, principal="bob@provider.example").status_code == 202
+    wait_for(served, awaiting("tenant"), path=path)
+    assert post(served, f"{path}/approval", {"decision": "approve"}, principal="carol@provider.example").status_code == 202
+    done = wait_for(served, lambda v: v["runtime_status"] == "Completed", path=path)
+    assert done["phase"] == "done", done
+    assert not exchange.state()["organizations"]["fabrikam.com"]["push_proxy"]["enabled"]
+
+    assert served.request("GET", "/api/tenants").json()["tenants"] == []
+    listed = served.request("GET", "/api/tenants?include=offboarded").json()["tenants"]
+    assert [(t["tenant"], t["state"], t["offboarded_by"]) for t in listed] == [
+        ("fabrikam.com", "offboarded", ["bob@provider.example", "carol@provider.example"])]
+    assert served.request("GET", "/api/tenants?include=everything").status_code == 400
+    tenant = served.request("GET", "/api/tenants/fabrikam.com").json()
+    assert tenant["offboardings"][-1]["outcome"] == "done" and tenant["last_offboarding_id"] == OFF
+    assert served.request("GET", "/api/offboardings/onboarding-fabrikam.com").status_code == 404

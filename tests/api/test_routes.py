@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -79,10 +80,11 @@ def test_openapi_document_is_served_and_is_the_one_in_the_repo(served: Served) -
 
 def test_every_http_function_is_in_the_document() -> None:
     import function_app  # noqa: F401  (registers the blueprints)
-    from functions import http_api
+    from functions import http_api, http_offboarding
 
     document = json.loads((REPO / "openapi.json").read_text())
-    routes = {f"/{fb._function.get_trigger().route}" for fb in http_api.bp._function_builders}
+    routes = {f"/{fb._function.get_trigger().route}" for bp in (http_api.bp, http_offboarding.bp)
+              for fb in bp._function_builders}
     # The catch-all answers unknown routes with the error shape; it is not a route of the API.
     assert routes - {"/{*path}"} == set(document["paths"])
 
@@ -345,13 +347,20 @@ def test_verification_is_a_singleton(served: Served, silent_port: int) -> None:
                                          onboarded_at=registry_time()))
     first = served.request("POST", "/api/verifications", who=OPERATOR)
     assert first.status_code == 202, first.text
-    assert first.json()["id"] == "verification"
+    run_id = first.json()["id"]
+    assert re.fullmatch(r"verification-\d{8}T\d{6}\.\d{3}Z", run_id), run_id  # each run its own id
     # The hung tenant's Exchange never answers, so the verification is still running.
     second = post_json(served, "/api/verifications", {"tenants": ["hung.example"]})
     assert second.status_code == 409
+    assert error_of(second)["id"] == run_id
     assert error_of(second)["status_url"] == first.json()["statusQueryGetUri"]
-    running = served.request("GET", "/api/verifications/verification").json()
+    running = served.request("GET", f"/api/verifications/{run_id}").json()
     assert running["runtime_status"] in ("Pending", "Running")
+    listed = served.request("GET", "/api/verifications").json()
+    assert listed["running"] == run_id
+    # A batch sub-orchestration shares the prefix but is not a run; an unknown id is a 404.
+    assert served.request("GET", "/api/verifications/verification-19990101T000000.000Z").status_code == 404
+    assert served.request("GET", f"/api/verifications/{run_id}-abc-00000").status_code == 404
 
 
 @pytest.mark.parametrize(("body", "field"), [({"tenants": []}, "tenants"), ({"tenants": ["bad domain"]}, "tenants[0]"),

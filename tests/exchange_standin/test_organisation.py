@@ -398,3 +398,27 @@ def test_a_plain_string_password_is_refused_without_echoing_it(standin: StandIn,
     assert "Plain-Pa55" not in str(ps.streams.error[0]) and "Plain-Pa55" not in json.dumps(standin.journal())
     new = [e for e in standin.journal() if e["operation"] == "New-ExchangeCertificate"][-1]
     assert new["parameters"]["KeySize"] == 2048  # only secrets are masked
+
+
+# ---- offboarding ---------------------------------------------------------------------------------------------------
+
+
+def test_disable_push_notification_proxy_keeps_the_organisation_and_refuses_a_disabled_proxy(
+    pool: RunspacePool, standin: StandIn
+) -> None:
+    assert not run(pool, "Enable-PushNotificationProxy", Organization="fabrikam.com").had_errors
+    assert not run(pool, "Disable-PushNotificationProxy", Confirm=False).streams.error
+    proxy = standin.state()["organizations"]["fabrikam.com"]["push_proxy"]
+    assert proxy["enabled"] is False and proxy["organization"] == "fabrikam.com"
+    again = run(pool, "Disable-PushNotificationProxy", Confirm=False)
+    assert not again.had_errors and "InvalidOperationException" in str(again.streams.error[0].fq_error)
+
+
+def test_remove_auth_server_prompts_and_names_a_missing_one(pool: RunspacePool, standin: StandIn) -> None:
+    assert not run(pool, "New-AuthServer", Name="MicrosoftSts", AuthMetadataUrl=METADATA).streams.error
+    prompted = run(pool, "Remove-AuthServer", Identity="MicrosoftSts")
+    assert prompted.had_errors and prompted.streams.error[0].fq_error == "HostFunctionNotImplemented"
+    assert not run(pool, "Remove-AuthServer", Identity="MicrosoftSts", Confirm=False).streams.error
+    assert standin.state()["organizations"]["fabrikam.com"]["auth_servers"] == []
+    missing = run(pool, "Remove-AuthServer", Identity="MicrosoftSts", Confirm=False)
+    assert "ManagementObjectNotFoundException" in str(missing.streams.error[0].fq_error)

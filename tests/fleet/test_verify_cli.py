@@ -65,10 +65,15 @@ def test_verify_refuses_a_malformed_tenant(fleet_env: dict[str, str]) -> None:
 
 def test_verify_runs_again_on_the_same_database(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:
     fs.build_fleet(exchange, graph, [fs.OrgPlan.onboarded("healthy.example")], open_registry())
+    ids = []
     for _ in range(2):
         done = verify(fleet_env, "--json")
         assert done.returncode == 0, done.stderr
         assert [r["state"] for r in json.loads(done.stdout)["tenants"]] == ["healthy"]
+        ids.append(json.loads(done.stdout)["verification_id"])
+    # Each run has its own id (and its own summary in the registry's history).
+    assert len(set(ids)) == 2 and all(i.startswith("verification-") for i in ids)
+    assert [r.verification_id for r in open_registry().list_verification_summaries()] == ids[::-1]
 
 
 def test_verify_takes_a_remediation_as_far_as_its_approval(exchange: Any, graph: Any, fleet_env: dict[str, str]) -> None:

@@ -121,3 +121,28 @@ def test_malformed_domain_is_refused_before_storage(registry: Registry) -> None:
     with pytest.raises(SpecError) as err:
         registry.get_tenant("not a domain")
     assert err.value.field == "tenant"
+
+
+def test_an_offboarded_tenant_round_trips_and_an_old_record_reads_as_not_offboarded(registry: Registry) -> None:
+    marked = tenant(offboarded_at=T0, offboarded_by=("bob",), last_offboarding_id="offboarding-fabrikam.com")
+    registry.put_tenant(marked)
+    assert registry.get_tenant("fabrikam.com") == marked
+    assert marked.is_offboarded
+    old = {k: v for k, v in tenant().to_dict().items() if not k.startswith(("offboarded", "last_offboarding"))}
+    assert not TenantRecord.from_dict(old).is_offboarded
+
+
+def test_offboardings_are_kept_per_run_apart_from_onboardings(registry: Registry) -> None:
+    run = OnboardingRecord("fabrikam.com", "offboarding-fabrikam.com", T0, "done", finished_at=T0)
+    registry.record_offboarding(run)
+    assert registry.list_offboardings("fabrikam.com") == [run]
+    assert registry.list_onboardings("fabrikam.com") == []
+
+
+def test_every_verification_run_is_kept_newest_first(registry: Registry) -> None:
+    runs = [VerificationSummary(f"verification-{i}", T0 + timedelta(hours=i), None, 1, 1, 0, 0) for i in range(3)]
+    for summary in runs:
+        registry.put_verification_summary(summary)
+    assert registry.list_verification_summaries() == list(reversed(runs))
+    assert registry.list_verification_summaries(limit=1) == [runs[-1]]
+    assert registry.latest_verification_summary() == runs[-1]

@@ -33,4 +33,4 @@ def test_a_tenant_runs_one_workflow_at_a_time() -> None:
 
     assert blocking(status, "Fabrikam.com") == "rotation-fabrikam.com"
     assert blocking(status, "contoso.com") is None
-    assert instance_ids("X.com") == ["onboarding-x.com", "rotation-x.com", "offboarding-x.com"]
+    assert instance_ids("X.com") == ["onboarding-x.com", "rotation-x.com", "offboarding-x.com", "prune-x.com"]
