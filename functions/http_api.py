@@ -19,7 +19,6 @@ from pushproxy.api import roles, validation, views
 from pushproxy.api.durable import (
     is_verification_id,
     running_verification,
-    start_singleton,
     start_verification,
     verification_input,
 )
@@ -164,14 +163,22 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
     instance_id = validation.instance_id(req.route_params.get("id", ""))
     decision = validation.approval(req.get_body(), approver)
     status = await _onboarding_status(client, instance_id)
+    return await decide(req, client, instance_id, status, decision, "onboarding")
+
+
+async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, instance_id: str, status: Any,
+                 decision: Any, what: str) -> func.HttpResponse:
+    """Raise a validated decision on a workflow waiting for approval (onboarding, offboarding, prune, rotation
+    alike): 409 when nothing waits or the plan is stale, 403 for self-approval or someone not on the list. The
+    workflow checks the same rules again itself (pushproxy.approvals), whichever door the event came through."""
     view = views.onboarding_view(status)
     if view["runtime_status"] not in views.ACTIVE_STATUSES or view["phase"] != "awaiting_approval":
         raise ApiError(409, "not_awaiting_approval",
-                       f"onboarding {instance_id} is not waiting for approval (phase {view['phase'] or 'unknown'})",
+                       f"{what} {instance_id} is not waiting for approval (phase {view['phase'] or 'unknown'})",
                        phase=view["phase"])
     requester = view["requested_by"]
     if requester and _canonical(requester) == decision.approver:
-        raise ApiError(403, "self_approval", f"{decision.approver} requested this onboarding and cannot approve it")
+        raise ApiError(403, "self_approval", f"{decision.approver} requested this {what} and cannot approve it")
     spec = (views.json_value(getattr(status, "input_", None)) or {}).get("spec") or {}
     approvers = (spec.get("approval") or {}).get("approvers") or []
     if approvers and decision.approver not in {_canonical(a) for a in approvers}:  # canonical forms, both sides
@@ -188,7 +195,7 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
         await client.raise_event(instance_id, "approval", event)
     except Exception as exc:  # the SDK raises a bare Exception; 410/404 mean it ended between our read and now
         if "is gone" in str(exc) or "No instance" in str(exc):
-            raise ApiError(409, "not_awaiting_approval", f"onboarding {instance_id} ended before the decision arrived") from None
+            raise ApiError(409, "not_awaiting_approval", f"{what} {instance_id} ended before the decision arrived") from None
         raise
     return _json({"id": instance_id, "group": awaiting.get("group"), "decision": decision.decision,
                   "approver": decision.approver, "status_url": _status_url(client, req, instance_id)}, 202)

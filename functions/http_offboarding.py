@@ -1,10 +1,13 @@
 """The offboarding and prune routes: thin. A tenant is offboarded (or pruned) with the spec the registry holds for
 it, so the request names only the tenant and the options; the approval rules are the onboarding's.
 
-    POST /api/tenants/{tenant}/offboarding   {"remove_auth_server": bool, "comment", "requested_by"}  (optional)
-    POST /api/tenants/{tenant}/prune         {"comment", "requested_by"}                            (optional)
+    POST /api/tenants/{tenant}/offboarding   {"remove_auth_server": bool, "comment"}  (optional; operator or requester)
+    POST /api/tenants/{tenant}/prune         {"comment"}                            (optional; operator or requester)
     GET  /api/offboardings/{id}              an offboarding's or prune's phase, plan, approvals, results
-    POST /api/offboardings/{id}/approval     {"decision", "comment", "approver", "state_hash"}
+    POST /api/offboardings/{id}/approval     {"decision", "comment", "state_hash"}  (approver)
+
+The caller is the authenticated principal with its roles (pushproxy.api.roles), as on every route; the requester is
+never taken from the body.
 
 202 with the Durable check-status payload; 404 for a tenant the registry doesn't know (nothing to undo); 409 while
 an onboarding, rotation, offboarding or prune of the tenant runs (pushproxy.tenant_workflows).
@@ -19,10 +22,12 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions.http_api import AUTH, _error, _json, _principal, _status_url, api
+from functions.http_api import AUTH, _caller, _error, _json, _status_url, api, decide
 from pushproxy.activity_names import Orchestrator
 from pushproxy.api import validation, views
 from pushproxy.api.errors import ApiError, bad_input, not_found
+from pushproxy.api.roles import APPROVER, OPERATOR, REQUESTER, ROLES
+from pushproxy.input_rules import comment
 from pushproxy.registry import shared_registry
 from pushproxy.tenant_workflows import start_exclusive
 
@@ -39,23 +44,19 @@ def _options(body: bytes | None, allowed: tuple[str, ...]) -> dict[str, Any]:
         raise bad_input(unknown[0], f"unknown field (expected {', '.join(allowed)})")
     if "remove_auth_server" in data and not isinstance(data["remove_auth_server"], bool):
         raise bad_input("remove_auth_server", "must be true or false")
-    comment = data.get("comment")
-    if comment is not None:
-        if not isinstance(comment, str):
-            raise bad_input("comment", "must be a string or null")
-        if len(comment) > validation.MAX_COMMENT:
-            raise bad_input("comment", f"must be at most {validation.MAX_COMMENT} characters")
+    if "comment" in data:
+        data["comment"] = comment(data.get("comment"))  # the one rule for comments (pushproxy.input_rules)
     return data
 
 
 async def _start(req: func.HttpRequest, client: df.DurableOrchestrationClient, workflow: str,
                  allowed: tuple[str, ...]) -> func.HttpResponse:
+    requested_by = _caller(req, OPERATOR, REQUESTER)
     domain = validation.tenant_domain(req.route_params.get("tenant", ""))
     options = _options(req.get_body(), allowed)
     tenant = await asyncio.to_thread(lambda: shared_registry().get_tenant(domain))
     if tenant is None:
         raise ApiError(404, "not_found", f"tenant {domain} not found: it was never onboarded here, so there is nothing to undo")
-    requested_by = validation.requested_by(options, _principal(req))
     client_input = {"spec": tenant.spec, "requested_by": requested_by,
                     "remove_auth_server": bool(options.get("remove_auth_server", False)),
                     "comment": options.get("comment")}
@@ -64,7 +65,7 @@ async def _start(req: func.HttpRequest, client: df.DurableOrchestrationClient, w
         url = _status_url(client, req, instance_id)
         return _error(ApiError(409, "already_running", f"{instance_id} is running for {domain}: one workflow per tenant "
                                "at a time", id=instance_id, status_url=url), {"Location": url})
-    log.info("%s of %s started (requested by %s)", workflow, domain, requested_by or "unknown")
+    log.info("%s of %s started (requested by %s)", workflow, domain, requested_by)
     return client.create_check_status_response(req, instance_id)
 
 
@@ -73,7 +74,7 @@ async def _start(req: func.HttpRequest, client: df.DurableOrchestrationClient, w
 @api
 async def start_offboarding(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start offboarding one tenant: 202, 404 for an unknown tenant, 409 while one of its workflows runs."""
-    return await _start(req, client, Orchestrator.OFFBOARDING, ("remove_auth_server", "comment", "requested_by"))
+    return await _start(req, client, Orchestrator.OFFBOARDING, ("remove_auth_server", "comment"))
 
 
 @bp.route(route="tenants/{tenant}/prune", methods=["POST"], auth_level=AUTH)
@@ -81,7 +82,7 @@ async def start_offboarding(req: func.HttpRequest, client: df.DurableOrchestrati
 @api
 async def start_prune(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start removing our keys of expired certificates: 202, 404 for an unknown tenant, 409 while a workflow runs."""
-    return await _start(req, client, Orchestrator.PRUNE, ("comment", "requested_by"))
+    return await _start(req, client, Orchestrator.PRUNE, ("comment",))
 
 
 async def _status(client: df.DurableOrchestrationClient, instance_id: str) -> Any:
@@ -97,6 +98,7 @@ async def _status(client: df.DurableOrchestrationClient, instance_id: str) -> An
 @api
 async def get_offboarding(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Phase, plan, approvals and results of one offboarding or prune."""
+    _caller(req, *ROLES)
     instance_id = validation.instance_id(req.route_params.get("id", ""))
     return _json(views.onboarding_view(await _status(client, instance_id)))
 
@@ -105,31 +107,13 @@ async def get_offboarding(req: func.HttpRequest, client: df.DurableOrchestration
 @bp.durable_client_input(client_name="client")
 @api
 async def approve_offboarding(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """A decision for the group waiting: the onboarding's rules (no self-approval, the spec's approvers, the plan
-    the approver saw); the workflow re-checks the state before applying."""
+    """A decision for the group waiting (approver): the onboarding's rules (no self-approval, the registration's
+    approvers, the plan the approver saw); the workflow checks them again and re-checks the state before applying."""
+    approver = _caller(req, APPROVER)
     instance_id = validation.instance_id(req.route_params.get("id", ""))
-    decision = validation.approval(req.get_body(), _principal(req))
+    decision = validation.approval(req.get_body(), approver)
     status = await _status(client, instance_id)
-    view = views.onboarding_view(status)
-    if view["runtime_status"] not in views.ACTIVE_STATUSES or view["phase"] != "awaiting_approval":
-        raise ApiError(409, "not_awaiting_approval",
-                       f"{instance_id} is not waiting for approval (phase {view['phase'] or 'unknown'})", phase=view["phase"])
-    requester = view["requested_by"]
-    if requester and requester.strip().lower() == decision.approver.lower():
-        raise ApiError(403, "self_approval", f"{decision.approver} requested {instance_id} and cannot approve it")
-    spec = (views.json_value(getattr(status, "input_", None)) or {}).get("spec") or {}
-    approvers = (spec.get("approval") or {}).get("approvers") or []
-    if approvers and decision.approver not in approvers:
-        raise ApiError(403, "not_an_approver", f"{decision.approver} is not one of this tenant's approvers")
-    awaiting = view["awaiting"] or {}
-    if decision.state_hash and decision.state_hash != awaiting.get("state_hash"):
-        raise ApiError(409, "stale_plan", "the plan waiting for approval is not the one you saw: read it again",
-                       state_hash=awaiting.get("state_hash"))
-    event = {"decision": decision.decision, "approver": decision.approver, "comment": decision.comment,
-             "state_hash": awaiting.get("state_hash")}
-    await client.raise_event(instance_id, "approval", event)
-    return _json({"id": instance_id, "group": awaiting.get("group"), "decision": decision.decision,
-                  "approver": decision.approver, "status_url": _status_url(client, req, instance_id)}, 202)
+    return await decide(req, client, instance_id, status, decision, "offboarding")
 
 
 __all__ = ["bp"]
