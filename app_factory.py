@@ -14,10 +14,12 @@ import azure.functions as func
 
 def build_app() -> df.DFApp:
     """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
-    from functions import activities, fleet, http_api, timers
+    from functions import activities, fleet, http_api, http_rotation, rotation, timers
     from orchestrators import onboarding, verification
+    from orchestrators import rotation as rotation_orchestrator
 
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-    for blueprint in (http_api.bp, timers.bp, activities.bp, fleet.bp, onboarding.bp, verification.bp):
+    for blueprint in (http_api.bp, http_rotation.bp, timers.bp, activities.bp, rotation.bp, fleet.bp, onboarding.bp,
+                      verification.bp, rotation_orchestrator.bp):
         app.register_functions(blueprint)
     return app

@@ -31,6 +31,14 @@ class Activity(_Name):
     VERIFY_TENANT = "verify_tenant"
     RECORD_VERIFICATION_SUMMARY = "record_verification_summary"
     START_REMEDIATION = "start_remediation"
+    # The Auth certificate's renewal (rotation); it also calls discovery, import, upload, assign and the probe.
+    CREATE_NEXT_CERTIFICATE = "create_next_certificate"
+    STAGE_AUTH_CERTIFICATE = "stage_auth_certificate"
+    PUBLISH_AUTH_CERTIFICATE = "publish_auth_certificate"
+    RESTART_AUTH_SERVICES = "restart_auth_services"
+    CLEAR_PREVIOUS_CERTIFICATE = "clear_previous_certificate"
+    REMOVE_RETIRED_KEY = "remove_retired_key"
+    RECORD_ROTATION = "record_rotation"
 
 
 class Orchestrator(_Name):
