@@ -30,7 +30,7 @@ import azure.durable_functions as df
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.onboarding.progress import parse_approval
 from pushproxy.outcome import message
-from pushproxy.rotation import RotationPlan, Facts, plan_rotation, restage_date, where_is
+from pushproxy.rotation import Facts, RotationPlan, plan_rotation, restage_date, where_is
 from pushproxy.spec import TenantSpec
 from pushproxy.workflow import RetryPolicy, call_step, call_steps, short
 

@@ -16,6 +16,7 @@ from pushproxy.errors import PushProxyError, SecretError, SpecError
 COMMAND_MODULES = [
     "pushproxy.commands.demo",
     "pushproxy.commands.onboard",
+    "pushproxy.commands.rotate",
     "pushproxy.commands.status",
     "pushproxy.commands.approve",
     "pushproxy.commands.verify",

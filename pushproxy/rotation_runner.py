@@ -64,5 +64,11 @@ def run(host: LocalHost, instance_id: str, *, decide: Decider | None = None,
         jump(str(view["next_date"]))
         host.wakeup.set()
         # Let the timer fire and the phase move on before looking for the next wait.
-        drive(host, instance_id, decide=decide, on_status=on_status, timeout=left,
-              until=lambda c, seen=view["next_date"]: c.get("next_date") != seen)
+        drive(host, instance_id, decide=decide, on_status=on_status, timeout=left, until=_moved_on(view["next_date"]))
+
+
+def _moved_on(seen: Any) -> Callable[[dict[str, Any]], bool]:
+    def moved_on(custom: dict[str, Any]) -> bool:
+        return custom.get("next_date") != seen
+
+    return moved_on

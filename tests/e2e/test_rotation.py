@@ -3,7 +3,7 @@ that jumps over the weeks: the order of the changes is proven from the stand-ins
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from pushproxy import rotation_runner
 from pushproxy.clock import JumpClock
 from pushproxy.onboarding.runner import runtime_of
 from pushproxy.rotation_view import rotation_view
-from tests.e2e.conftest import DOMAIN, World, approver, count_ok
+from tests.e2e.conftest import World, approver, count_ok
 
 AUTH_SUBJECT = "CN=Microsoft Exchange Server Auth Certificate"
 

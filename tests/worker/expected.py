@@ -25,6 +25,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "get_tenant": _http("tenants/{tenant}", "GET", False),
     "start_verification_request": _http("verifications", "POST", True),
     "get_verification": _http("verifications/{id}", "GET", True),
+    "start_rotation": _http("tenants/{tenant}/rotation", "POST", True),
+    "get_rotation": _http("rotations/{id}", "GET", True),
+    "approve_rotation": _http("rotations/{id}/approval", "POST", True),
     "openapi": _http("openapi.json", "GET", False, "ANONYMOUS"),
     "verification_timer": {"trigger": "timerTrigger", "schedule": "%PUSHPROXY_VERIFY_SCHEDULE%",
                            "others": ["durableClient"]},
@@ -32,11 +35,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "discover_exchange", "discover_tenant", "create_auth_certificate", "import_auth_certificate",
         "assign_auth_certificate",
         "ensure_auth_server", "upload_tenant_key", "enable_push_proxy", "restart_health_manager", "run_probe",
-        "record_onboarding", "list_fleet", "verify_tenant", "record_verification_summary")},
+        "record_onboarding", "list_fleet", "verify_tenant", "record_verification_summary",
+        "create_next_certificate", "stage_auth_certificate", "publish_auth_certificate", "restart_auth_services",
+        "clear_previous_certificate", "remove_retired_key", "record_rotation")},
     "start_remediation": _activity(client=True),
     "onboarding": {"trigger": "orchestrationTrigger", "others": []},
     "verification": {"trigger": "orchestrationTrigger", "others": []},
     "verification_batch": {"trigger": "orchestrationTrigger", "others": []},
+    "rotation": {"trigger": "orchestrationTrigger", "others": []},
 }
 
 
