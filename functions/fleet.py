@@ -10,11 +10,11 @@ import azure.durable_functions as df
 
 from pushproxy import fleet
 from pushproxy.activity_names import Activity
-from pushproxy.api.durable import start_singleton
 from pushproxy.outcome import guarded, guarded_async, ok
 from pushproxy.registry import VerificationSummary, shared_registry
 from pushproxy.registry.models import parse_time
-from pushproxy.spec import onboarding_instance_id
+from pushproxy.spec import workflow_instance_id
+from pushproxy.tenant_workflows import start_exclusive
 from pushproxy.verification import DECISION_DETAIL
 
 bp = df.Blueprint()
@@ -79,16 +79,18 @@ async def start_remediation(payload: dict, client: df.DurableOrchestrationClient
             client_input = fleet.remediation_input(registry, domain)
         except Exception as exc:
             return ok({"tenant": domain, "started": False, "reason": f"no usable spec: {exc}"}, "none")
-        instance_id = onboarding_instance_id(domain)
+        workflow = str(request.get("workflow") or "onboarding")
+        instance_id = workflow_instance_id(workflow, domain)
         try:
-            started = await start_singleton(client, "onboarding", instance_id, client_input)
+            # One workflow per tenant: an onboarding, rotation or offboarding already running is left alone.
+            started, instance_id = await start_exclusive(client, workflow, domain, client_input)
         except Exception as exc:  # one tenant's remediation must not stop the others'
             log.warning("remediation of %s could not be started: %s", domain, _first_line(exc))
             return ok({"tenant": domain, "started": False, "instance_id": instance_id, "reason": _first_line(exc)},
                       "none")
         if not started:
             return ok({"tenant": domain, "started": False, "instance_id": instance_id,
-                       "reason": "an onboarding is already running"}, "none")
+                       "reason": f"{instance_id} is already running"}, "none")
         fleet.note_remediation(registry, domain, instance_id)
         return ok({"tenant": domain, "started": True, "instance_id": instance_id}, "started")
 

@@ -14,12 +14,13 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from pushproxy.activity_names import Orchestrator
 from pushproxy.api import validation, views
 from pushproxy.api.durable import VERIFICATION_INSTANCE_ID, start_singleton, verification_input
 from pushproxy.api.errors import ApiError, not_found
 from pushproxy.errors import PushProxyError, SpecError
 from pushproxy.registry import shared_registry
-from pushproxy.spec import onboarding_instance_id
+from pushproxy.tenant_workflows import start_exclusive
 
 bp = df.Blueprint()
 log = logging.getLogger("pushproxy.http")
@@ -82,12 +83,14 @@ async def start_onboarding(req: func.HttpRequest, client: df.DurableOrchestratio
     """Start onboarding one tenant (singleton per tenant): 202 with the check-status payload, 409 while one runs."""
     request = validation.onboarding(req.route_params.get("tenant", ""), req.get_body(), _principal(req))
     domain = request.spec["tenant_domain"]
-    instance_id = onboarding_instance_id(domain)
     client_input = {"spec": request.spec, "requested_by": request.requested_by, "remediation": False}
-    if not await start_singleton(client, "onboarding", instance_id, client_input):
+    # One workflow per tenant: refused while its onboarding, rotation or offboarding runs (409 names that one).
+    started, instance_id = await start_exclusive(client, Orchestrator.ONBOARDING, domain, client_input)
+    if not started:
         url = _status_url(client, req, instance_id)
+        what = "an onboarding" if instance_id.startswith("onboarding-") else instance_id
         return _error(
-            ApiError(409, "already_running", f"an onboarding of {domain} is already running", id=instance_id, status_url=url),
+            ApiError(409, "already_running", f"{what} of {domain} is already running", id=instance_id, status_url=url),
             {"Location": url},
         )
     log.info("onboarding %s started (requested by %s)", domain, request.requested_by or "unknown")

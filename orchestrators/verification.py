@@ -16,7 +16,7 @@ import azure.durable_functions as df
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.outcome import is_outcome, message
 from pushproxy.registry.models import VerificationRecord
-from pushproxy.verification import should_remediate, summarize
+from pushproxy.verification import remediation_workflow, should_remediate, summarize
 from pushproxy.workflow import call_step, short
 
 bp = df.Blueprint()
@@ -52,6 +52,7 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 
     records: list[dict[str, Any]] = []
     to_remediate: list[str] = []
+    workflows: dict[str, str] = {}  # domain -> the workflow that remediates it (onboarding or rotation)
     now = context.current_utc_datetime
     run_id = context.new_uuid()[:8]  # deterministic on replay; keeps batch ids unique across runs of this singleton
     for index, start in enumerate(range(0, len(tenants), batch_size)):
@@ -70,8 +71,10 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             record = outcome["record"]
             records.append(record)
             progress[record["state"]] += 1
-            if remediate and should_remediate(VerificationRecord.from_dict(record), outcome["policy"]):
+            verified = VerificationRecord.from_dict(record)
+            if remediate and should_remediate(verified, outcome["policy"]):
                 to_remediate.append(record["domain"])
+                workflows[record["domain"]] = remediation_workflow(verified) or "onboarding"
         progress["verified"] = len(records)
         context.set_custom_status(progress)
 
@@ -84,7 +87,8 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             batch = to_remediate[start : start + batch_size]
             try:
                 results = yield context.task_all(
-                    [context.call_activity(str(Activity.START_REMEDIATION), {"tenant": domain}) for domain in batch]
+                    [context.call_activity(str(Activity.START_REMEDIATION), {"tenant": domain, "workflow": workflows[domain]})
+                     for domain in batch]
                 )
             except Exception as exc:  # start_remediation reports its own trouble; this is the activity crashing
                 notes.append(f"remediation of {', '.join(batch)} could not be started: {short(exc)}")

@@ -143,8 +143,13 @@ class Facts:
         return bool(sp and sp.has_key(thumbprint))
 
 
-def short_name(server: str) -> str:
+def short_name(server: str, ex: ExchangeDiscovery | None = None) -> str:
     """Discovery names certificate copies by FQDN; servers by name."""
+    if ex is not None:
+        lowered = server.lower()
+        for s in ex.servers:
+            if lowered in (s.name.lower(), (s.fqdn or "").lower()):
+                return s.name
     return server.split(".", 1)[0]
 
 
@@ -174,7 +179,7 @@ def usable_next(f: Facts, now: datetime, current: AuthCertificate | None) -> tup
         return None, None
     copies = f.copies("next", thumbprint)
     cert = next((c.certificate for c in copies if c.present and c.certificate), None)
-    missing = sorted(short_name(c.server) for c in copies if not c.present)
+    missing = sorted(short_name(c.server, f.ex) for c in copies if not c.present)
     if cert is None:
         return None, f"the staged next certificate {thumbprint} is on no Mailbox server"
     if missing:
@@ -236,15 +241,19 @@ def plan_rotation(
     reason = problem or ""
     effective: datetime | None = None
     if problem is None and cert is not None:
-        missing = sorted(short_name(c.server) for c in f.copies("current", cert.thumbprint) if not c.present)
-        holder = next(short_name(c.server) for c in f.copies("current", cert.thumbprint) if c.present)
+        missing = sorted(short_name(c.server, f.ex) for c in f.copies("current", cert.thumbprint) if not c.present)
+        holder = next(short_name(c.server, f.ex) for c in f.copies("current", cert.thumbprint) if c.present)
         left = cert.not_after - now
         staged, staged_why = usable_next(f, now, cert)
         if staged is not None:
             return RotationPlan(mode="none", reason=f"the next certificate {staged.thumbprint} is staged and usable",
                                 current=current, **base)
         if staged_why:
-            notes.append(staged_why)
+            # Someone staged a next certificate that can't take over: it is theirs to fix or clear. Overwriting it
+            # would fight them (and their tooling would put it back).
+            return RotationPlan(mode="blocked", reason=f"{staged_why}: not replacing a next certificate someone else "
+                                "staged; fix it or clear it (Set-AuthConfig -NewCertificateThumbprint) first",
+                                current=current, blocking=(staged_why,), **base)
         due = force or left <= timedelta(days=spec.rotation.renew_before_days)
         if not due:
             if missing:

@@ -337,7 +337,12 @@ def _certificate_findings(
                 _finding(CERT_EXPIRED, f"the Auth certificate {current.thumbprint} expired on {current.not_after.date()}",
                          thumbprint=current.thumbprint, not_after=current.not_after.isoformat())
             )
-        elif days_left <= warning_days:
+        staged = _staged_rotation(ex, tn, current, now) if now < current.not_after else None
+        if staged is not None:
+            # A usable next certificate is staged (ours or anyone's): it takes over before the current one expires,
+            # so the nearing expiry is not drift; `pushproxy verify` says when it publishes instead.
+            facts["rotation"] = staged
+        if now < current.not_after and staged is None and days_left <= warning_days:
             findings.append(
                 _finding(CERT_EXPIRING,
                          f"the Auth certificate {current.thumbprint} expires in {int(days_left)} days ({current.not_after.date()})",
@@ -351,6 +356,20 @@ def _certificate_findings(
             and not tn.has_key(next_thumbprint)):
         findings.append(_next_key_finding(ex, next_thumbprint, tn, now, uploads))
     return findings
+
+
+def _staged_rotation(ex: ExchangeDiscovery, tn: TenantDiscovery | None, current: Any, now: datetime) -> dict[str, Any] | None:
+    """The staged next certificate and its effective date when it is usable (pushproxy.rotation.usable_next)."""
+    from pushproxy.rotation import Facts, usable_next
+
+    if tn is None:
+        return None
+    staged, _ = usable_next(Facts(ex, tn), now, current)
+    effective = ex.auth_config.next_effective_date
+    if staged is None or effective is None:
+        return None
+    return {"staged": staged.thumbprint, "publishes_on": effective.isoformat(),
+            "message": f"rotation staged, publishes on {effective.date().isoformat()}"}
 
 
 def _next_key_finding(
@@ -463,9 +482,24 @@ def remediable_findings(record: VerificationRecord) -> list[Finding]:
     ]
 
 
+# What a rotation puts right (issue 15): an Auth certificate nearing expiry with no usable next one staged.
+ROTATION_KINDS: frozenset[str] = frozenset({CERT_EXPIRING})
+
+
+def remediation_workflow(record: VerificationRecord) -> str | None:
+    """Which workflow would put this tenant right: "rotation" for an expiring certificate, "onboarding" for the
+    rest of what an onboarding fixes, None when nothing can (or something stands in the way)."""
+    kinds = {f.kind for f in record.findings}
+    if kinds & PREVENTS_REMEDIATION:
+        return None
+    if kinds & ROTATION_KINDS:
+        return "rotation"
+    return "onboarding" if remediable_findings(record) else None
+
+
 def should_remediate(record: VerificationRecord, policy: str) -> bool:
-    """Whether verification should start a remediation onboarding for this tenant."""
-    return policy == "onboard" and bool(remediable_findings(record))
+    """Whether verification should start a remediation (onboarding or rotation) for this tenant."""
+    return policy == "onboard" and remediation_workflow(record) is not None
 
 
 def summarize(verification_id: str, started_at: str, finished_at: str, records: list[dict[str, Any]],

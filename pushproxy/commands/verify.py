@@ -78,8 +78,12 @@ def run(args: argparse.Namespace) -> int:
         status = host.wait_for(VERIFICATION_INSTANCE_ID, timeout=args.timeout)
         remediations = status.output.get("remediations", []) if isinstance(status.output, dict) else []
         # Take each remediation as far as its approval, so the plan is there for whoever approves it.
-        for domain in remediations:
-            _run_until_it_waits(host, f"onboarding-{domain}")
+        from pushproxy.tenant_workflows import blocking
+
+        for domain in remediations:  # an onboarding, or a rotation for an expiring certificate
+            running = blocking(lambda i: host.get_status(i, show_history=False), domain)
+            if running is not None:
+                _run_until_it_waits(host, running)
     finally:
         host.close()
     if views.runtime_status_name(status) != "Completed":
@@ -109,7 +113,8 @@ def _run_until_it_waits(host: Any, instance_id: str, timeout: float = 300.0) -> 
 
     def waits(status: Any) -> bool:
         custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-        return custom.get("phase") in ("awaiting_approval", "blocked", "done", "failed", "rejected", "timed_out")
+        return custom.get("phase") in ("awaiting_approval", "blocked", "done", "failed", "rejected", "timed_out",
+                                       "staged", "nothing_to_do")
 
     try:
         host.wait_for(instance_id, until=waits, timeout=timeout)
@@ -131,7 +136,8 @@ def print_fleet(fleet: dict[str, Any]) -> None:
     table.add_column("why", overflow="fold")
     for row in fleet["tenants"]:
         state = row["state"]
-        table.add_row(row["tenant"], f"[{STYLES.get(state, '')}]{state}[/]", "\n".join(row["reasons"]) or "-")
+        reasons = list(row["reasons"]) + ([row["rotation"]["message"]] if row.get("rotation") else [])
+        table.add_row(row["tenant"], f"[{STYLES.get(state, '')}]{state}[/]", "\n".join(reasons) or "-")
     console.print(table)
     summary = fleet.get("summary")
     if summary:

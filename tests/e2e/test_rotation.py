@@ -152,3 +152,154 @@ def test_nothing_to_do_when_the_certificate_is_far_from_expiry(world: World) -> 
     view = rotate(world, rotation_spec(world), clock)
     assert view["outcome"] == "nothing_to_do", view
     assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
+
+
+def decide_by_group(**decisions: str) -> Any:
+    """A decider that answers each approval group as told (default approve), as alice."""
+
+    def decide(status: dict[str, Any]) -> dict[str, Any]:
+        group = status["awaiting"]["group"]
+        decision = decisions.get(group, "approve")
+        return {"decision": decision, "approver": "alice", "comment": f"{decision} {group}",
+                "state_hash": status["awaiting"].get("state_hash") or None}
+
+    return decide
+
+
+def test_a_rejected_retirement_keeps_the_old_certificate_as_previous(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    view = rotate(world, rotation_spec(world, approval={"policy": "required"}), clock, decide_by_group(retire="reject"))
+    assert view["outcome"] == "rejected", view
+    new = view["new_certificate"]["thumbprint"]
+    auth = world.org()["auth_config"]
+    assert (auth["current"], auth["previous"]) == (new, old)  # the organisation works on the new one
+    thumbs = {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]}
+    assert {new, old} <= thumbs
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 2  # staged, published; never cleared
+
+
+def _someone_removes_our_new_key_while_we_wait(world: World, host: Any, clock: JumpClock, spec: Any) -> tuple[str, Any]:
+    """Run the rotation until it waits on its effective date, then take the new key off the service principal
+    (as a person or another tool would)."""
+    instance_id, _ = rotation_runner.start_or_resume(host, spec, requested_by="e2e")
+    status = rotation_runner.run(host, instance_id, decide=decide_by_group(), timeout=120)  # stops at the timer
+    view = rotation_view(status)
+    assert view["phase"] == "staged", view
+    new = view["new_certificate"]["thumbprint"]
+    state = world.graph.state()
+    tenant = next(iter(state["tenants"].values()))
+    sp = next(s for s in tenant["servicePrincipals"] if s["appId"] == "00000002-0000-0ff1-ce00-000000000000")
+    sp["keyCredentials"] = [k for k in sp["keyCredentials"] if _thumbprint(k["key"]) != new]
+    world.graph.put_state(state)
+    return instance_id, view
+
+
+def test_publish_asks_again_when_the_state_no_longer_matches_and_a_rejection_keeps_the_current(
+    onboarded: tuple[World, str],
+) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    spec = rotation_spec(world, approval={"policy": "required"})
+    instance_id, view = _someone_removes_our_new_key_while_we_wait(world, host, clock, spec)
+    clock.jump_to(datetime.fromisoformat(view["next_date"]) + timedelta(seconds=1))
+    final = rotation_view(rotation_runner.run(host, instance_id, decide=decide_by_group(publish="reject"), timeout=120))
+    assert final["outcome"] == "rejected", final
+    assert [a["group"] for a in final["approvals"]] == ["plan", "publish"]
+    assert world.org()["auth_config"]["current"] == old
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 1  # staged only
+
+
+def test_someone_else_publishing_during_the_wait_is_not_fought(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e")
+    view = rotation_view(rotation_runner.run(host, instance_id, timeout=120))
+    new = view["new_certificate"]["thumbprint"]
+    org = world.org()  # an administrator publishes it early (Set-AuthConfig -PublishCertificate)
+    org["auth_config"] = {**org["auth_config"], "current": new, "previous": old, "next": "", "next_effective": None}
+    world.put_org(org)
+
+    final = rotate(world, rotation_spec(world), clock, host=host)
+
+    assert final["outcome"] == "done", final
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 2  # our staging, then -ClearPreviousCertificate
+    assert any("already published" in n for n in final["notes"])
+
+
+def test_someone_else_staging_another_certificate_during_the_wait_stops_the_rotation(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e")
+    view = rotation_view(rotation_runner.run(host, instance_id, timeout=120))
+    ours = view["new_certificate"]["thumbprint"]
+    org = world.org()  # someone stages their own certificate (on one server only, its key not on the tenant)
+    now = datetime.fromisoformat(world.exchange.request("GET", "/_emulator/clock")["now"])
+    org["certificates"].append({"thumbprint": "THEIRS", "subject": AUTH_SUBJECT, "servers": [org["servers"][0]["name"]],
+                                "not_before": (now - timedelta(hours=1)).isoformat(),
+                                "not_after": (now + timedelta(days=700)).isoformat()})
+    org["auth_config"] = {**org["auth_config"], "next": "THEIRS", "next_effective": (now + timedelta(days=20)).isoformat()}
+    world.put_org(org)
+    theirs = world.org()["auth_config"]["next"]
+
+    final = rotate(world, rotation_spec(world), clock, host=host)
+
+    assert final["outcome"] == "blocked", final
+    auth = world.org()["auth_config"]
+    assert (auth["current"], auth["next"]) == (old, theirs)  # theirs left alone, ours never published
+    assert ours != theirs
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 1
+
+
+def test_emergency_an_expired_certificate_is_replaced_at_once(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    clock.advance(days=30)  # the certificate expired yesterday
+    view = rotate(world, rotation_spec(world, approval={"policy": "required"}), clock, approver("alice"))
+    assert view["outcome"] == "done", view
+    assert view["mode"] == "emergency"
+    new = view["new_certificate"]["thumbprint"]
+    assert world.org()["auth_config"]["current"] == new
+    journal = world.exchange.journal()
+    imported = index(journal, ok_op("Import-ExchangeCertificate"))
+    assigned = index(journal, ok_op("Set-AuthConfig", CertificateThumbprint=1))
+    restarted = index(journal, ok_op("Restart-"))
+    assert imported and assigned and restarted and imported[-1] < assigned[0] < restarted[0]
+    assert count_ok(journal, "Set-AuthConfig") == 2  # made current, then the expired one cleared
+    assert not index(journal, ok_op("Set-AuthConfig", NewCertificateThumbprint=1))
+    assert old not in {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]}
+
+
+def test_repair_a_current_certificate_missing_on_one_server_is_imported(world: World) -> None:
+    assert world.onboard(world.spec())["outcome"] == "done"
+    org = world.org()
+    current = org["auth_config"]["current"]
+    for cert in org["certificates"]:
+        if cert["thumbprint"] == current:
+            cert["servers"] = cert["servers"][:1]
+    world.put_org(org)
+    world.exchange.clear_journal()
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+    assert view["mode"] == "repair" and view["outcome"] == "done", view
+    assert count_ok(world.exchange.journal(), "Import-ExchangeCertificate") == 1
+    assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 0
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
+    cert = next(c for c in world.org()["certificates"] if c["thumbprint"] == current)
+    assert len(cert["servers"]) == 2
+
+
+def test_one_workflow_per_tenant(onboarded: tuple[World, str]) -> None:
+    world, _ = onboarded
+    from pushproxy.errors import PushProxyError
+    from pushproxy.onboarding import runner
+
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e")
+    assert rotation_view(rotation_runner.run(host, instance_id, timeout=120))["phase"] == "staged"
+    with pytest.raises(PushProxyError, match="rotation-"):
+        runner.start_or_resume(host, world.spec(), requested_by="e2e")
+    assert rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e") == (instance_id, True)
