@@ -14,12 +14,14 @@ import azure.functions as func
 
 def build_app() -> df.DFApp:
     """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
-    from functions import activities, fleet, http_api, http_offboarding, offboarding, timers
+    from functions import activities, fleet, http_api, http_offboarding, http_rotation, offboarding, rotation, timers
     from orchestrators import offboarding as offboarding_workflow
     from orchestrators import onboarding, verification
+    from orchestrators import rotation as rotation_orchestrator
 
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-    for blueprint in (http_api.bp, http_offboarding.bp, timers.bp, activities.bp, fleet.bp, offboarding.bp,
-                      onboarding.bp, verification.bp, offboarding_workflow.bp):
+    for blueprint in (http_api.bp, http_offboarding.bp, http_rotation.bp, timers.bp, activities.bp, fleet.bp,
+                      offboarding.bp, rotation.bp, onboarding.bp, verification.bp, offboarding_workflow.bp,
+                      rotation_orchestrator.bp):
         app.register_functions(blueprint)
     return app

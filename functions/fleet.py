@@ -69,13 +69,14 @@ def record_verification_summary(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload", activity=Activity.START_REMEDIATION)
 @bp.durable_client_input(client_name="client")
 async def start_remediation(payload: dict, client: df.DurableOrchestrationClient) -> dict:
-    """Start the tenant's onboarding again (or, for our keys of expired certificates, a prune), flagged as a
+    """Start the tenant's onboarding again (a rotation for an expiring certificate, a prune for our keys of expired
+    certificates), flagged as a
     remediation; either asks for approval again. Not while any workflow of the tenant runs."""
 
     async def step(request: dict[str, Any]) -> dict[str, Any]:
         domain = str(request["tenant"])
         workflow = str(request.get("workflow") or "onboarding")
-        if workflow not in ("onboarding", "prune"):
+        if workflow not in ("onboarding", "rotation", "prune"):
             return ok({"tenant": domain, "started": False, "reason": f"{workflow!r} is not a remediation"}, "none")
         registry = shared_registry()
         try:

@@ -167,11 +167,12 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
 
 
 async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, instance_id: str, status: Any,
-                 decision: Any, what: str) -> func.HttpResponse:
+                 decision: Any, what: str, view: dict[str, Any] | None = None) -> func.HttpResponse:
     """Raise a validated decision on a workflow waiting for approval (onboarding, offboarding, prune, rotation
     alike): 409 when nothing waits or the plan is stale, 403 for self-approval or someone not on the list. The
-    workflow checks the same rules again itself (pushproxy.approvals), whichever door the event came through."""
-    view = views.onboarding_view(status)
+    workflow checks the same rules again itself (pushproxy.approvals), whichever door the event came through.
+    `view` is the workflow's own view of its status (phase, awaiting, requested_by), onboarding's by default."""
+    view = view if view is not None else views.onboarding_view(status)
     if view["runtime_status"] not in views.ACTIVE_STATUSES or view["phase"] != "awaiting_approval":
         raise ApiError(409, "not_awaiting_approval",
                        f"{what} {instance_id} is not waiting for approval (phase {view['phase'] or 'unknown'})",
@@ -190,7 +191,8 @@ async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, i
     event = {"decision": decision.decision, "approver": decision.approver, "comment": decision.comment,
              # Ties the decision to the group and plan the approver saw: the workflow ignores it for any other
              # (pushproxy.approvals), and checks the approver itself, whichever door the event came through.
-             "group": awaiting.get("group"), "state_hash": awaiting.get("state_hash")}
+             "group": awaiting.get("group"), "state_hash": awaiting.get("state_hash"),
+             "early_key_removal": bool(getattr(decision, "early_key_removal", False))}
     try:
         await client.raise_event(instance_id, "approval", event)
     except Exception as exc:  # the SDK raises a bare Exception; 410/404 mean it ended between our read and now

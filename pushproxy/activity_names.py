@@ -37,6 +37,14 @@ class Activity(_Name):
     REMOVE_AUTH_SERVER = "remove_auth_server"
     REMOVE_TENANT_KEYS = "remove_tenant_keys"
     RECORD_OFFBOARDING = "record_offboarding"
+    # The Auth certificate's renewal (rotation); it also calls discovery, import, upload, assign and the probe.
+    CREATE_NEXT_CERTIFICATE = "create_next_certificate"
+    STAGE_AUTH_CERTIFICATE = "stage_auth_certificate"
+    PUBLISH_AUTH_CERTIFICATE = "publish_auth_certificate"
+    RESTART_AUTH_SERVICES = "restart_auth_services"
+    CLEAR_PREVIOUS_CERTIFICATE = "clear_previous_certificate"
+    REMOVE_RETIRED_KEY = "remove_retired_key"
+    RECORD_ROTATION = "record_rotation"
 
 
 class Orchestrator(_Name):

@@ -15,7 +15,8 @@ Every workflow that stops for a person (onboarding, rotation, offboarding) uses 
   "timed_out"). Deterministic: it reads only the context and the events.
 
 The event (from the HTTP API, `pushproxy approve`, the Durable `raiseEvent` webhook or the console alike):
-`{"decision": "approve"|"reject", "approver": NAME, "group": GROUP, "state_hash": AWAITING_HASH, "comment"?}`.
+`{"decision": "approve"|"reject", "approver": NAME, "group": GROUP, "state_hash": AWAITING_HASH, "comment"?,
+"early_key_removal"?}` (the last only means something to a rotation's retire step).
 Everything is checked here, inside the workflow, whichever door the event came through: the group and hash,
 the approver's name (pushproxy.principals: NFKC and case-folded, invisible and bidirectional controls refused),
 self-approval (approver == requester) and the approver list. Why the hash carries the wait's own instant:
@@ -89,6 +90,8 @@ class Decision:
     state_hash: str  # the approval hash it was given for
     approver: str | None = None
     comment: str | None = None
+    # A rotation's retire step: the approver allows removing the retired certificate's key before it expires.
+    early_key_removal: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ def judge(data: Any, awaiting: Awaiting, rules: ApprovalRules) -> Verdict:
         comment = None
     elif len(comment) > MAX_COMMENT:
         comment = comment[:MAX_COMMENT]
-    return Verdict(Decision(decision, awaiting.group, awaiting.state_hash, approver, comment))
+    early = data.get("early_key_removal") is True
+    return Verdict(Decision(decision, awaiting.group, awaiting.state_hash, approver, comment, early))
 
 
 def await_decision(

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "pushproxy.commands.demo",
     "pushproxy.commands.onboard",
     "pushproxy.commands.offboard",
+    "pushproxy.commands.rotate",
     "pushproxy.commands.status",
     "pushproxy.commands.approve",
     "pushproxy.commands.verify",

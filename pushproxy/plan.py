@@ -170,19 +170,21 @@ def plan_onboarding(
     notes: list[str] = list(ex.facts)
 
     cert, cert_reason = _current_certificate(ex, now)
+    # Repair: a valid current certificate missing on some Mailbox server is imported there from one that has it
+    # (Microsoft's own repair, MonitorExchangeAuthCertificate: export with its key, import). It is an approved change
+    # like any other; a private key that can't be exported fails that step with Exchange's message.
+    repair: Change | None = None
     if cert is not None:
-        missing_on = sorted(
-            c.server for c in ex.auth_certificates if c.slot == "current" and c.thumbprint == cert.thumbprint and not c.present
-        )
-        for server in missing_on:
-            # Not ours to copy: whether its private key can be exported is not visible before trying, and a
-            # certificate in use is a person's to move. Say how Microsoft repairs it.
-            blocking.append(
-                Problem(
-                    "auth_certificate_missing",
-                    f"the Auth certificate {cert.thumbprint} is missing on {server}: {COPY_ADVICE} before onboarding",
-                    server,
-                )
+        copies = [c for c in ex.auth_certificates if c.slot == "current" and c.thumbprint == cert.thumbprint]
+        missing_on = sorted(_server_of(ex, c.server) for c in copies if not c.present)
+        holder = next((_server_of(ex, c.server) for c in copies if c.present), None)
+        if missing_on and holder:
+            repair = Change(
+                Activity.IMPORT_AUTH_CERTIFICATE,
+                "on_premises",
+                f"Copy the current Auth certificate {cert.thumbprint} from {holder} to {', '.join(missing_on)} (export "
+                "with its key, import): a Mailbox server without it fails OAuth",
+                {"thumbprint": cert.thumbprint, "source": "discovery", "from": holder, "servers": missing_on},
             )
 
     # Problems the discoveries report that we do not compute ourselves are kept (never silently dropped).
@@ -193,7 +195,7 @@ def plan_onboarding(
     if blocking:
         return OnboardingPlan(domain, state_hash, (), tuple(blocking), probe_server, tuple(notes))
 
-    changes: list[Change] = []
+    changes: list[Change] = [repair] if repair else []
     if cert is None:
         server = mailbox[0].name
         others = [s.name for s in mailbox if s.name != server and not s.is_edge]
@@ -308,6 +310,12 @@ def plan_onboarding(
 
     changes.sort(key=lambda c: KINDS.index(c.kind))
     return OnboardingPlan(domain, state_hash, tuple(changes), (), probe_server, tuple(notes))
+
+
+def _server_of(ex: ExchangeDiscovery, name: str) -> str:
+    """A server's name from the name or FQDN a certificate copy was read with."""
+    lowered = name.lower()
+    return next((s.name for s in ex.servers if lowered in (s.name.lower(), (s.fqdn or "").lower())), name)
 
 
 def _tenant_problems(tn: TenantDiscovery, domain: str) -> list[Problem]:

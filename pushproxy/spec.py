@@ -266,6 +266,49 @@ class RemediationSpec:
 
 
 @dataclass(frozen=True)
+class CertificateSpec:
+    """The Auth certificates pushproxy creates: their lifetime (Exchange's New-ExchangeCertificate makes 5 years)."""
+
+    lifetime_days: int = 1826
+
+    @classmethod
+    def from_dict(cls, d: object, prefix: str = "certificate.") -> CertificateSpec:
+        d = _obj(d, prefix.rstrip("."))
+        _unknown(d, {"lifetime_days"}, prefix)
+        return cls(int(_number(d, "lifetime_days", prefix + "lifetime_days", 1826, minimum=2, maximum=1826, integer=True)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lifetime_days": self.lifetime_days}
+
+
+@dataclass(frozen=True)
+class RotationSpec:
+    """When the Auth certificate is renewed, how long the next one is staged, when the old one is retired."""
+
+    renew_before_days: float = 60.0
+    staging_days: float = 30.0
+    retire_after_days: float = 7.0
+
+    @classmethod
+    def from_dict(cls, d: object, prefix: str = "rotation.") -> RotationSpec:
+        d = _obj(d, prefix.rstrip("."))
+        _unknown(d, {"renew_before_days", "staging_days", "retire_after_days"}, prefix)
+        spec = cls(
+            renew_before_days=_number(d, "renew_before_days", prefix + "renew_before_days", 60.0, minimum=3, maximum=1800),
+            staging_days=_number(d, "staging_days", prefix + "staging_days", 30.0, minimum=2, maximum=365),
+            retire_after_days=_number(d, "retire_after_days", prefix + "retire_after_days", 7.0, minimum=0, maximum=365),
+        )
+        if spec.staging_days >= spec.renew_before_days:
+            raise SpecError(prefix + "staging_days", "must be shorter than renew_before_days (the next certificate must "
+                            "take effect before the current one expires)")
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"renew_before_days": self.renew_before_days, "staging_days": self.staging_days,
+                "retire_after_days": self.retire_after_days}
+
+
+@dataclass(frozen=True)
 class TenantSpec:
     """One organisation to onboard: its tenant, its Exchange, its Graph credentials, approval and verification."""
 
@@ -278,6 +321,8 @@ class TenantSpec:
     retry: RetrySpec = RetrySpec()
     # None: verification remediates when every change needs a person's approval anyway, never under `auto`.
     remediation: RemediationSpec | None = None
+    certificate: CertificateSpec = CertificateSpec()
+    rotation: RotationSpec = RotationSpec()
 
     @classmethod
     def from_dict(cls, d: object) -> TenantSpec:
@@ -302,6 +347,8 @@ class TenantSpec:
             verification=VerificationSpec.from_dict(d.get("verification", {})),
             retry=RetrySpec.from_dict(d.get("retry", {})),
             remediation=RemediationSpec.from_dict(d["remediation"]) if d.get("remediation") is not None else None,
+            certificate=CertificateSpec.from_dict(d.get("certificate", {})),
+            rotation=RotationSpec.from_dict(d.get("rotation", {})),
         )
 
     @classmethod
@@ -319,6 +366,8 @@ class TenantSpec:
             "verification": self.verification.to_dict(),
             "retry": self.retry.to_dict(),
             **({"remediation": self.remediation.to_dict()} if self.remediation else {}),
+            "certificate": self.certificate.to_dict(),
+            "rotation": self.rotation.to_dict(),
         }
 
     def to_json(self) -> str:

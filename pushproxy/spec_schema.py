@@ -128,6 +128,25 @@ SCHEMA: dict[str, Any] = {
                              "default onboard under approval.policy required, off under auto", enum=["off", "onboard"]),
             },
         },
+        "certificate": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "the Auth certificates pushproxy creates",
+            "properties": {
+                "lifetime_days": _n("lifetime of a new Auth certificate (5 years, as Exchange's); a tenant key-lifetime "
+                                    "policy shortens it", 1826, 2, 1826, integer=True),
+            },
+        },
+        "rotation": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "the Auth certificate's renewal (pushproxy rotate, POST /api/tenants/{tenant}/rotation)",
+            "properties": {
+                "renew_before_days": _n("renew when the current certificate expires within this many days", 60.0, 3, 1800),
+                "staging_days": _n("how far ahead the next certificate's effective date is (never under 48 h)", 30.0, 2, 365),
+                "retire_after_days": _n("days after publishing before the old certificate is retired (asks first)", 7.0, 0, 365),
+            },
+        },
     },
 }
 

@@ -339,7 +339,12 @@ def _certificate_findings(
                 _finding(CERT_EXPIRED, f"the Auth certificate {current.thumbprint} expired on {current.not_after.date()}",
                          thumbprint=current.thumbprint, not_after=current.not_after.isoformat())
             )
-        elif days_left <= warning_days:
+        staged = _staged_rotation(ex, tn, current, now) if now < current.not_after else None
+        if staged is not None:
+            # A usable next certificate is staged (ours or anyone's): it takes over before the current one expires,
+            # so the nearing expiry is not drift; `pushproxy verify` says when it publishes instead.
+            facts["rotation"] = staged
+        if now < current.not_after and staged is None and days_left <= warning_days:
             findings.append(
                 _finding(CERT_EXPIRING,
                          f"the Auth certificate {current.thumbprint} expires in {int(days_left)} days ({current.not_after.date()})",
@@ -375,6 +380,18 @@ def _key_hygiene(tn: TenantDiscovery, now: datetime, facts: dict[str, Any], uplo
                  thumbprint=k.thumbprint, key_id=k.key_id, end=k.end.isoformat() if k.end else None)
         for k in expired
     ]
+def _staged_rotation(ex: ExchangeDiscovery, tn: TenantDiscovery | None, current: Any, now: datetime) -> dict[str, Any] | None:
+    """The staged next certificate and its effective date when it is usable (pushproxy.rotation.usable_next)."""
+    from pushproxy.rotation import Facts, usable_next
+
+    if tn is None:
+        return None
+    staged, _ = usable_next(Facts(ex, tn), now, current)
+    effective = ex.auth_config.next_effective_date
+    if staged is None or effective is None:
+        return None
+    return {"staged": staged.thumbprint, "publishes_on": effective.isoformat(),
+            "message": f"rotation staged, publishes on {effective.date().isoformat()}"}
 
 
 def _next_key_finding(
@@ -487,21 +504,33 @@ def remediable_findings(record: VerificationRecord) -> list[Finding]:
     ]
 
 
-def should_remediate(record: VerificationRecord, policy: str) -> bool:
-    """Whether verification should start a remediation onboarding for this tenant."""
-    return policy == "onboard" and bool(remediable_findings(record))
+# What a rotation puts right (issue 15): an Auth certificate nearing expiry with no usable next one staged.
+ROTATION_KINDS: frozenset[str] = frozenset({CERT_EXPIRING})
 
 
-def remediation_workflow(record: VerificationRecord, policy: str) -> str | None:
-    """Which workflow a remediation starts: "onboarding" for what an onboarding puts right; else "prune" when our keys
-    of expired certificates are all there is to tidy (a prune asks for approval too); else None. One at a time: an
-    onboarding first, and the next verification prunes."""
-    if should_remediate(record, policy):
-        return "onboarding"
+def remediation_workflow(record: VerificationRecord, policy: str = "onboard") -> str | None:
+    """Which workflow a remediation starts, one at a time: "rotation" for an expiring certificate, "onboarding" for
+    the rest of what an onboarding puts right; else "prune" when our keys of expired certificates are all there is
+    to tidy (a prune asks for approval too; the next verification starts it); None when nothing can (the policy is
+    off, or something stands in the way)."""
+    if policy != "onboard":
+        return None
     kinds = {f.kind for f in record.findings}
-    if policy == "onboard" and EXPIRED_KEY in kinds and not kinds & PREVENTS_REMEDIATION:
+    if kinds & PREVENTS_REMEDIATION:
+        return None
+    if kinds & ROTATION_KINDS:
+        return "rotation"
+    if remediable_findings(record):
+        return "onboarding"
+    if EXPIRED_KEY in kinds:
         return "prune"
     return None
+
+
+def should_remediate(record: VerificationRecord, policy: str) -> bool:
+    """Whether verification should start a remediation onboarding or rotation for this tenant (a prune of expired
+    keys of ours is tidying, started through remediation_workflow the same way)."""
+    return remediation_workflow(record, policy) in ("onboarding", "rotation")
 
 
 def summarize(verification_id: str, started_at: str, finished_at: str, records: list[dict[str, Any]],

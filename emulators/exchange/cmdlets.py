@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from psrpcore.types import ErrorCategory
 
-from emulators.exchange import certificates, metadata, objects, probe
+from emulators.exchange import certificates, clock, metadata, objects, probe
 from emulators.exchange.errors import CmdletError
 from emulators.exchange.organisation import AuthServer, Certificate, Server
 from emulators.exchange.runtime import Cmdlet, Invocation, Param
@@ -22,7 +22,7 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def _not_found(ctx: Invocation, what: str) -> CmdletError:
@@ -542,12 +542,23 @@ def invoke_monitoring_probe(ctx: Invocation, p: dict[str, Any]) -> None:
 # ---- Windows PowerShell endpoint -------------------------------------------------------------------------------
 
 
+# Services of a Mailbox server the product may restart: the health manager (after enabling the proxy) and the
+# service host, whose AuthAdmin servicelet picks up a new Auth certificate (MonitorExchangeAuthCertificate restarts
+# it after a change). Any other name is refused as Windows refuses an unknown service.
+_SERVICES = ("msexchangehm", "msexchangeservicehost")
+# IIS application pools of a Mailbox server (Restart-WebAppPool, WebAdministration module); OWA and ECP cache the
+# Auth certificate, which is why MonitorExchangeAuthCertificate recycles them after a change.
+_APP_POOLS = ("msexchangeowaapppool", "msexchangeecpapppool", "msexchangeservicesapppool", "msexchangepowershellapppool")
+
+
 def restart_service(ctx: Invocation, p: dict[str, Any]) -> None:
     for name in p.get("Name", []):
         if name.lower() == "msexchangehm":
             with ctx.state.lock:
                 ctx.org.health_manager_stale = False  # the probe definitions are reloaded
             ctx.state.save()
+        elif name.lower() in _SERVICES:
+            pass  # restarted: nothing the stand-in models depends on it
         else:
             ctx.error(CmdletError(
                 "ServiceCommandException", f"Cannot find any service with service name '{name}'.",
@@ -555,6 +566,15 @@ def restart_service(ctx: Invocation, p: dict[str, Any]) -> None:
                 error_id="NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.RestartServiceCommand",
                 target=name,
             ))
+
+
+def restart_web_app_pool(ctx: Invocation, p: dict[str, Any]) -> None:
+    name = str(p.get("Name") or "")
+    if name.lower() not in _APP_POOLS:
+        ctx.error(CmdletError(
+            "ArgumentException", f"Cannot find the application pool '{name}'.", ErrorCategory.ObjectNotFound,
+            error_id="InvalidArgument,Microsoft.IIs.PowerShell.Provider.RestartAppPoolCommand", target=name,
+        ))
 
 
 def get_powershell_virtual_directory(ctx: Invocation, p: dict[str, Any]) -> None:
@@ -629,5 +649,8 @@ WINDOWS_POWERSHELL_CMDLETS: dict[str, Cmdlet] = {
         "Restart-Service", restart_service,
         (Param("Name", "strings", mandatory=True, position=0), Param("Force", "switch"), Param("PassThru", "switch")),
         None,
+    ),
+    "restart-webapppool": Cmdlet(
+        "Restart-WebAppPool", restart_web_app_pool, (Param("Name", mandatory=True, position=0),), None,
     ),
 }

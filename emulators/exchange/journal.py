@@ -9,6 +9,8 @@ from typing import Any
 
 from psrpcore.types import PSSecureString
 
+from emulators.exchange import clock
+
 MASK = "***"
 _SECRET_NAMES = ("password", "secret", "credential")
 
@@ -36,7 +38,9 @@ class Journal:
                outcome: str, detail: str | None = None) -> None:
         entry = {
             "operation": operation, "parameters": parameters, "user": user, "endpoint": endpoint, "org": org,
-            "outcome": outcome, "time": dt.datetime.now(dt.UTC).isoformat(),
+            # "time" is the organisation's (the stand-in clock, which tests and the demo move: emulators/exchange/
+            # clock.py); "wall_time" is this process's, to order calls against the Graph stand-in's journal.
+            "outcome": outcome, "time": clock.now().isoformat(), "wall_time": dt.datetime.now(dt.UTC).isoformat(),
         }
         if detail:
             entry["detail"] = detail

@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from emulators.exchange import certificates
+from emulators.exchange import certificates, clock
 
 DEFAULT_ORG = "fabrikam.com"
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
@@ -33,7 +33,7 @@ class StateError(ValueError):
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return clock.now().replace(microsecond=0)
 
 
 def _parse_time(value: Any, where: str) -> dt.datetime:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
 import json
 import urllib.error
 import urllib.request
 from typing import Any
 
-from emulators.exchange import certificates, metadata
+from emulators.exchange import certificates, clock, metadata
 from emulators.exchange.organisation import EXCHANGE_ONLINE_APP_ID, Organisation, Server
 
 PROBE_IDENTITY = "PushNotifications.Proxy\\PushNotificationsEnterpriseConnectivityProbe"
@@ -45,7 +44,7 @@ def missing_pieces(org: Organisation, server: Server, tenant_state_url: str | No
         missing.append(f"The current Auth certificate '{thumbprint}' does not exist.")
     else:
         facts = certificates.facts(cert.der)
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         if not facts.not_before <= now <= facts.not_after:
             missing.append(
                 f"The current Auth certificate {thumbprint} is not valid now "

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from emulators.exchange import auth, wsman
+from emulators.exchange import auth, clock, wsman
 from emulators.exchange.engine import EXCHANGE, WINDOWS_POWERSHELL, Endpoint, StandIn, TransportFault
 from emulators.exchange.faults import FaultRuleError, parse_rules
 from emulators.exchange.organisation import StateError
@@ -270,6 +270,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"rules": app.faults.to_json()})
         elif route == ("DELETE", "/_emulator/faults"):
             app.faults.clear()
+            self._send(204)
+        elif route == ("GET", "/_emulator/clock"):
+            self._json(200, clock.to_json())
+        elif route == ("PUT", "/_emulator/clock"):
+            try:
+                wanted = json.loads(body or b"null")
+                clock.set_now(dt.datetime.fromisoformat(str(wanted["now"])))
+            except (ValueError, KeyError, TypeError) as exc:
+                self._json_error(400, "bad_clock", f'a body {{"now": ISO 8601 with offset}} is required ({exc})')
+                return
+            self._json(200, clock.to_json())
+        elif route == ("DELETE", "/_emulator/clock"):
+            clock.reset()
             self._send(204)
         elif route == ("GET", "/_emulator/stats"):
             self._json(200, {**app.journal.stats_json(), "shells_open": app.shell_count()})

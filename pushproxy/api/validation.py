@@ -138,6 +138,7 @@ class ApprovalRequest:
     approver: str
     comment: str | None
     state_hash: str | None = None  # the plan the approver saw (from GET); a different one waiting is a 409
+    early_key_removal: bool = False  # a rotation's retire step only: remove the retired key before it expires
 
 
 def _name(value: Any, field: str) -> str:
@@ -151,9 +152,12 @@ def _name(value: Any, field: str) -> str:
 def approval(body: bytes | None, principal: str | None) -> ApprovalRequest:
     """`POST /api/onboardings/{id}/approval`: the decision, made by the authenticated `principal`."""
     data = parse_json_object(body)
-    unknown = sorted(set(data) - {"decision", "comment", "approver", "state_hash"})
+    unknown = sorted(set(data) - {"decision", "comment", "approver", "state_hash", "early_key_removal"})
     if unknown:
-        raise bad_input(unknown[0], "unknown field (expected decision, comment, approver, state_hash)")
+        raise bad_input(unknown[0], "unknown field (expected decision, comment, approver, state_hash, early_key_removal)")
+    early = data.get("early_key_removal", False)
+    if not isinstance(early, bool):
+        raise bad_input("early_key_removal", "must be true or false")
     state_hash = data.get("state_hash")
     if state_hash is not None and (not isinstance(state_hash, str) or not re.fullmatch(r"[0-9a-fA-F]{8,128}", state_hash)):
         raise bad_input("state_hash", "must be the hexadecimal state_hash of the plan being approved")
@@ -171,7 +175,8 @@ def approval(body: bytes | None, principal: str | None) -> ApprovalRequest:
             raise bad_input("approver", "is the authenticated principal; a decision can't be made in another's name")
     else:
         raise ApiError(403, "unauthenticated", "no authenticated principal: a decision needs an approver")
-    return ApprovalRequest(decision=str(decision), approver=approver, comment=note, state_hash=state_hash)
+    return ApprovalRequest(decision=str(decision), approver=approver, comment=note, state_hash=state_hash,
+                           early_key_removal=early)
 
 
 def verification_request(body: bytes | None) -> list[str] | None:

@@ -17,10 +17,16 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--wait", type=float, default=3.0, help="seconds to wait before the probe (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (spec, logs, databases)")
+    parser.add_argument("--rotation", action="store_true",
+                        help="instead: renew the Auth certificate end to end in accelerated time (a clock that jumps)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.rotation:
+        from pushproxy.rotation_demo import run_rotation_demo
+
+        return run_rotation_demo(Console(), keep=args.keep)
     from pushproxy.onboarding.demo import run_demo
 
     return run_demo(Console(), wait_s=args.wait, keep=args.keep)

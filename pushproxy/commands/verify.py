@@ -116,7 +116,8 @@ def _run_until_it_waits(host: Any, instance_id: str, timeout: float = 300.0) -> 
 
     def waits(status: Any) -> bool:
         custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-        return custom.get("phase") in ("awaiting_approval", "blocked", "done", "failed", "rejected", "timed_out")
+        return custom.get("phase") in ("awaiting_approval", "blocked", "done", "failed", "rejected", "timed_out",
+                                       "staged", "nothing_to_do")
 
     try:
         host.wait_for(instance_id, until=waits, timeout=timeout)
@@ -138,7 +139,8 @@ def print_fleet(fleet: dict[str, Any]) -> None:
     table.add_column("why", overflow="fold")
     for row in fleet["tenants"]:
         state = row["state"]
-        table.add_row(row["tenant"], f"[{STYLES.get(state, '')}]{state}[/]", "\n".join(row["reasons"]) or "-")
+        reasons = list(row["reasons"]) + ([row["rotation"]["message"]] if row.get("rotation") else [])
+        table.add_row(row["tenant"], f"[{STYLES.get(state, '')}]{state}[/]", "\n".join(reasons) or "-")
     console.print(table)
     summary = fleet.get("summary")
     if summary:

@@ -464,3 +464,45 @@ def run_probe(session: ExchangeSession, server: str) -> ProbeResult:
         why = "; ".join(warnings) if warnings else "the probe returned no result"
         return ProbeResult(server, "NoResult", why, None, False, warnings)
     return parse_probe_result(result.objects[-1], server, warnings)
+
+
+# -- the Auth certificate's renewal (the rotation workflow) --------------------------------------------------
+def publish_auth_certificate(session: ExchangeSession) -> AuthConfig:
+    """Set-AuthConfig -PublishCertificate: the staged next certificate becomes current, current becomes previous.
+
+    Never -Force: before the next certificate's effective date Exchange asks for confirmation, which a remote
+    session can't give, so publishing early fails loudly instead of happening. It copies no certificate (the
+    rotation imported it on every Mailbox server before staging it). With nothing staged Exchange refuses it
+    (NoNextCertificateException); the caller re-checks first.
+    """
+    session.invoke("Set-AuthConfig", {"PublishCertificate": SWITCH})
+    return get_auth_config(session)
+
+
+def clear_previous_certificate(session: ExchangeSession) -> AuthConfig:
+    """Set-AuthConfig -ClearPreviousCertificate: Exchange stops accepting tokens signed with the old certificate."""
+    session.invoke("Set-AuthConfig", {"ClearPreviousCertificate": SWITCH})
+    return get_auth_config(session)
+
+
+# What MonitorExchangeAuthCertificate restarts once the primary Auth certificate changed, so servers use it at once
+# (CSS-Exchange Admin/MonitorExchangeAuthCertificate/ConfigurationAction/New-ExchangeAuthCertificate.ps1, "Step 4").
+AUTH_SERVICES = ("MSExchangeServiceHost",)
+AUTH_APP_POOLS = ("MSExchangeOWAAppPool", "MSExchangeECPAppPool")
+
+
+def restart_auth_services(endpoint: ExchangeEndpoint, password: str | None, server: str) -> list[str]:
+    """Restart MSExchangeServiceHost and recycle the OWA and ECP application pools on `server`, through its Windows
+    PowerShell endpoint (the Exchange endpoint has neither cmdlet). Returns what was restarted, in order."""
+    server = _server_name(server)
+    url = endpoint.windows_powershell_url_for(server)
+    tls = endpoint.windows_powershell_tls_settings
+    done: list[str] = []
+    with ExchangeSession(endpoint, password, url=url, configuration_name=WINDOWS_POWERSHELL_CONFIGURATION, tls=tls) as session:
+        for service in AUTH_SERVICES:
+            session.invoke("Restart-Service", {"Name": service, "Force": SWITCH}, server=server)
+            done.append(service)
+        for pool in AUTH_APP_POOLS:
+            session.invoke("Restart-WebAppPool", {"Name": pool}, server=server)
+            done.append(pool)
+    return done

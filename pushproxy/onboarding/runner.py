@@ -70,6 +70,12 @@ def start_or_resume(
     status = host.get_status(instance_id, show_history=False)
     if status and runtime_of(status) in ACTIVE:
         return instance_id, True
+    from pushproxy.errors import PushProxyError
+    from pushproxy.tenant_workflows import blocking
+
+    other = blocking(lambda i: host.get_status(i, show_history=False), spec.tenant_domain)
+    if other is not None:  # one workflow per tenant: a rotation or offboarding of it runs
+        raise PushProxyError(f"{other} is running for {spec.tenant_domain}: one workflow per tenant at a time")
     # On one machine the local operator's spec is the registration: register it, then start with it. The
     # activities present its secrets only to the hosts it names (pushproxy.bindings).
     register_locally(spec, requested_by)

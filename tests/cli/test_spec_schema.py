@@ -12,7 +12,15 @@ import pytest
 
 from pushproxy.cli import main
 from pushproxy.exchange.endpoint import ExchangeEndpoint, TlsSettings
-from pushproxy.spec import ApprovalSpec, RemediationSpec, RetrySpec, TenantSpec, VerificationSpec
+from pushproxy.spec import (
+    ApprovalSpec,
+    CertificateSpec,
+    RemediationSpec,
+    RetrySpec,
+    RotationSpec,
+    TenantSpec,
+    VerificationSpec,
+)
 from pushproxy.spec_schema import SCHEMA, fields, markdown_table
 from pushproxy.tenant.models import GraphCredentialSpec
 
@@ -21,6 +29,7 @@ SECTIONS: dict[str, Any] = {
     "": TenantSpec, "exchange.": ExchangeEndpoint, "exchange.tls.": TlsSettings,
     "exchange.windows_powershell_tls.": TlsSettings, "graph.": GraphCredentialSpec, "approval.": ApprovalSpec,
     "verification.": VerificationSpec, "retry.": RetrySpec, "remediation.": RemediationSpec,
+    "certificate.": CertificateSpec, "rotation.": RotationSpec,
 }
 
 

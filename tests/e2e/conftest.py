@@ -178,6 +178,7 @@ def world(
     exchange, graph, exchange_state, graph_state = standins
     exchange.clear_faults()
     graph.clear_faults()
+    exchange.request("DELETE", "/_emulator/clock")  # a rotation test moves the stand-in's clock
     exchange.put_state(copy.deepcopy(exchange_state))
     graph.put_state(copy.deepcopy(graph_state))
     exchange.clear_journal()

@@ -255,13 +255,17 @@ def test_remediation_policy_comes_from_the_spec(spec: dict[str, object], policy:
     assert v.remediation_policy(spec) == policy
 
 
-def test_remediation_only_for_what_onboarding_fixes() -> None:
+def test_remediation_only_for_what_onboarding_or_rotation_fixes() -> None:
     drift = classify(observe(tenant=tenant(keys=())))
     assert v.should_remediate(drift, "onboard")
+    assert v.remediation_workflow(drift) == "onboarding"
     assert not v.should_remediate(drift, "off")
+    # An expiring certificate is the rotation's to renew (issue 15), started through the same policy.
     expiring = classify(observe(exchange=exchange(
         auth_certificates=(ServerCertificate("EX1", CUR, "current", True, cert(days_left=5)),))))
-    assert not v.should_remediate(expiring, "onboard")
+    assert v.should_remediate(expiring, "onboard")
+    assert v.remediation_workflow(expiring) == "rotation"
+    assert not v.should_remediate(expiring, "off")
     assert not v.should_remediate(classify(observe()), "onboard")
 
 
@@ -332,7 +336,7 @@ def test_every_combination_of_drifts_is_reported_and_classified_consistently() -
         assert [f.kind for f in record.findings] == sorted(
             (f.kind for f in record.findings), key=v.DRIFT_KINDS.index)
         assert v.should_remediate(record, "onboard") == (
-            bool(found & v.REMEDIABLE_KINDS) and not found & v.PREVENTS_REMEDIATION)
+            bool(found & (v.REMEDIABLE_KINDS | v.ROTATION_KINDS)) and not found & v.PREVENTS_REMEDIATION)
 
     check()
 

@@ -89,9 +89,12 @@ def test_each_drift_kind_is_found_and_one_unreachable_tenant_does_not_stop_the_f
     assert status.custom_status["total"] == 11
     assert "connection" in latest(registry, "unreachable.example").findings[0].message.lower()
     # Default policy (approval required): remediate what an onboarding puts back, nothing it can't (a staged,
-    # published, valid next certificate's key is uploaded by the plan, so it is remediated too).
-    assert summary.remediations == ("expired.example", "nextkey.example", "noauthserver.example", "nokey.example",
-                                    "proxyoff.example", "wrongauthserver.example")
+    # published, valid next certificate's key is uploaded by the plan, so it is remediated too); an expiring
+    # certificate is renewed by a rotation (issue 15), started through the same policy.
+    assert summary.remediations == ("expired.example", "expiring.example", "nextkey.example", "noauthserver.example",
+                                    "nokey.example", "proxyoff.example", "wrongauthserver.example")
+    rotation = host.get_status("rotation-expiring.example", show_history=False)
+    assert rotation is not None and rotation.name == "rotation"
 
 
 def test_hybrid_wizard_acs_servers_in_the_path_form_are_ours_another_tenants_is_not(

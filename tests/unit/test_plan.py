@@ -170,10 +170,13 @@ def test_working_certificate_is_never_replaced() -> None:
     assert p.changes[0].details["source"] == "discovery"
 
 
-def test_certificate_missing_on_one_server_blocks() -> None:
+def test_certificate_missing_on_one_server_is_imported_there() -> None:
+    # Repair (issue 15): a valid current certificate missing on a Mailbox server no longer blocks onboarding.
     p = plan(exchange(missing_on=("EX2",)))
-    assert p.is_blocked and p.is_empty
-    assert [(b.code, b.server) for b in p.blocking] == [("auth_certificate_missing", "EX2")]
+    assert not p.is_blocked
+    imports = [c for c in p.changes if c.kind == "import_auth_certificate"]
+    assert [(c.details["thumbprint"], c.details["from"], c.details["servers"]) for c in imports] == [(THUMB, "EX1", ["EX2"])]
+    assert p.kinds()[0] == "import_auth_certificate"
 
 
 def test_down_level_server_blocks() -> None:
@@ -211,7 +214,6 @@ def test_every_blocking_problem_is_reported_at_once() -> None:
         "tenant_domain_not_verified",
         "no_exchange_service_principal",
         "server_below_minimum",
-        "auth_certificate_missing",
     }
 
 

@@ -31,6 +31,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "start_verification_request": _http("verifications", "POST", True),
     "get_verification": _http("verifications/{id}", "GET", True),
     "list_verification_runs": _http("verifications", "GET", True),
+    "start_rotation": _http("tenants/{tenant}/rotation", "POST", True),
+    "get_rotation": _http("rotations/{id}", "GET", True),
+    "approve_rotation": _http("rotations/{id}/approval", "POST", True),
     "openapi": _http("openapi.json", "GET", False, "ANONYMOUS"),
     "start_offboarding": _http("tenants/{tenant}/offboarding", "POST", True),
     "start_prune": _http("tenants/{tenant}/prune", "POST", True),
@@ -43,13 +46,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "assign_auth_certificate",
         "ensure_auth_server", "upload_tenant_key", "enable_push_proxy", "restart_health_manager", "run_probe",
         "record_onboarding", "list_fleet", "verify_tenant", "record_verification_summary",
-        "discover_ours", "disable_push_proxy", "remove_auth_server", "remove_tenant_keys", "record_offboarding")},
+        "discover_ours", "disable_push_proxy", "remove_auth_server", "remove_tenant_keys", "record_offboarding",
+        "create_next_certificate", "stage_auth_certificate", "publish_auth_certificate", "restart_auth_services",
+        "clear_previous_certificate", "remove_retired_key", "record_rotation")},
     "start_remediation": _activity(client=True),
     "onboarding": {"trigger": "orchestrationTrigger", "others": []},
     "offboarding": {"trigger": "orchestrationTrigger", "others": []},
     "prune": {"trigger": "orchestrationTrigger", "others": []},
     "verification": {"trigger": "orchestrationTrigger", "others": []},
     "verification_batch": {"trigger": "orchestrationTrigger", "others": []},
+    "rotation": {"trigger": "orchestrationTrigger", "others": []},
 }
 
 

@@ -1,0 +1,293 @@
+"""What the rotation's own activities do (functions/rotation.py): re-check, change only what is still missing.
+
+The rotation also calls onboarding's activities where the change is the same (discovery, import, upload, make
+current, probe): those steps live in pushproxy/onboarding/steps.py. Each step here is idempotent and re-reads the
+state first. "Now" comes from the orchestrator (`payload["now"]`, its replay-safe clock), so a step judges dates at
+the instant the workflow decided on, and a fake clock in tests and the demo reaches every step.
+Secrets (the Exchange password, the one-time PFX password) are resolved or made here and never leave the step.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pushproxy.errors import ExchangeError, SpecError
+from pushproxy.onboarding.steps import _discover, _with_tenant, exchange_session, spec_of
+from pushproxy.outcome import ok
+from pushproxy.secrets import resolve_secret
+
+log = logging.getLogger("pushproxy.rotation")
+
+
+class StateChanged(ExchangeError):
+    """Someone else changed the Auth configuration: the workflow re-plans instead of fighting."""
+
+    def __init__(self, message: str, cmdlet: str = "Set-AuthConfig") -> None:
+        super().__init__(f"state changed: {message}", cmdlet=cmdlet, transient=False)
+
+
+def _now(payload: dict[str, Any]) -> datetime:
+    raw = payload.get("now")
+    if raw is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise SpecError("now", "must be an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise SpecError("now", "must carry a UTC offset")
+    return at
+
+
+def _thumbprint(payload: dict[str, Any], key: str = "thumbprint") -> str:
+    from pushproxy.exchange.operations import _thumbprint as check
+
+    return check(str(payload.get(key) or ""), key)
+
+
+# ----------------------------------------------------------------------------------------------- create
+
+
+def create_next_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Create the next Auth certificate on `server`, or find the one a previous attempt of this rotation made.
+
+    A certificate with the Auth subject on that server, usable, not the current, previous or someone else's staged
+    one, created at or after the rotation started (`not_before_after`), is this rotation's: a retry after a lost
+    answer or a crash must not leave a second one behind. 5 years (Exchange's default) is New-ExchangeCertificate;
+    a shorter lifetime (a tenant's key-lifetime policy) can't be asked of it over remote PowerShell, so the
+    certificate is made here, as MonitorExchangeAuthCertificate makes its custom-lifetime ones, and imported
+    (Import-ExchangeCertificate -FileData -Password) on that server. Its private key and the PFX password live only
+    in this call.
+    """
+    from pushproxy.exchange import operations as ops
+    from pushproxy.rotation import EXCHANGE_DEFAULT_LIFETIME_DAYS
+
+    spec = spec_of(payload)
+    now = _now(payload)
+    server = ops._server_name(str(payload.get("server") or ""), "server")
+    lifetime = int(payload.get("lifetime_days") or EXCHANGE_DEFAULT_LIFETIME_DAYS)
+    started = datetime.fromisoformat(str(payload.get("started_at") or now.isoformat()))
+    with exchange_session(spec) as session:
+        cfg = ops.get_auth_config(session)
+        taken = {t for t in (cfg.current_thumbprint, cfg.previous_thumbprint, cfg.next_thumbprint) if t}
+        for cert in ops.list_certificates(session, server):
+            if (cert.subject.lower() == ops.AUTH_CERTIFICATE_SUBJECT.lower() and cert.thumbprint not in taken
+                    and cert.is_usable(now) and cert.not_before >= started - timedelta(hours=1)
+                    and abs((cert.not_after - cert.not_before).days - lifetime) <= 1):
+                return ok({"certificate": cert.to_dict(), "server": server}, "none")
+        if lifetime >= EXCHANGE_DEFAULT_LIFETIME_DAYS:
+            created = ops.new_auth_certificate(session, server, reuse_existing=False, now=now)
+        else:
+            created = _import_generated(session, server, now, lifetime)
+    return ok({"certificate": created.to_dict(), "server": server}, "created")
+
+
+def _import_generated(session: Any, server: str, now: datetime, lifetime_days: int) -> Any:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    from pushproxy import certs
+    from pushproxy.exchange import operations as ops
+    from pushproxy.exchange import values
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Microsoft Exchange Server Auth Certificate")])
+    start = now.replace(microsecond=0) - timedelta(minutes=10)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(start)
+        .not_valid_after(start + timedelta(days=lifetime_days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    password = secrets.token_urlsafe(32)
+    pfx = pkcs12.serialize_key_and_certificates(
+        ops.AUTH_CERTIFICATE_FRIENDLY_NAME.encode(), key, cert, None,
+        serialization.BestAvailableEncryption(password.encode()),
+    )
+    objects = session.invoke(
+        "Import-ExchangeCertificate",
+        {"FileData": pfx, "Password": session.secure_string(password), "PrivateKeyExportable": True,
+         "FriendlyName": ops.AUTH_CERTIFICATE_FRIENDLY_NAME, "Server": server},
+        server=server,
+    )
+    if objects and isinstance(values.properties(objects[0]).get("RawData"), bytes | bytearray):
+        return ops.parse_exchange_certificate(objects[0])
+    return certs.parse_certificate(cert.public_bytes(serialization.Encoding.DER))
+
+
+# ----------------------------------------------------------------------------------------------- stage / publish
+
+
+def _lacking(session: Any, discovery: Any, thumbprint: str) -> list[str]:
+    from pushproxy.exchange import operations as ops
+
+    return sorted(
+        s.name for s in discovery.mailbox_servers
+        if not s.is_edge and not ops.get_server_certificate(session, thumbprint, s.fqdn or s.name).present
+    )
+
+
+def stage_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Set-AuthConfig -NewCertificateThumbprint T -NewCertificateEffectiveDate D, unless T is already staged (or
+    already current: someone published early). Someone else's staged certificate is never overwritten."""
+    from pushproxy.exchange import operations as ops
+
+    spec = spec_of(payload)
+    thumbprint = _thumbprint(payload)
+    now = _now(payload)
+    try:
+        effective = datetime.fromisoformat(str(payload.get("effective")))
+    except ValueError:
+        raise SpecError("effective", "must be an ISO 8601 time") from None
+    with exchange_session(spec) as session:
+        found = _discover(session, spec)
+        cfg = found.auth_config
+        if cfg.current_thumbprint == thumbprint or cfg.next_thumbprint == thumbprint:
+            return ok({"thumbprint": thumbprint, "effective": (cfg.next_effective_date or effective).isoformat(),
+                       "slot": "current" if cfg.current_thumbprint == thumbprint else "next"}, "none")
+        if cfg.next_thumbprint and cfg.next_thumbprint != cfg.current_thumbprint:
+            raise StateChanged(f"{cfg.next_thumbprint} is already staged as the next certificate (not ours)")
+        lacking = _lacking(session, found, thumbprint)
+        if lacking:
+            raise StateChanged(f"the new certificate {thumbprint} is no longer on {', '.join(lacking)}")
+        after = ops.set_auth_certificate(session, thumbprint, effective, now=now)
+    return ok({"thumbprint": thumbprint, "effective": (after.next_effective_date or effective).isoformat(), "slot": "next"},
+              "staged")
+
+
+def publish_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Set-AuthConfig -PublishCertificate once our staged certificate's date has come; nothing when it is already
+    current (Exchange or a person published it). Anything else staged means the state changed: re-plan."""
+    from pushproxy.exchange import operations as ops
+
+    spec = spec_of(payload)
+    thumbprint = _thumbprint(payload)
+    with exchange_session(spec) as session:
+        found = _discover(session, spec)
+        cfg = found.auth_config
+        if cfg.current_thumbprint == thumbprint:
+            return ok({"thumbprint": thumbprint, "previous": cfg.previous_thumbprint}, "none")
+        if cfg.next_thumbprint != thumbprint:
+            raise StateChanged(f"our certificate {thumbprint} is no longer staged (next: {cfg.next_thumbprint or 'none'})")
+        lacking = _lacking(session, found, thumbprint)
+        if lacking:
+            raise StateChanged(f"the staged certificate {thumbprint} is missing on {', '.join(lacking)}")
+        after = ops.publish_auth_certificate(session)
+    return ok({"thumbprint": thumbprint, "previous": after.previous_thumbprint}, "published")
+
+
+def restart_auth_services(payload: dict[str, Any]) -> dict[str, Any]:
+    """MSExchangeServiceHost and the OWA/ECP app pools on one server (Windows PowerShell endpoint)."""
+    from pushproxy.exchange import operations as ops
+
+    spec = spec_of(payload)
+    server = str(payload["server"])
+    password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
+    done = ops.restart_auth_services(spec.exchange, password, server)
+    return ok({"server": server, "restarted": done}, "restarted")
+
+
+# ----------------------------------------------------------------------------------------------- retire
+
+
+def clear_previous_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Set-AuthConfig -ClearPreviousCertificate, only while the previous certificate is the one we retire."""
+    from pushproxy.exchange import operations as ops
+
+    spec = spec_of(payload)
+    thumbprint = _thumbprint(payload)
+    with exchange_session(spec) as session:
+        cfg = ops.get_auth_config(session)
+        if cfg.previous_thumbprint != thumbprint:
+            return ok({"thumbprint": thumbprint, "previous": cfg.previous_thumbprint}, "none")
+        ops.clear_previous_certificate(session)
+    return ok({"thumbprint": thumbprint}, "cleared")
+
+
+def uploaded_by_us(domain: str, thumbprint: str) -> bool:
+    """Whether the registry records a key upload of ours for this certificate (onboarding or rotation)."""
+    from pushproxy.registry import open_registry
+
+    registry = open_registry()
+    try:
+        records = registry.list_onboardings(domain)
+    finally:
+        close = getattr(registry, "close", None)
+        if callable(close):
+            close()
+    for record in records:
+        for change in record.changes:
+            if change.get("kind") != "upload_tenant_key" or change.get("outcome") in ("failed", None):
+                continue
+            result = change.get("result") or {}
+            thumbs = {str(t).upper() for t in result.get("thumbprints") or ()}
+            thumbs |= {str(k.get("thumbprint") or "").upper() for k in (change.get("details") or {}).get("keys") or ()}
+            if thumbprint in thumbs and change.get("outcome") != "none":
+                return True
+    return False
+
+
+async def remove_retired_key(payload: dict[str, Any]) -> dict[str, Any]:
+    """Take the retired certificate's key off the Exchange Online service principal, keeping every other key.
+
+    Only a key the registry says we uploaded (never anyone else's), and not before the certificate expired unless a
+    person approved earlier removal (`early`)."""
+    spec = spec_of(payload)
+    thumbprint = _thumbprint(payload)
+    now = _now(payload)
+    not_after = datetime.fromisoformat(str(payload["not_after"]))
+    if not uploaded_by_us(spec.tenant_domain, thumbprint):
+        return ok({"thumbprint": thumbprint, "kept": "the registry records no upload of this key by pushproxy"}, "none")
+    if now < not_after and not payload.get("early"):
+        raise SpecError("not_after", f"the certificate {thumbprint} is valid until {not_after.isoformat()}: its key "
+                        "stays until then unless a person approves earlier removal")
+
+    async def work(client: Any) -> dict[str, Any]:
+        change = await client.remove_key(thumbprint)
+        result = change.to_dict()
+        result["graph_requests"] = client.graph_requests
+        return ok(result, change.action)
+
+    result: dict[str, Any] = await _with_tenant(spec, work)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- registry
+
+
+def record_rotation(payload: dict[str, Any]) -> dict[str, Any]:
+    """The rotation's steps and who approved each, as a run in the registry (the tenant's history)."""
+    from pushproxy.registry import open_registry
+    from pushproxy.registry.models import OnboardingRecord, parse_time
+
+    spec = spec_of(payload)
+    report = payload["report"]
+    record = OnboardingRecord(
+        domain=spec.tenant_domain,
+        # One row per rotation: the instance id is the tenant's (reused by the next rotation), the start is not.
+        instance_id=f"{payload['instance_id']}@{report['started_at']}",
+        started_at=parse_time(report["started_at"], "started_at"),
+        finished_at=parse_time(report["finished_at"], "finished_at") if report.get("finished_at") else None,
+        outcome=str(report["outcome"]),
+        requested_by=report.get("requested_by"),
+        remediation=bool(report.get("remediation")),
+        approvals=tuple(report.get("approvals") or ()),
+        changes=tuple(report.get("changes") or ()),
+        probe=report.get("probe"),
+        error=report.get("error"),
+    )
+    registry = open_registry()
+    try:
+        registry.record_onboarding(record)
+    finally:
+        close = getattr(registry, "close", None)
+        if callable(close):
+            close()
+    return ok({"instance_id": record.instance_id, "outcome": record.outcome}, "recorded")

@@ -1,0 +1,305 @@
+"""The Auth certificate's renewal end to end, on the stand-ins (two Mailbox servers in two AD sites), with a clock
+that jumps over the weeks: the order of the changes is proven from the stand-ins' journals."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pushproxy import rotation_runner
+from pushproxy.clock import JumpClock
+from pushproxy.onboarding.runner import runtime_of
+from pushproxy.rotation_view import rotation_view
+from tests.e2e.conftest import World, approver, count_ok
+
+AUTH_SUBJECT = "CN=Microsoft Exchange Server Auth Certificate"
+
+
+def _thumbprint(key_b64: str) -> str:
+    import base64
+    import hashlib
+
+    return hashlib.sha1(base64.b64decode(key_b64), usedforsecurity=False).hexdigest().upper()
+
+
+def expiring_current(world: World, *, days_left: float, key_size: int = 2048, on: list[str] | None = None) -> str:
+    """Replace the current Auth certificate with one that expires in `days_left` days (stand-in time)."""
+    org = world.org()
+    servers = [s["name"] for s in org["servers"]]
+    now = datetime.fromisoformat(world.exchange.request("GET", "/_emulator/clock")["now"])
+    org["certificates"].append({
+        "thumbprint": "CURRENT-PLACEHOLDER", "subject": AUTH_SUBJECT,
+        "not_before": (now - timedelta(days=365)).isoformat(),
+        "not_after": (now + timedelta(days=days_left)).isoformat(),
+        "key_size": key_size, "servers": servers if on is None else on,
+    })
+    org["auth_config"] = {**org["auth_config"], "current": "CURRENT-PLACEHOLDER", "previous": "", "next": ""}
+    world.put_org(org)
+    return str(world.org()["auth_config"]["current"])
+
+
+def rotation_spec(world: World, **sections: Any) -> Any:
+    """The test spec, with the stand-in's Windows PowerShell endpoint for the restarts."""
+    return world.spec(exchange={"windows_powershell_url": world.exchange.base_url + "/wsman"}, **sections)
+
+
+def synced_clock(world: World) -> JumpClock:
+    clock = JumpClock()
+
+    def tell_exchange(instant: datetime) -> None:
+        world.exchange.request("PUT", "/_emulator/clock", {"now": instant.isoformat()})
+
+    clock.on_jump.append(tell_exchange)
+    return clock
+
+
+def rotate(world: World, spec: Any, clock: JumpClock, decide: Any = None, *, host: Any = None) -> dict[str, Any]:
+    host = host or world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(host, spec, requested_by="e2e")
+    final = rotation_runner.run(host, instance_id, decide=decide, timeout=240,
+                                jump=lambda when: clock.jump_to(datetime.fromisoformat(when) + timedelta(seconds=1)))
+    assert runtime_of(final) == "Completed", (runtime_of(final), final.output)
+    return rotation_view(final) | {"output": final.output}
+
+
+def index(journal: list[dict[str, Any]], predicate: Any) -> list[int]:
+    return [i for i, e in enumerate(journal) if predicate(e)]
+
+
+def ok_op(name: str, **params: Any) -> Any:
+    def match(e: dict[str, Any]) -> bool:
+        if not str(e.get("operation", "")).startswith(name) or e.get("outcome") != "ok":
+            return False
+        p = e.get("parameters") or {}
+        return all(k in p for k in params)
+    return match
+
+
+@pytest.fixture
+def onboarded(world: World) -> tuple[World, str]:
+    """An onboarded organisation whose current Auth certificate (with our key on the tenant) expires in 29 days."""
+    old = expiring_current(world, days_left=29)
+    report = world.onboard(world.spec())
+    assert report["outcome"] == "done", report
+    world.exchange.clear_journal()
+    world.graph.clear_journal()
+    return world, old
+
+
+def test_the_whole_chain_in_order(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    foreign = [k for k in world.service_principal()["keyCredentials"] if _thumbprint(k["key"]) != old]
+    started = clock.now()
+
+    view = rotate(world, rotation_spec(world, approval={"policy": "required"}), clock, approver("alice"))
+
+    assert view["outcome"] == "done", view
+    new = view["new_certificate"]["thumbprint"]
+    auth = world.org()["auth_config"]
+    assert (auth["current"], auth["previous"], auth["next"]) == (new, "", "")
+    # Each approval is recorded with who gave it: the plan and the retirement.
+    assert [(a["group"], a["approver"]) for a in view["approvals"]] == [("plan", "alice"), ("retire", "alice")]
+
+    journal = world.exchange.journal()
+    created = index(journal, ok_op("New-ExchangeCertificate"))
+    imported = index(journal, ok_op("Import-ExchangeCertificate"))
+    staged = index(journal, ok_op("Set-AuthConfig", NewCertificateThumbprint=1))
+    published = index(journal, ok_op("Set-AuthConfig", PublishCertificate=1))
+    cleared = index(journal, ok_op("Set-AuthConfig", ClearPreviousCertificate=1))
+    restarts = index(journal, ok_op("Restart-"))
+    assert len(created) == len(imported) == len(staged) == len(published) == len(cleared) == 1, journal
+    assert created[0] < imported[0] < staged[0] < published[0] < restarts[0] < cleared[0]
+
+    # Graph: the key went in before staging; our old key came off only after the old certificate expired.
+    graph = world.graph.journal()
+    patches = [e for e in graph if str(e.get("operation", "")).startswith("PATCH") and e.get("outcome") == "ok"]
+    assert len(patches) == 2, patches
+    upload_time = datetime.fromisoformat(patches[0]["time"])
+    stage_time = datetime.fromisoformat(journal[staged[0]]["wall_time"])
+    assert upload_time < stage_time
+    # Times in the Exchange journal are stand-in (jumped) times: publish after the effective date, staging
+    # 30 days (rotation.staging_days) ahead of the staging instant, clamped a day before the old one expires.
+    effective = view["changes"][[c["kind"] for c in view["changes"]].index("stage_auth_certificate")]["result"]["effective"]
+    assert datetime.fromisoformat(journal[published[0]]["time"]) >= datetime.fromisoformat(effective)
+    old_expiry = started + timedelta(days=29)
+    assert datetime.fromisoformat(effective) <= old_expiry - timedelta(hours=23)
+    removal = next(c for c in view["changes"] if c["kind"] == "remove_retired_key")
+    assert removal["outcome"] == "removed" and datetime.fromisoformat(removal["at"]) >= old_expiry - timedelta(minutes=5)
+    keys = world.service_principal()["keyCredentials"]
+    thumbs = {_thumbprint(k["key"]) for k in keys}
+    assert new in thumbs and old not in thumbs
+    assert {k["key"] for k in foreign} <= {k["key"] for k in keys}  # every other key intact
+    # The new certificate is on both Mailbox servers (two AD sites: Exchange pushed it to one site only).
+    cert = next(c for c in world.org()["certificates"] if c["thumbprint"] == new)
+    assert len(cert["servers"]) == 2
+
+
+def test_a_rejected_plan_changes_nothing(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    view = rotate(world, rotation_spec(world, approval={"policy": "required"}), clock, approver("bob", "reject"))
+    assert view["outcome"] == "rejected"
+    assert world.org()["auth_config"]["current"] == old
+    assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 0
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
+
+
+def test_nothing_to_do_when_the_certificate_is_far_from_expiry(world: World) -> None:
+    clock = synced_clock(world)
+    view = rotate(world, rotation_spec(world), clock)
+    assert view["outcome"] == "nothing_to_do", view
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
+
+
+def decide_by_group(**decisions: str) -> Any:
+    """A decider that answers each approval group as told (default approve), as alice."""
+
+    def decide(status: dict[str, Any]) -> dict[str, Any]:
+        group = status["awaiting"]["group"]
+        decision = decisions.get(group, "approve")
+        return {"decision": decision, "approver": "alice", "comment": f"{decision} {group}",
+                "state_hash": status["awaiting"].get("state_hash") or None}
+
+    return decide
+
+
+def test_a_rejected_retirement_keeps_the_old_certificate_as_previous(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    view = rotate(world, rotation_spec(world, approval={"policy": "required"}), clock, decide_by_group(retire="reject"))
+    assert view["outcome"] == "rejected", view
+    new = view["new_certificate"]["thumbprint"]
+    auth = world.org()["auth_config"]
+    assert (auth["current"], auth["previous"]) == (new, old)  # the organisation works on the new one
+    thumbs = {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]}
+    assert {new, old} <= thumbs
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 2  # staged, published; never cleared
+
+
+def _someone_removes_our_new_key_while_we_wait(world: World, host: Any, clock: JumpClock, spec: Any) -> tuple[str, Any]:
+    """Run the rotation until it waits on its effective date, then take the new key off the service principal
+    (as a person or another tool would)."""
+    instance_id, _ = rotation_runner.start_or_resume(host, spec, requested_by="e2e")
+    status = rotation_runner.run(host, instance_id, decide=decide_by_group(), timeout=120)  # stops at the timer
+    view = rotation_view(status)
+    assert view["phase"] == "staged", view
+    new = view["new_certificate"]["thumbprint"]
+    state = world.graph.state()
+    tenant = next(iter(state["tenants"].values()))
+    sp = next(s for s in tenant["servicePrincipals"] if s["appId"] == "00000002-0000-0ff1-ce00-000000000000")
+    sp["keyCredentials"] = [k for k in sp["keyCredentials"] if _thumbprint(k["key"]) != new]
+    world.graph.put_state(state)
+    return instance_id, view
+
+
+def test_publish_asks_again_when_the_state_no_longer_matches_and_a_rejection_keeps_the_current(
+    onboarded: tuple[World, str],
+) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    spec = rotation_spec(world, approval={"policy": "required"})
+    instance_id, view = _someone_removes_our_new_key_while_we_wait(world, host, clock, spec)
+    clock.jump_to(datetime.fromisoformat(view["next_date"]) + timedelta(seconds=1))
+    final = rotation_view(rotation_runner.run(host, instance_id, decide=decide_by_group(publish="reject"), timeout=120))
+    assert final["outcome"] == "rejected", final
+    assert [a["group"] for a in final["approvals"]] == ["plan", "publish"]
+    assert world.org()["auth_config"]["current"] == old
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 1  # staged only
+
+
+def test_someone_else_publishing_during_the_wait_is_not_fought(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e")
+    view = rotation_view(rotation_runner.run(host, instance_id, timeout=120))
+    new = view["new_certificate"]["thumbprint"]
+    org = world.org()  # an administrator publishes it early (Set-AuthConfig -PublishCertificate)
+    org["auth_config"] = {**org["auth_config"], "current": new, "previous": old, "next": "", "next_effective": None}
+    world.put_org(org)
+
+    final = rotate(world, rotation_spec(world), clock, host=host)
+
+    assert final["outcome"] == "done", final
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 2  # our staging, then -ClearPreviousCertificate
+    assert any("already published" in n for n in final["notes"])
+
+
+def test_someone_else_staging_another_certificate_during_the_wait_stops_the_rotation(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e")
+    view = rotation_view(rotation_runner.run(host, instance_id, timeout=120))
+    ours = view["new_certificate"]["thumbprint"]
+    org = world.org()  # someone stages their own certificate (on one server only, its key not on the tenant)
+    now = datetime.fromisoformat(world.exchange.request("GET", "/_emulator/clock")["now"])
+    org["certificates"].append({"thumbprint": "THEIRS", "subject": AUTH_SUBJECT, "servers": [org["servers"][0]["name"]],
+                                "not_before": (now - timedelta(hours=1)).isoformat(),
+                                "not_after": (now + timedelta(days=700)).isoformat()})
+    org["auth_config"] = {**org["auth_config"], "next": "THEIRS", "next_effective": (now + timedelta(days=20)).isoformat()}
+    world.put_org(org)
+    theirs = world.org()["auth_config"]["next"]
+
+    final = rotate(world, rotation_spec(world), clock, host=host)
+
+    assert final["outcome"] == "blocked", final
+    auth = world.org()["auth_config"]
+    assert (auth["current"], auth["next"]) == (old, theirs)  # theirs left alone, ours never published
+    assert ours != theirs
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 1
+
+
+def test_emergency_an_expired_certificate_is_replaced_at_once(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    clock = synced_clock(world)
+    clock.advance(days=30)  # the certificate expired yesterday
+    view = rotate(world, rotation_spec(world, approval={"policy": "required"}), clock, approver("alice"))
+    assert view["outcome"] == "done", view
+    assert view["mode"] == "emergency"
+    new = view["new_certificate"]["thumbprint"]
+    assert world.org()["auth_config"]["current"] == new
+    journal = world.exchange.journal()
+    imported = index(journal, ok_op("Import-ExchangeCertificate"))
+    assigned = index(journal, ok_op("Set-AuthConfig", CertificateThumbprint=1))
+    restarted = index(journal, ok_op("Restart-"))
+    assert imported and assigned and restarted and imported[-1] < assigned[0] < restarted[0]
+    assert count_ok(journal, "Set-AuthConfig") == 2  # made current, then the expired one cleared
+    assert not index(journal, ok_op("Set-AuthConfig", NewCertificateThumbprint=1))
+    assert old not in {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]}
+
+
+def test_repair_a_current_certificate_missing_on_one_server_is_imported(world: World) -> None:
+    assert world.onboard(world.spec())["outcome"] == "done"
+    org = world.org()
+    current = org["auth_config"]["current"]
+    for cert in org["certificates"]:
+        if cert["thumbprint"] == current:
+            cert["servers"] = cert["servers"][:1]
+    world.put_org(org)
+    world.exchange.clear_journal()
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+    assert view["mode"] == "repair" and view["outcome"] == "done", view
+    assert count_ok(world.exchange.journal(), "Import-ExchangeCertificate") == 1
+    assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 0
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
+    cert = next(c for c in world.org()["certificates"] if c["thumbprint"] == current)
+    assert len(cert["servers"]) == 2
+
+
+def test_one_workflow_per_tenant(onboarded: tuple[World, str]) -> None:
+    world, _ = onboarded
+    from pushproxy.errors import PushProxyError
+    from pushproxy.onboarding import runner
+
+    clock = synced_clock(world)
+    host = world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e")
+    assert rotation_view(rotation_runner.run(host, instance_id, timeout=120))["phase"] == "staged"
+    with pytest.raises(PushProxyError, match="rotation-"):
+        runner.start_or_resume(host, world.spec(), requested_by="e2e")
+    assert rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e") == (instance_id, True)
