@@ -14,10 +14,13 @@ import azure.functions as func
 
 def build_app() -> df.DFApp:
     """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
-    from functions import activities, fleet, http_api, timers
-    from orchestrators import onboarding, verification
+    from functions import activities, fleet, http_api, notifications, timers
+    from orchestrators import notification_delivery, onboarding, verification
+    from pushproxy.notifications.config import check_configuration
 
+    check_configuration()  # a channel that isn't https, or malformed, is an error at start, naming the field
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-    for blueprint in (http_api.bp, timers.bp, activities.bp, fleet.bp, onboarding.bp, verification.bp):
+    for blueprint in (http_api.bp, timers.bp, activities.bp, fleet.bp, notifications.bp, onboarding.bp,
+                      verification.bp, notification_delivery.bp):
         app.register_functions(blueprint)
     return app

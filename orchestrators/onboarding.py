@@ -16,6 +16,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
+from pushproxy.notifications import events
+from pushproxy.notifications.workflow import notify
 from pushproxy.onboarding.payloads import change_payload
 from pushproxy.onboarding.progress import Progress, parse_approval
 from pushproxy.outcome import message
@@ -138,6 +140,11 @@ class OnboardingRun:
             progress.approve(group, "approve", "policy:auto", "approved by the spec's approval policy", now, plan.state_hash)
             progress.awaiting = None
             return "approve"
+        yield from notify(context, events.approval_awaited(
+            workflow="onboarding", instance_id=context.instance_id, run_started_at=progress.started_at,
+            tenant=spec.tenant_domain, group=group, changes=[c.to_dict() for c in plan.group(group)],
+            state_hash=plan.state_hash, deadline=deadline, occurred_at=now, requested_by=progress.requested_by,
+            approvers=spec.approval.approvers))
         timer = context.create_timer(deadline)
         while True:
             event = context.wait_for_external_event("approval")
@@ -245,4 +252,6 @@ class OnboardingRun:
             progress.note(f"could not record the onboarding in the registry: {message(recorded)}")
             self.publish()
             report = progress.report()
+        yield from notify(self.context, events.workflow_ended(
+            workflow="onboarding", instance_id=self.context.instance_id, report=report, occurred_at=progress.finished_at))
         return report

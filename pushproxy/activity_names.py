@@ -31,6 +31,10 @@ class Activity(_Name):
     VERIFY_TENANT = "verify_tenant"
     RECORD_VERIFICATION_SUMMARY = "record_verification_summary"
     START_REMEDIATION = "start_remediation"
+    # Notifications: raise an event (starts its deliveries), raise a verification's events, one delivery attempt.
+    RAISE_NOTIFICATION = "raise_notification"
+    RAISE_FLEET_NOTIFICATIONS = "raise_fleet_notifications"
+    DELIVER_NOTIFICATION = "deliver_notification"
 
 
 class Orchestrator(_Name):
@@ -40,3 +44,5 @@ class Orchestrator(_Name):
     OFFBOARDING = "offboarding"
     VERIFICATION = "verification"
     VERIFICATION_BATCH = "verification_batch"
+    # One event to one channel, retried on durable timers (instance id notify-<event id>-<channel>).
+    NOTIFICATION_DELIVERY = "notification_delivery"

@@ -38,10 +38,16 @@ DEFAULTS: dict[str, str | None] = {
     # comma-separated host[:port] (the domain controllers, reached on TCP 88 through a hybrid connection each).
     "PUSHPROXY_KERBEROS_REALM": None,
     "PUSHPROXY_KERBEROS_KDCS": None,
+    # Notification channels (JSON array; pushproxy.notifications.channels documents it), and on one machine a
+    # JSON file holding them instead; the app's public https address, which makes the links in events absolute.
+    "PUSHPROXY_NOTIFICATION_CHANNELS": None,
+    "PUSHPROXY_NOTIFICATION_CHANNELS_FILE": None,
+    "PUSHPROXY_PUBLIC_URL": None,
 }
 
 # Read only on one machine (the local host, the CLI); never set in the Function App.
-LOCAL_ONLY: frozenset[str] = frozenset({"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH", "PUSHPROXY_LOCAL_DB"})
+LOCAL_ONLY: frozenset[str] = frozenset({"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH", "PUSHPROXY_LOCAL_DB",
+                                        "PUSHPROXY_NOTIFICATION_CHANNELS_FILE"})
 
 
 def setting(name: str, default: str | None = None) -> str | None:

@@ -26,6 +26,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "start_verification_request": _http("verifications", "POST", True),
     "get_verification": _http("verifications/{id}", "GET", True),
     "openapi": _http("openapi.json", "GET", False, "ANONYMOUS"),
+    "list_notifications": _http("notifications", "GET", False),
     "verification_timer": {"trigger": "timerTrigger", "schedule": "%PUSHPROXY_VERIFY_SCHEDULE%",
                            "others": ["durableClient"]},
     **{name: _activity() for name in (
@@ -34,6 +35,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "ensure_auth_server", "upload_tenant_key", "enable_push_proxy", "restart_health_manager", "run_probe",
         "record_onboarding", "list_fleet", "verify_tenant", "record_verification_summary")},
     "start_remediation": _activity(client=True),
+    "raise_notification": _activity(client=True),
+    "raise_fleet_notifications": _activity(client=True),
+    "deliver_notification": _activity(),
+    "notification_delivery": {"trigger": "orchestrationTrigger", "others": []},
     "onboarding": {"trigger": "orchestrationTrigger", "others": []},
     "verification": {"trigger": "orchestrationTrigger", "others": []},
     "verification_batch": {"trigger": "orchestrationTrigger", "others": []},
