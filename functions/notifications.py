@@ -16,6 +16,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from pushproxy.activity_names import Activity
+from pushproxy.api import validation
 from pushproxy.api.errors import ApiError, bad_input
 from pushproxy.errors import PushProxyError
 from pushproxy.notifications import send
@@ -134,7 +135,7 @@ async def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
         status = req.params.get("status") or None
         if status is not None and status not in STATUSES:
             raise bad_input("status", f"must be one of {', '.join(STATUSES)}")
-        tenant = req.params.get("tenant") or None
+        tenant = validation.tenant_domain(req.params["tenant"]) if req.params.get("tenant") else None
         raw_limit = req.params.get("limit") or "100"
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LISTED:
             raise bad_input("limit", f"must be a whole number from 1 to {MAX_LISTED}")

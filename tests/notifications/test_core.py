@@ -207,3 +207,17 @@ def test_scrub_keeps_thumbprints_and_domains_and_blanks_material() -> None:
     assert scrub("contoso-hybrid-exchange-organisation-test.com") == "contoso-hybrid-exchange-organisation-test.com"
     assert scrub("secret env:EXCHANGE_PASSWORD failed") == "secret [secret reference] failed"
     assert "MIIB" not in scrub("-----BEGIN CERTIFICATE-----\nMIIBaaaa\n-----END CERTIFICATE-----")
+
+
+def test_openapi_documents_the_event_schema_as_the_code_has_it() -> None:
+    from pathlib import Path
+
+    from pushproxy.notifications.events import EVENT_SCHEMA
+
+    document = json.loads((Path(__file__).resolve().parents[2] / "openapi.json").read_text())
+    component = document["components"]["schemas"]["NotificationEvent"]
+    assert component["required"] == EVENT_SCHEMA["required"]
+    assert set(component["properties"]) == set(EVENT_SCHEMA["properties"])
+    assert component["properties"]["type"]["enum"] == list(EVENT_TYPES)
+    assert component["properties"]["schema"]["enum"] == [EVENT_SCHEMA["properties"]["schema"]["const"]]
+    assert "/notifications" in document["paths"]
