@@ -132,11 +132,12 @@ def _json(body: Any, status: int = 200) -> func.HttpResponse:
 async def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
     """The deliveries, newest first: `?status=failed` (or pending, retrying, delivered), `?tenant=`, `?limit=`."""
     try:
-        status = req.params.get("status") or None
+        # A parameter given empty is bad input, as any other malformed value: absent is the only default.
+        status = req.params.get("status")
         if status is not None and status not in STATUSES:
             raise bad_input("status", f"must be one of {', '.join(STATUSES)}")
-        tenant = validation.tenant_domain(req.params["tenant"]) if req.params.get("tenant") else None
-        raw_limit = req.params.get("limit") or "100"
+        tenant = validation.tenant_domain(req.params["tenant"]) if "tenant" in req.params else None
+        raw_limit = req.params.get("limit", "100")
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LISTED:
             raise bad_input("limit", f"must be a whole number from 1 to {MAX_LISTED}")
 
