@@ -134,17 +134,22 @@ class OnboardingRun:
         context, spec, progress = self.context, self.spec, self.progress
         now = context.current_utc_datetime
         deadline = now + timedelta(seconds=spec.approval.timeout_s)
+        if spec.approval.policy != "auto":
+            # Before "awaiting" is published, and with the previous group's "awaiting" cleared from the status: an
+            # approval raised while this activity runs would be buffered, and the SDK (1.7.0) hands one buffered
+            # event to every later wait of that name (one approval would approve both groups).
+            self.publish()
+            yield from notify(context, events.approval_awaited(
+                workflow="onboarding", instance_id=context.instance_id, run_started_at=progress.started_at,
+                tenant=spec.tenant_domain, group=group, changes=[c.to_dict() for c in plan.group(group)],
+                state_hash=plan.state_hash, deadline=deadline, occurred_at=now, requested_by=progress.requested_by,
+                approvers=spec.approval.approvers))
         progress.awaiting = {"group": group, "state_hash": plan.state_hash, "deadline": deadline.isoformat()}
         self.publish("awaiting_approval")
         if spec.approval.policy == "auto":
             progress.approve(group, "approve", "policy:auto", "approved by the spec's approval policy", now, plan.state_hash)
             progress.awaiting = None
             return "approve"
-        yield from notify(context, events.approval_awaited(
-            workflow="onboarding", instance_id=context.instance_id, run_started_at=progress.started_at,
-            tenant=spec.tenant_domain, group=group, changes=[c.to_dict() for c in plan.group(group)],
-            state_hash=plan.state_hash, deadline=deadline, occurred_at=now, requested_by=progress.requested_by,
-            approvers=spec.approval.approvers))
         timer = context.create_timer(deadline)
         while True:
             event = context.wait_for_external_event("approval")
