@@ -63,9 +63,11 @@ async def raise_fleet_notifications(payload: dict, client: df.DurableOrchestrati
         notices = NotificationLog(shared_registry())
 
         def read() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-            registry = notices.registry
-            records = [r.to_dict() for r in (registry.latest_verification(d) for d in tenants) if r is not None]
-            return records, {r["domain"]: notices.notice_state(r["domain"]) for r in records}
+            # Two partition reads, however large the fleet (not two point reads per tenant).
+            wanted = {t.lower() for t in tenants}
+            records = [r.to_dict() for r in notices.registry.list_verifications() if r.domain in wanted]
+            states = notices.notice_states()
+            return records, {r["domain"]: states.get(r["domain"]) for r in records}
 
         records, states = await asyncio.to_thread(read)
         occurred_at = str(summary.get("finished_at") or _now().isoformat())
@@ -89,6 +91,10 @@ async def deliver_notification(payload: dict) -> dict:
     async def step(request: dict[str, Any]) -> dict[str, Any]:
         event, name = dict(request["event"]), str(request["channel"])
         attempt, final = int(request.get("attempt") or 1), bool(request.get("final"))
+        if request.get("give_up"):  # the last attempt's activity crashed: record the failure, send nothing
+            await _record(event, name, {"attempt": attempt, "at": _now().isoformat(), "outcome": send.FAILED,
+                                        "error": str(request["give_up"])}, FAILED)
+            return ok({"status": FAILED, "error": str(request["give_up"])}, FAILED)
         try:
             channel = by_name(configured_channels(), name)
         except ChannelError as exc:
@@ -110,18 +116,23 @@ async def deliver_notification(payload: dict) -> dict:
         log.log(logging.INFO if status == DELIVERED else logging.WARNING,
                 "notification %s (%s) to channel %s: attempt %d %s%s", event.get("id"), event.get("type"), name,
                 attempt, status, f" ({result.error})" if result.error else "")
-        notices = NotificationLog(shared_registry())
-        try:
-            existing = await asyncio.to_thread(notices.get, str(event.get("id")), name)
-            if existing is not None:
-                await asyncio.to_thread(notices.record_attempt, existing, entry, status, at)
-        except Exception as exc:  # the delivery happened (or not) either way; the record is what is lost
-            log.warning("could not record attempt %d of notification %s: %s", attempt, event.get("id"),
-                        type(exc).__name__)
+        await _record(event, name, entry, status)
         return ok({"status": status, "error": result.error, "http_status": result.http_status,
                    "retry_after_s": result.retry_after_s}, status)
 
     return await guarded_async(step, payload)
+
+
+async def _record(event: dict[str, Any], channel: str, entry: dict[str, Any], status: str) -> None:
+    """Add one attempt to the delivery's record. A registry outage loses the record, not the delivery."""
+    notices = NotificationLog(shared_registry())
+    try:
+        existing = await asyncio.to_thread(notices.get, str(event.get("id")), channel)
+        if existing is not None:
+            await asyncio.to_thread(notices.record_attempt, existing, entry, status, _now())
+    except Exception as exc:
+        log.warning("could not record attempt %s of notification %s: %s", entry.get("attempt"), event.get("id"),
+                    type(exc).__name__)
 
 
 def _json(body: Any, status: int = 200) -> func.HttpResponse:

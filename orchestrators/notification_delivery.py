@@ -45,6 +45,12 @@ def notification_delivery(context: df.DurableOrchestrationContext) -> Generator[
                 "status": FAILED if final else RETRYING, "error": str((outcome or {}).get("error", {}).get("message"))}
         except Exception as exc:  # the activity crashed past its wrapper (a worker died): try again later
             result = {"status": FAILED if final else RETRYING, "error": f"delivery activity failed: {short(exc)}"}
+            if final:  # nothing recorded that last attempt: say in the registry that it failed
+                try:
+                    yield context.call_activity(str(Activity.DELIVER_NOTIFICATION), {
+                        "event": event, "channel": channel, "attempt": attempt, "give_up": result["error"]})
+                except Exception:  # the record is lost, the delivery was anyway: nothing more to do
+                    pass
         if result.get("status") in (DELIVERED, FAILED):
             done = {"event_id": event.get("id"), "channel": channel, "status": result["status"], "attempts": attempt,
                     "error": result.get("error")}

@@ -93,8 +93,12 @@ class NotificationLog:
     def failed(self) -> list[Delivery]:
         return self.deliveries(FAILED)
 
+    def notice_states(self) -> dict[str, NoticeState]:
+        """What was told about every tenant, by domain (one partition read)."""
+        return {str(d["domain"]): NoticeState.from_dict(d) for d in self.registry._list(NOTICES) if d.get("domain")}
+
     def notice_state(self, domain: str) -> NoticeState:
         return NoticeState.from_dict(self.registry._get(NOTICES, domain.lower()))
 
     def put_notice_state(self, domain: str, state: NoticeState) -> None:
-        self.registry._put(NOTICES, domain.lower(), state.to_dict())
+        self.registry._put(NOTICES, domain.lower(), {"domain": domain.lower(), **state.to_dict()})

@@ -142,3 +142,29 @@ def test_a_failing_receiver_delays_nothing_and_its_failure_is_recorded(host: Loc
     assert main(["notifications", "--status", "failed", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert [n["event_id"] for n in shown["notifications"]] == [failed.event_id]
+
+
+def test_a_receiver_that_comes_back_gets_the_event_and_a_teams_channel_its_card(
+        host: LocalHost, clock: Clock, receiver: Receiver, configure: Any, tmp_path: Any,
+        monkeypatch: Any) -> None:
+    (tmp_path / "teams").mkdir()
+    teams = Receiver(tmp_path / "teams")
+    try:
+        monkeypatch.setenv("PUSHPROXY_TEST_TEAMS_URL", teams.url)
+        configure(channel(receiver), {"name": "teams", "kind": "teams", "url_ref": "env:PUSHPROXY_TEST_TEAMS_URL",
+                                      "ca_bundle": str(teams.ca_path), "events": ["workflow.*"]})
+        receiver.script = [503, 200]
+        script(discover_exchange=[stub_exchange_in_place()])
+        host.start_new("onboarding", IID, {"spec": spec(approval={"policy": "auto"}), "requested_by": "carol"})
+        drive(host, clock, lambda: onboarding_over(host) and len(deliveries(host)) == 2 and all_delivered(host))
+        first, second = checked(receiver)
+        assert first["id"] == second["id"]  # the redelivery carries the same id: the receiver deduplicates on it
+        (webhook,) = [d for d in NotificationLog(shared_registry()).deliveries("delivered") if d.channel == "ops"]
+        assert [a["http_status"] for a in webhook.attempts] == [503, 200]
+        (posted,) = teams.received
+        assert signing.HEADER not in posted.headers  # a Workflows URL authorises itself
+        card = json.loads(posted.body)["attachments"][0]["content"]
+        assert card["type"] == "AdaptiveCard" and first["summary"] in json.dumps(card)
+        assert {a["url"] for a in card["actions"]} == {f"{PUBLIC_URL}/api/onboardings/{IID}"}
+    finally:
+        teams.close()
