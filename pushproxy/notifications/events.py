@@ -52,7 +52,7 @@ EVENT_NAMESPACE = uuid.UUID("6f1c2a8e-41f0-5d3e-9b7a-2c54e0d9a1f3")
 
 _REFERENCE = re.compile(r"\b(?:env|file|keyvault):[A-Za-z0-9_.\-]+|\bpath:/\S*", re.IGNORECASE)
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(?:-----END [A-Z0-9 ]+-----|$)", re.DOTALL)
-# 40+ base64 characters in one run: DER, a private key, a token. Kept: a run of hex digits only (a thumbprint
+# 40+ base64 characters in one run: DER, a private key, a token. Kept: 40 or 64 hex digits (a thumbprint
 # names a certificate publicly, and people need it to act), and a hyphenated run of letters (a long domain
 # label, an instance id), which base64 material is not: it has a digit, + / =, or no hyphen at all.
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{40,}")
@@ -60,7 +60,7 @@ _HEX = re.compile(r"^[0-9A-Fa-f]+$")
 
 
 def _is_material(run: str) -> bool:
-    if _HEX.match(run):
+    if _HEX.match(run) and len(run) in (40, 64):  # a SHA-1 thumbprint, a SHA-256 pin
         return False
     return any(c.isdigit() or c in "+/=" for c in run) or ("-" not in run and "_" not in run)
 

@@ -207,6 +207,8 @@ def test_scrub_keeps_thumbprints_and_domains_and_blanks_material() -> None:
     assert scrub("contoso-hybrid-exchange-organisation-test.com") == "contoso-hybrid-exchange-organisation-test.com"
     assert scrub("secret env:EXCHANGE_PASSWORD failed") == "secret [secret reference] failed"
     assert "MIIB" not in scrub("-----BEGIN CERTIFICATE-----\nMIIBaaaa\n-----END CERTIFICATE-----")
+    assert scrub("key " + "A" * 44) == "key [redacted]"  # base64 of zeros has no digit: still material
+    assert scrub("secret 8Qx~" + "aB3dE5fG7h" * 4) == "secret 8Qx~[redacted]"
 
 
 def test_openapi_documents_the_event_schema_as_the_code_has_it() -> None:
