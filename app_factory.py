@@ -14,14 +14,26 @@ import azure.functions as func
 
 def build_app() -> df.DFApp:
     """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
-    from functions import activities, fleet, http_api, http_offboarding, http_rotation, offboarding, rotation, timers
+    from functions import (
+        activities,
+        fleet,
+        http_api,
+        http_offboarding,
+        http_rotation,
+        notifications,
+        offboarding,
+        rotation,
+        timers,
+    )
+    from orchestrators import notification_delivery, onboarding, verification
     from orchestrators import offboarding as offboarding_workflow
-    from orchestrators import onboarding, verification
     from orchestrators import rotation as rotation_orchestrator
+    from pushproxy.notifications.config import check_configuration
 
+    check_configuration()  # a channel that isn't https, or malformed, is an error at start, naming the field
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
     for blueprint in (http_api.bp, http_offboarding.bp, http_rotation.bp, timers.bp, activities.bp, fleet.bp,
-                      offboarding.bp, rotation.bp, onboarding.bp, verification.bp, offboarding_workflow.bp,
-                      rotation_orchestrator.bp):
+                      notifications.bp, offboarding.bp, rotation.bp, onboarding.bp, verification.bp,
+                      offboarding_workflow.bp, rotation_orchestrator.bp, notification_delivery.bp):
         app.register_functions(blueprint)
     return app

@@ -17,6 +17,8 @@ import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
+from pushproxy.notifications import events
+from pushproxy.notifications.workflow import notify
 from pushproxy.onboarding.payloads import change_payload
 from pushproxy.onboarding.progress import Progress
 from pushproxy.outcome import message
@@ -139,6 +141,14 @@ class OnboardingRun:
         now = context.current_utc_datetime
         deadline = now + timedelta(seconds=spec.approval.timeout_s)
         awaiting = open_wait(group, plan.state_hash, now, round_no, deadline)
+        if spec.approval.policy != "auto":
+            # Tell the approvers (a quick activity: delivery runs in its own orchestration and never delays this
+            # one). The hash in the event is this wait's, the one an approval must carry (pushproxy.approvals).
+            yield from notify(context, events.approval_awaited(
+                workflow="onboarding", instance_id=context.instance_id, run_started_at=progress.started_at,
+                tenant=spec.tenant_domain, group=group, changes=[c.to_dict() for c in plan.group(group)],
+                state_hash=awaiting.state_hash, deadline=deadline, occurred_at=now, requested_by=progress.requested_by,
+                approvers=spec.approval.approvers))
 
         def publish(wait: Awaiting) -> None:
             progress.awaiting = wait.to_dict()
@@ -245,4 +255,6 @@ class OnboardingRun:
             progress.note(f"could not record the onboarding in the registry: {message(recorded)}")
             self.publish()
             report = progress.report()
+        yield from notify(self.context, events.workflow_ended(
+            workflow="onboarding", instance_id=self.context.instance_id, report=report, occurred_at=progress.finished_at))
         return report

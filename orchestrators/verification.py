@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
+from pushproxy.notifications.workflow import notify_fleet
 from pushproxy.outcome import is_outcome, message
 from pushproxy.registry.models import VerificationRecord
 from pushproxy.verification import remediation_workflow, summarize
@@ -106,6 +107,7 @@ def verification(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     recorded = yield from call_step(context, Activity.RECORD_VERIFICATION_SUMMARY, summary)
     if not recorded["ok"]:  # every tenant's result is already stored; say the summary is not
         notes.append(f"the summary could not be recorded: {message(recorded)}")
+    yield from notify_fleet(context, summary, [r["domain"] for r in records])
     context.set_custom_status({"phase": "done", **summary, "notes": notes})
     return {**summary, "notes": notes, "tenants": [_row(r) for r in records]}
 

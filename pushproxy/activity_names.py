@@ -45,6 +45,10 @@ class Activity(_Name):
     CLEAR_PREVIOUS_CERTIFICATE = "clear_previous_certificate"
     REMOVE_RETIRED_KEY = "remove_retired_key"
     RECORD_ROTATION = "record_rotation"
+    # Notifications: raise an event (starts its deliveries), raise a verification's events, one delivery attempt.
+    RAISE_NOTIFICATION = "raise_notification"
+    RAISE_FLEET_NOTIFICATIONS = "raise_fleet_notifications"
+    DELIVER_NOTIFICATION = "deliver_notification"
 
 
 class Orchestrator(_Name):
@@ -55,3 +59,5 @@ class Orchestrator(_Name):
     PRUNE = "prune"  # removes our keys of expired certificates: it writes keyCredentials, so it excludes the others
     VERIFICATION = "verification"
     VERIFICATION_BATCH = "verification_batch"
+    # One event to one channel, retried on durable timers (instance id notify-<event id>-<channel>).
+    NOTIFICATION_DELIVERY = "notification_delivery"

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "pushproxy.commands.serve",
     "pushproxy.commands.exchange",
     "pushproxy.commands.spec",
+    "pushproxy.commands.notifications",
 ]
 
 

@@ -44,11 +44,17 @@ DEFAULTS: dict[str, str | None] = {
     # Set by `pushproxy serve` (never in Azure): roles come from PUSHPROXY_ROLES_FILE, and the App Service
     # principal header (X-MS-CLIENT-PRINCIPAL), which only App Service can vouch for, is ignored.
     "PUSHPROXY_ROLE_SOURCE": None,
+    # Notification channels (JSON array; pushproxy.notifications.channels documents it), and on one machine a
+    # JSON file holding them instead; the app's public https address, which makes the links in events absolute.
+    "PUSHPROXY_NOTIFICATION_CHANNELS": None,
+    "PUSHPROXY_NOTIFICATION_CHANNELS_FILE": None,
+    "PUSHPROXY_PUBLIC_URL": None,
 }
 
 # Read only on one machine (the local host, the CLI); never set in the Function App.
 LOCAL_ONLY: frozenset[str] = frozenset(
-    {"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH", "PUSHPROXY_LOCAL_DB", "PUSHPROXY_ROLES_FILE", "PUSHPROXY_ROLE_SOURCE"}
+    {"PUSHPROXY_SECRETS_FILE", "PUSHPROXY_REGISTRY_PATH", "PUSHPROXY_LOCAL_DB", "PUSHPROXY_ROLES_FILE", "PUSHPROXY_ROLE_SOURCE",
+     "PUSHPROXY_NOTIFICATION_CHANNELS_FILE"}
 )
 
 

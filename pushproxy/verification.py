@@ -357,6 +357,10 @@ def _certificate_findings(
         findings += _key_hygiene(tn, now, facts, uploads)
 
     next_thumbprint = ex.auth_config.next_thumbprint
+    if next_thumbprint and next_thumbprint != thumbprint:  # a renewal is staged: expiry warnings can stop
+        staged_on = ex.auth_config.next_effective_date
+        facts["next_certificate"] = {"thumbprint": next_thumbprint,
+                                     "effective": staged_on.isoformat() if staged_on else None}
     if (next_thumbprint and next_thumbprint != thumbprint and tn is not None and tn.service_principal is not None
             and not tn.has_key(next_thumbprint)):
         findings.append(_next_key_finding(ex, next_thumbprint, tn, now, uploads))

@@ -21,6 +21,8 @@ param registryTableName string
 @description('Kerberos realm (e.g. CONTOSO.COM) and its KDCs, comma-separated; empty when Kerberos is not used.')
 param kerberosRealm string = ''
 param kerberosKdcs string = ''
+// Notification channels: a JSON array (README, Notifications). Secret references only, never a secret: plain text is fine.
+param notificationChannels string = ''
 @description('vnet mode: the delegated subnet to integrate with; empty otherwise.')
 param subnetId string = ''
 
@@ -111,6 +113,15 @@ var baseSettings = [
   {
     name: 'PUSHPROXY_KERBEROS_KDCS'
     value: kerberosKdcs
+  }
+  // Where notifications are delivered, and the app's own address for the links in them.
+  {
+    name: 'PUSHPROXY_NOTIFICATION_CHANNELS'
+    value: notificationChannels
+  }
+  {
+    name: 'PUSHPROXY_PUBLIC_URL'
+    value: 'https://${name}.azurewebsites.net'
   }
 ]
 

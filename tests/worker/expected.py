@@ -39,6 +39,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "start_prune": _http("tenants/{tenant}/prune", "POST", True),
     "get_offboarding": _http("offboardings/{id}", "GET", True),
     "approve_offboarding": _http("offboardings/{id}/approval", "POST", True),
+    "list_notifications": _http("notifications", "GET", False),
     "verification_timer": {"trigger": "timerTrigger", "schedule": "%PUSHPROXY_VERIFY_SCHEDULE%",
                            "others": ["durableClient"]},
     **{name: _activity() for name in (
@@ -50,6 +51,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "create_next_certificate", "stage_auth_certificate", "publish_auth_certificate", "restart_auth_services",
         "clear_previous_certificate", "remove_retired_key", "record_rotation")},
     "start_remediation": _activity(client=True),
+    "raise_notification": _activity(client=True),
+    "raise_fleet_notifications": _activity(client=True),
+    "deliver_notification": _activity(),
+    "notification_delivery": {"trigger": "orchestrationTrigger", "others": []},
     "onboarding": {"trigger": "orchestrationTrigger", "others": []},
     "offboarding": {"trigger": "orchestrationTrigger", "others": []},
     "prune": {"trigger": "orchestrationTrigger", "others": []},
