@@ -209,8 +209,8 @@ def test_the_registration_shows_references_and_where_they_are_read_never_a_value
     secrets = {s["field"]: s for s in view["secrets"]}
     assert secrets["exchange.password_ref"]["reads"] == \
         "environment variable PUSHPROXY_CONTOSO_COM___PUSHPROXY_TEST_HUNG_PASSWORD"
-    assert secrets["exchange.password_ref"]["bound_to"] == ["127.0.0.1"]
-    assert secrets["graph.secret_ref"]["bound_to"] == ["127.0.0.1"]
+    assert secrets["exchange.password_ref"]["bound_to"] == [f"127.0.0.1:{silent_port}"]
+    assert secrets["graph.secret_ref"]["bound_to"] == [f"127.0.0.1:{silent_port}"]
     assert "not-a-secret" not in json.dumps(view)
 
 
