@@ -69,7 +69,7 @@ class TerminalApprover:
                 self.spinner.stop()
             render.print_group_for_approval(self.console, status)
             self.console.print(
-                f"Approve as [bold]{self.user}[/]? \\[y]es / \\[n]o "
+                f"Approve as [bold]{render.e(self.user)}[/]? \\[y]es / \\[n]o "
                 f"(or from another terminal: pushproxy approve {status.get('instance_id') or '<id>'})"
             )
         line = self._line()
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
                     "[yellow]Note[/]: an unfinished onboarding of this tenant exists; it continues with the spec it "
                     "was started with, not the one given now."
                 )
-        console.print(f"{'Resuming' if resumed else 'Started'} onboarding [bold]{instance_id}[/] (database {args.database or default_database_path()})")
+        console.print(f"{'Resuming' if resumed else 'Started'} onboarding [bold]{render.e(instance_id)}[/] (database {render.e(args.database or default_database_path())})")
 
         progress = render.ProgressPrinter(console)
         spinner = console.status("onboarding…", spinner="dots") if not args.json and console.is_terminal else None
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
         if args.auto_approve:
             def decide(status: dict[str, Any]) -> dict[str, Any] | None:
-                console.print(f"[yellow]Auto-approving[/] the {status['awaiting']['group']} changes as {user} (--auto-approve)")
+                console.print(f"[yellow]Auto-approving[/] the {render.e(status['awaiting']['group'])} changes as {render.e(user)} (--auto-approve)")
                 return {
                     "decision": "approve",
                     "approver": user,
