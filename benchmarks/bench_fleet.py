@@ -61,7 +61,7 @@ def main() -> int:
         del os.environ["SSL_CERT_FILE"]
         with exchange:
             os.environ.update(
-                {fs.PASSWORD_ENV: exchange.password, fs.GRAPH_SECRET_ENV: str(graph.client_secret), **graph.env()}
+                {"PUSHPROXY_SECRETS_FILE": fs.write_secrets_file(workdir / "secrets.json", exchange, graph), **graph.env()}
             )
             rows = []
             for size in args.sizes:

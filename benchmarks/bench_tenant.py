@@ -41,6 +41,14 @@ async def onboarding(spec: GraphCredentialSpec, der: bytes) -> None:
 
 
 def main() -> int:
+    from pushproxy.secrets import OWN, tenant_scope
+
+    # The client library itself, not a tenant's activity: references resolve unprefixed (the operator's own).
+    with tenant_scope(OWN):
+        return _main()
+
+
+def _main() -> int:
     certs = [make_certificate(f"CN=bench {i}")[0] for i in range(ROUNDS)]
     with start_graph_standin() as g:
         os.environ.update(g.env())

@@ -1,9 +1,9 @@
 """Which hosts a tenant's secrets may be presented to: the ones its registration binds them to.
 
 The operator's registration (`PUT /api/tenants/{tenant}`, or `pushproxy onboard --spec` on one machine) binds the
-Exchange secret (password_ref, keytab_ref) to the Exchange URL's host, plus the Windows PowerShell (WinRM) hosts it
+Exchange secret (password_ref, keytab_ref) to the Exchange URL's host and port, plus the Windows PowerShell (WinRM) hosts it
 names for the health-manager restart, and the Graph secret (secret_ref, certificate_ref, certificate_password_ref)
-to the Graph authority's host. The check runs where a secret is resolved to be sent, against the registration read
+to the Graph authority's host and port. The check runs where a secret is resolved to be sent, against the registration read
 from the registry there and then, so nothing that travels with a request or an orchestration input (a spec pointing
 `graph.authority` at another host, an onboarding started through the Durable webhook) can send a secret elsewhere.
 Pure: the caller reads the registration.
@@ -33,8 +33,13 @@ class Binding:
     hosts: frozenset[str]
 
 
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+def origin(url: str) -> str:
+    """`host:port` of a URL, lower case, with the scheme's default port: what a secret is bound to. The port
+    counts: another service on the same host is another endpoint."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = (parts.hostname or "").lower()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def winrm_hosts(spec: TenantSpec) -> frozenset[str]:
@@ -43,14 +48,14 @@ def winrm_hosts(spec: TenantSpec) -> frozenset[str]:
     endpoint = spec.exchange
     template = endpoint.windows_powershell_url
     if template and "{server}" not in urlsplit(template).netloc:
-        return frozenset({_host(template)})
-    return frozenset(_host(endpoint.windows_powershell_url_for(server)) for server in endpoint.servers)
+        return frozenset({origin(template)})
+    return frozenset(origin(endpoint.windows_powershell_url_for(server)) for server in endpoint.servers)
 
 
 def bindings(spec: TenantSpec) -> list[Binding]:
     """Every secret reference of a registration and the hosts it is bound to."""
-    exchange_hosts = frozenset({_host(spec.exchange.url)}) | winrm_hosts(spec)
-    graph_hosts = frozenset({_host(spec.graph.authority)})
+    exchange_hosts = frozenset({origin(spec.exchange.url)}) | winrm_hosts(spec)
+    graph_hosts = frozenset({origin(spec.graph.authority)})
     found: list[Binding] = []
     for name in EXCHANGE_REF_FIELDS:
         ref = getattr(spec.exchange, name)
@@ -64,7 +69,8 @@ def bindings(spec: TenantSpec) -> list[Binding]:
 
 
 def check_presentation(registration: TenantSpec | None, domain: str, side: str, ref: str, host: str) -> None:
-    """SecretError unless the tenant's registration binds `ref` (on `side`) to `host`. Nothing is resolved."""
+    """SecretError unless the tenant's registration binds `ref` (on `side`) to `host` (an `origin`: host:port).
+    Nothing is resolved."""
     if registration is None:
         raise SecretError(ref, f"tenant {domain} is not registered: its secrets are presented to no host")
     if registration.tenant_domain != domain.lower():

@@ -37,11 +37,10 @@ def parse_json(data: bytes | str, field: str = "body", *, max_bytes: int = MAX_D
     if size > max_bytes:
         raise TooLarge(field, f"is larger than {max_bytes} bytes")
 
-    def refuse_constant(name: str) -> Any:
-        raise SpecError(field, f"holds {name}, which is not a JSON number")
-
     try:
-        value = json.loads(data, parse_constant=refuse_constant)
+        # NaN and Infinity are not JSON; Python's parser reads them anyway, as floats: check_finite then refuses
+        # them naming the field they are in.
+        value = json.loads(data)
     except RecursionError:
         raise SpecError(field, f"is nested more than {MAX_DEPTH} levels deep") from None
     except json.JSONDecodeError as exc:
@@ -49,7 +48,20 @@ def parse_json(data: bytes | str, field: str = "body", *, max_bytes: int = MAX_D
     except (ValueError, UnicodeDecodeError):
         raise SpecError(field, "is not valid JSON (UTF-8)") from None
     check_depth(value, field)
+    check_finite(value, "")
     return value
+
+
+def check_finite(value: Any, path: str) -> None:
+    """SpecError naming the first number that is NaN or infinite (1e999 parses as infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(path or "body", "must be a finite number (NaN and Infinity are not JSON numbers)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_finite(item, f"{path}[{index}]")
 
 
 def check_depth(value: Any, field: str, depth: int = 0) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-REF = "a secret reference: env:NAME, file:NAME (a key of secrets.json), path:/ABSOLUTE/FILE or keyvault:NAME; never a secret"
+REF = ("a secret reference: env:NAME, file:NAME (a key of secrets.json), path:/ABSOLUTE/FILE or keyvault:NAME "
+       "(env: and keyvault: within the tenant's namespace); never a secret")
 
 
 def _s(description: str, **extra: Any) -> dict[str, Any]:
@@ -53,7 +54,7 @@ SCHEMA: dict[str, Any] = {
                 "url": _s("remote PowerShell URL, e.g. https://mail.fabrikam.com/PowerShell (http only with Kerberos/NTLM message encryption)"),
                 "auth": _s("negotiate, ntlm, kerberos or basic; basic needs https",
                            enum=["negotiate", "ntlm", "kerberos", "basic"], default="negotiate"),
-                "username": _s("the account, e.g. FABRIKAM\\svc-pushproxy or svc@fabrikam.com"),
+                "username": _s("the account, e.g. FABRIKAM\\svc-pushproxy or svc@fabrikam.com (letters, digits, '.', '_', '-'; no space, quote or ';')"),
                 "password_ref": _s("the account's password: " + REF),
                 "keytab_ref": _s("Kerberos only, instead of password_ref: the base64 of a keytab for username: " + REF),
                 "tls": TLS,

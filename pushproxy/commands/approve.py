@@ -21,6 +21,7 @@ from pushproxy.approvals import same_person
 from pushproxy.commands import exit_codes
 from pushproxy.errors import PushProxyError
 from pushproxy.onboarding import render, runner
+from pushproxy.onboarding.render import e
 
 
 def register(sub: Any) -> None:
@@ -71,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
             "state_hash": awaiting["state_hash"],
         }
         host.raise_event(args.id, "approval", event)
-        console.print(f"{event['decision']}d the {awaiting['group']} changes of {args.id} as {event['approver']}")
+        console.print(f"{e(event['decision'])}d the {e(awaiting['group'])} changes of {e(args.id)} as {e(event['approver'])}")
         if args.json:
             print(json.dumps({"instance_id": args.id, **event}))
         if args.no_wait:
             console.print(
                 f"Recorded only (--no-wait): `pushproxy onboard --spec …`, `pushproxy serve` or `pushproxy approve` "
-                f"on this database carries {args.id} on."
+                f"on this database carries {e(args.id)} on."
             )
             return exit_codes.DONE
         return _carry_on(console, host, args.id, awaiting, args.timeout)
@@ -93,14 +94,14 @@ def _carry_on(console: Console, host: Any, instance_id: str, decided: dict[str, 
     try:
         final = runner.drive(host, instance_id, on_status=progress, timeout=timeout, until=runner.next_wait(decided))
     except TimeoutError:
-        console.print(f"{instance_id} still runs after {timeout:g} s; `pushproxy status {instance_id}` shows where it is.")
+        console.print(f"{e(instance_id)} still runs after {timeout:g} s; `pushproxy status {e(instance_id)}` shows where it is.")
         return exit_codes.STILL_RUNNING
     custom = final.custom_status if isinstance(final.custom_status, dict) else {}
     if runner.runtime_of(final) in runner.ACTIVE and custom.get("phase") == "awaiting_approval":
         group = (custom.get("awaiting") or {}).get("group")
         console.print(
-            f"{instance_id} now waits for approval of the {render.GROUP_TITLES.get(str(group), str(group))} changes: "
-            f"`pushproxy approve {instance_id}` (or --reject)"
+            f"{e(instance_id)} now waits for approval of the {e(render.GROUP_TITLES.get(str(group), str(group)))} changes: "
+            f"`pushproxy approve {e(instance_id)}` (or --reject)"
         )
         return exit_codes.DONE
     report = final.output if isinstance(final.output, dict) else {"outcome": custom.get("phase") or "failed"}

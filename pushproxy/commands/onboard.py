@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
 
 from pushproxy.api.views import json_value
@@ -76,12 +75,12 @@ class TerminalApprover:
             render.print_group_for_approval(self.console, status)
             if self.own_request:
                 self.console.print(
-                    f"You ({escape(self.user)}) requested this onboarding, so you cannot approve it: another approver "
+                    f"You ({render.e(self.user)}) requested this onboarding, so you cannot approve it: another approver "
                     f"runs `pushproxy approve {status.get('instance_id') or '<id>'}`. Waiting for that decision."
                 )
             else:
                 self.console.print(
-                    f"Approve as [bold]{escape(self.user)}[/]? \\[y]es / \\[n]o "
+                    f"Approve as [bold]{render.e(self.user)}[/]? \\[y]es / \\[n]o "
                     f"(or from another terminal: pushproxy approve {status.get('instance_id') or '<id>'})"
                 )
         if self.own_request:
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                     "[yellow]Note[/]: an unfinished onboarding of this tenant exists; it continues with the spec it "
                     "was started with, not the one given now."
                 )
-        console.print(f"{'Resuming' if resumed else 'Started'} onboarding [bold]{instance_id}[/] (database {args.database or default_database_path()})")
+        console.print(f"{'Resuming' if resumed else 'Started'} onboarding [bold]{render.e(instance_id)}[/] (database {render.e(args.database or default_database_path())})")
 
         progress = render.ProgressPrinter(console)
         spinner = console.status("onboarding…", spinner="dots") if not args.json and console.is_terminal else None
@@ -166,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         if args.auto_approve and not own_request:
             # A resumed run someone else requested, waiting for a group: approve it as this user.
             def decide(status: dict[str, Any]) -> dict[str, Any] | None:
-                console.print(f"[yellow]Auto-approving[/] the {status['awaiting']['group']} changes as {escape(user)} (--auto-approve)")
+                console.print(f"[yellow]Auto-approving[/] the {render.e(status['awaiting']['group'])} changes as {render.e(user)} (--auto-approve)")
                 return {
                     "decision": "approve",
                     "approver": user,

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pushproxy.onboarding import render, runner
+from pushproxy.onboarding.render import e
 
 
 def register(sub: Any) -> None:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         if args.id:
             status = host.get_status(args.id, show_history=False)
             if not status:
-                console.print(f"no onboarding {args.id!r} in this database", style="red")
+                console.print(f"no onboarding {e(repr(args.id))} in this database", style="red")
                 return 1
             payload = {
                 "instance_id": args.id,
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         for column in ("instance_id", "runtime_status", "phase", "updated"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(str(row[c]) for c in ("instance_id", "runtime_status", "phase", "updated")))
+            table.add_row(*(e(row[c]) for c in ("instance_id", "runtime_status", "phase", "updated")))
         console.print(table)
         return 0
     finally:

@@ -132,6 +132,8 @@ def print_fleet(fleet: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from pushproxy.onboarding.render import e
+
     console = Console()
     table = Table(title="Tenants", title_justify="left")
     table.add_column("tenant", overflow="fold")
@@ -140,12 +142,12 @@ def print_fleet(fleet: dict[str, Any]) -> None:
     for row in fleet["tenants"]:
         state = row["state"]
         reasons = list(row["reasons"]) + ([row["rotation"]["message"]] if row.get("rotation") else [])
-        table.add_row(row["tenant"], f"[{STYLES.get(state, '')}]{state}[/]", "\n".join(reasons) or "-")
+        table.add_row(e(row["tenant"]), f"[{STYLES.get(state, '')}]{e(state)}[/]", e("\n".join(reasons) or "-"))
     console.print(table)
     summary = fleet.get("summary")
     if summary:
         line = f"{summary['total']} verified: {summary['healthy']} healthy, {summary['drifting']} drifting, {summary['failing']} failing"
         console.print(line)
         for domain in summary["remediations"]:
-            console.print(f"remediation started for {domain}: see `pushproxy status onboarding-{domain}`, "
-                          f"then `pushproxy approve onboarding-{domain}` (or --reject)")
+            console.print(f"remediation started for {e(domain)}: see `pushproxy status onboarding-{e(domain)}`, "
+                          f"then `pushproxy approve onboarding-{e(domain)}` (or --reject)")

@@ -92,7 +92,8 @@ async def access_and_errors(request: web.Request, handler: Any) -> web.StreamRes
             raise
         code = {413: "body_too_large", 404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
         message = "the request body is too large" if exc.status == 413 else exc.reason
-        return web.json_response({"error": {"code": code, "message": message}}, status=exc.status)
+        error = {"code": code, "message": message, **({"field": "body"} if exc.status == 413 else {})}
+        return web.json_response({"error": error}, status=exc.status)
     finally:
         # request.path: decoded path only, no query string (where `code=` keys travel). %r keeps a control
         # character in a path from forging a second log line.

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+
+def e(value: Any) -> str:
+    """A value we did not write (a name, Exchange's message), escaped: `bob[/]` is text, not markup."""
+    return escape(str(value))
+
 
 GROUP_TITLES = {"on_premises": "on-premises organisation", "tenant": "tenant (Microsoft Graph)"}
 
@@ -17,7 +24,7 @@ def plan_table(changes: list[dict[str, Any]], title: str = "Plan") -> Table:
     table.add_column("change", style="bold", overflow="fold")
     table.add_column("what it does", overflow="fold")
     for i, change in enumerate(changes, 1):
-        table.add_row(str(i), change.get("group", ""), change.get("kind", ""), change.get("summary", ""))
+        table.add_row(str(i), e(change.get("group", "")), e(change.get("kind", "")), e(change.get("summary", "")))
     return table
 
 
@@ -26,7 +33,7 @@ def print_plan(console: Console, changes: list[dict[str, Any]], blocking: list[d
         console.print("[bold red]Blocked[/]: nothing will be changed until these are fixed:")
         for problem in blocking:
             where = f" ({problem['server']})" if problem.get("server") else ""
-            console.print(f"  • [red]{problem['code']}[/]{where}: {problem['message']}")
+            console.print(f"  • [red]{e(problem['code'])}[/]{e(where)}: {e(problem['message'])}")
         return
     if not changes:
         console.print("[green]The plan is empty[/]: everything is already in place.")
@@ -39,30 +46,30 @@ def print_group_for_approval(console: Console, status: dict[str, Any]) -> None:
     group = awaiting.get("group", "")
     changes = [c for c in status.get("plan", []) if c.get("group") == group]
     console.print(
-        f"\n[bold]Approval needed[/] for the {GROUP_TITLES.get(group, group)} "
-        f"(state {str(awaiting.get('state_hash', ''))[:12]}, deadline {awaiting.get('deadline', '?')}):"
+        f"\n[bold]Approval needed[/] for the {e(GROUP_TITLES.get(group, group))} "
+        f"(state {e(str(awaiting.get('state_hash', ''))[:12])}, deadline {e(awaiting.get('deadline', '?'))}):"
     )
-    console.print(plan_table(changes, title=f"Changes to the {GROUP_TITLES.get(group, group)}"))
+    console.print(plan_table(changes, title=f"Changes to the {e(GROUP_TITLES.get(group, group))}"))
 
 
 def print_status(console: Console, instance_id: str, runtime: str, status: dict[str, Any] | None) -> None:
     status = status or {}
-    console.print(f"[bold]{instance_id}[/]: {runtime}, phase [bold]{status.get('phase', '?')}[/]")
+    console.print(f"[bold]{e(instance_id)}[/]: {e(runtime)}, phase [bold]{e(status.get('phase', '?'))}[/]")
     if status.get("plan"):
         console.print(plan_table(status["plan"]))
     for done in status.get("done", []):
-        console.print(f"  ✓ {done.get('kind')}: {done.get('outcome')}")
+        console.print(f"  ✓ {e(done.get('kind'))}: {e(done.get('outcome'))}")
     if status.get("awaiting"):
         a = status["awaiting"]
-        console.print(f"  awaiting approval of the {a.get('group')} changes until {a.get('deadline')}")
+        console.print(f"  awaiting approval of the {e(a.get('group'))} changes until {e(a.get('deadline'))}")
     for approval in status.get("approvals", []):
-        console.print(f"  {approval['decision']} ({approval['group']}) by {approval['approver']} at {approval['time']}")
+        console.print(f"  {e(approval['decision'])} ({e(approval['group'])}) by {e(approval['approver'])} at {e(approval['time'])}")
     if status.get("probe"):
-        console.print(f"  probe: {status['probe'].get('result_type')}")
+        console.print(f"  probe: {e(status['probe'].get('result_type'))}")
     for note in status.get("notes", []):
-        console.print(f"  note: {note}")
+        console.print(f"  note: {e(note)}")
     if status.get("error"):
-        console.print(f"  [red]error[/]: {status['error']}")
+        console.print(f"  [red]error[/]: {e(status['error'])}")
 
 
 class ProgressPrinter:
@@ -91,7 +98,7 @@ class ProgressPrinter:
             return
         if not self.phases or self.phases[-1] != phase:
             self.phases.append(phase)
-            self.console.print(f"[dim]phase:[/] {phase}")
+            self.console.print(f"[dim]phase:[/] {e(phase)}")
 
     def __call__(self, status: dict[str, Any]) -> None:
         phase = status.get("phase") or "?"
@@ -108,13 +115,13 @@ class ProgressPrinter:
                 self._phase("awaiting_approval")
                 if self.show_approvals and approval.get("approver") == "policy:auto":
                     self.console.print(
-                        f"  [yellow]Auto-approved[/] the {approval.get('group')} changes (policy:auto: the spec's "
+                        f"  [yellow]Auto-approved[/] the {e(approval.get('group'))} changes (policy:auto: the spec's "
                         "approval policy is 'auto'; under 'required' the run waits for a person)"
                     )
                 elif self.show_approvals:
                     self.console.print(
-                        f"  {approval.get('decision')}d the {approval.get('group')} changes: {approval.get('approver')}"
-                        + (f" ({approval['comment']})" if approval.get("comment") else "")
+                        f"  {e(approval.get('decision'))}d the {e(approval.get('group'))} changes: {e(approval.get('approver'))}"
+                        + (f" ({e(approval['comment'])})" if approval.get("comment") else "")
                     )
         current = status.get("current")
         done = status.get("done") or []
@@ -125,26 +132,26 @@ class ProgressPrinter:
             if key not in self.seen:
                 self.seen.add(key)
                 mark = "[red]✗[/]" if change.get("outcome") == "failed" else "[green]✓[/]"
-                self.console.print(f"  {mark} {change.get('kind')}: {change.get('outcome')}")
+                self.console.print(f"  {mark} {e(change.get('kind'))}: {e(change.get('outcome'))}")
         if current and f"done:{current}" not in self.seen and f"current:{current}" not in self.seen:
             self.seen.add(f"current:{current}")
-            self.console.print(f"  applying {current} …")
+            self.console.print(f"  applying {e(current)} …")
         if phase in self.ORDER:
             self._phase(phase)
         if status.get("waiting_until") and "wait" not in self.seen:
             self.seen.add("wait")
-            self.console.print(self.wait_note or f"  waiting until {status['waiting_until']} before the probe …")
+            self.console.print(self.wait_note or f"  waiting until {e(status['waiting_until'])} before the probe …")
         probe = status.get("probe")
         if probe and f"probe:{probe.get('attempts')}" not in self.seen:
             self.seen.add(f"probe:{probe.get('attempts')}")
-            self.console.print(f"  probe on {probe.get('server')}: {probe.get('result_type')} (attempt {probe.get('attempts', 1)})")
+            self.console.print(f"  probe on {e(probe.get('server'))}: {e(probe.get('result_type'))} (attempt {e(probe.get('attempts', 1))})")
 
 
 def print_summary(console: Console, report: dict[str, Any], *, blockers_shown: bool = False) -> None:
     outcome = report.get("outcome", "?")
     colour = {"done": "green", "blocked": "yellow", "rejected": "yellow", "timed_out": "yellow"}.get(outcome, "red")
     title = str(report.get("workflow") or "onboarding").capitalize()  # offboarding and prune reports say which
-    console.print(f"\n[bold {colour}]{title} of {report.get('tenant')}: {outcome}[/]")
+    console.print(f"\n[bold {colour}]{e(title)} of {e(report.get('tenant'))}: {e(outcome)}[/]")
     if report.get("blocking") and not blockers_shown:
         print_plan(console, [], report["blocking"])
     changed = [c for c in report.get("changes", []) if c.get("outcome") != "none"]
@@ -154,24 +161,24 @@ def print_summary(console: Console, report: dict[str, Any], *, blockers_shown: b
         table.add_column("outcome", overflow="fold")
         table.add_column("detail", overflow="fold")
         for c in report.get("changes", []):
-            table.add_row(c.get("kind", ""), c.get("outcome", ""), _detail(c))
+            table.add_row(e(c.get("kind", "")), e(c.get("outcome", "")), e(_detail(c)))
         console.print(table)
     elif outcome == "done":
         console.print("Nothing needed changing.")
     for a in report.get("approvals", []):
-        console.print(f"  {a['group']}: {a['decision']} by {a['approver']} at {a['time']}")
+        console.print(f"  {e(a['group'])}: {e(a['decision'])} by {e(a['approver'])} at {e(a['time'])}")
     probe = report.get("probe")
     if probe:
         extra = f" ({probe.get('error')})" if probe.get("error") else ""
         console.print(
-            f"  probe on {probe.get('server')}: [bold]{probe.get('result_type')}[/]{extra} after {probe.get('attempts', 1)} attempt(s)"
+            f"  probe on {e(probe.get('server'))}: [bold]{e(probe.get('result_type'))}[/]{e(extra)} after {e(probe.get('attempts', 1))} attempt(s)"
         )
     for note in report.get("plan_notes", []):
-        console.print(f"  found: {note}")
+        console.print(f"  found: {e(note)}")
     for note in report.get("notes", []):
-        console.print(f"  note: {note}")
+        console.print(f"  note: {e(note)}")
     if report.get("error"):
-        console.print(f"  [red]error[/]: {report['error']}")
+        console.print(f"  [red]error[/]: {e(report['error'])}")
 
 
 def _detail(change: dict[str, Any]) -> str:

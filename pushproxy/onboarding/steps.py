@@ -83,21 +83,20 @@ def _exchange_secrets(spec: TenantSpec, host: str) -> str | None:
 @contextmanager
 def exchange_session(spec: TenantSpec) -> Iterator[Any]:
     """One runspace pool for the whole step (one NTLM handshake)."""
+    from pushproxy.bindings import origin
     from pushproxy.exchange.session import ExchangeSession
 
-    password = _exchange_secrets(spec, spec.exchange.host)
+    password = _exchange_secrets(spec, origin(spec.exchange.url))
     with tenant_scope(spec.tenant_domain), ExchangeSession(spec.exchange, password) as session:
         yield session
 
 
 def tenant_client(spec: TenantSpec) -> Any:
     """A TenantClient for the spec, its credential resolved only if the registration binds it to the authority."""
-    from urllib.parse import urlsplit
-
-    from pushproxy.bindings import GRAPH, GRAPH_REF_FIELDS, check_presentation
+    from pushproxy.bindings import GRAPH, GRAPH_REF_FIELDS, check_presentation, origin
     from pushproxy.tenant.client import TenantClient
 
-    host = urlsplit(spec.graph.authority).hostname or ""
+    host = origin(spec.graph.authority)
     registration = registration_of(spec.tenant_domain)
     for name in GRAPH_REF_FIELDS:
         ref = getattr(spec.graph, name)
@@ -210,13 +209,12 @@ def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
 
 def restart_health_manager(payload: dict[str, Any]) -> dict[str, Any]:
     """Restart MSExchangeHM through the server's Windows PowerShell endpoint (the Exchange endpoint can't)."""
-    from urllib.parse import urlsplit
-
     from pushproxy import exchange as client
+    from pushproxy.bindings import origin
 
     spec = spec_of(payload)
     server = str(payload["server"])
-    host = urlsplit(spec.exchange.windows_powershell_url_for(server)).hostname or ""
+    host = origin(spec.exchange.windows_powershell_url_for(server))
     password = _exchange_secrets(spec, host)
     with tenant_scope(spec.tenant_domain):
         client.restart_health_manager(spec.exchange, password, server)

@@ -212,8 +212,8 @@ def test_the_registration_shows_references_and_where_they_are_read_never_a_value
     secrets = {s["field"]: s for s in view["secrets"]}
     assert secrets["exchange.password_ref"]["reads"] == \
         "environment variable PUSHPROXY_CONTOSO_COM___PUSHPROXY_TEST_HUNG_PASSWORD"
-    assert secrets["exchange.password_ref"]["bound_to"] == ["127.0.0.1"]
-    assert secrets["graph.secret_ref"]["bound_to"] == ["127.0.0.1"]
+    assert secrets["exchange.password_ref"]["bound_to"] == [f"127.0.0.1:{silent_port}"]
+    assert secrets["graph.secret_ref"]["bound_to"] == [f"127.0.0.1:{silent_port}"]
     assert "not-a-secret" not in json.dumps(view)
 
 
@@ -386,3 +386,19 @@ def test_the_document_is_deployed_with_the_app() -> None:
         pytest.skip(".funcignore not present")
     spec_ = pathspec.PathSpec.from_lines("gitwildmatch", ignore.read_text().splitlines())
     assert not spec_.match_file("openapi.json")
+
+
+def test_a_tenant_recorded_before_registrations_stands_as_registered(served: Served, silent_port: int) -> None:
+    """Migration: a registry record from an earlier onboarding (no registered_at) is the tenant's registration."""
+    from pushproxy.registry import SqliteRegistry, TenantRecord
+
+    with SqliteRegistry(served.registry_path) as registry:
+        registry._put("tenant", "legacy.example", {  # as an earlier version wrote it, field for field
+            "domain": "legacy.example", "spec": spec("legacy.example", silent_port),
+            "onboarded_at": registry_time().isoformat(), "updated_at": registry_time().isoformat(),
+            "last_onboarding_id": "onboarding-legacy.example"})
+        assert TenantRecord.from_dict(registry._get("tenant", "legacy.example") or {}).registered_at is None
+    view = served.request("GET", "/api/tenants/legacy.example").json()
+    assert view["registered_by"] is None and view["spec"]["tenant_domain"] == "legacy.example"
+    started = post_json(served, "/api/tenants/legacy.example/onboarding", {"comment": "after the upgrade"})
+    assert started.status_code == 202, started.text

@@ -48,9 +48,10 @@ def test_an_onboarding_request_carries_only_a_comment() -> None:
     assert validation.onboarding(b"").comment is None
 
 
-@pytest.mark.parametrize("body", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}'])
-def test_nan_and_infinity_are_not_json(body: bytes) -> None:
-    assert field_of(lambda: validation.parse_json_object(body)) == "body"
+@pytest.mark.parametrize("body", [b'{"a": {"b": NaN}}', b'{"a": {"b": Infinity}}', b'{"a": {"b": -Infinity}}',
+                                  b'{"a": {"b": 1e999}}'])
+def test_nan_and_infinity_are_refused_naming_the_field(body: bytes) -> None:
+    assert field_of(lambda: validation.parse_json_object(body)) == "a.b"
 
 
 def test_deep_nesting_is_refused_not_a_500() -> None:

@@ -184,8 +184,10 @@ def world(
     exchange.clear_journal()
     graph.clear_journal()
     # Secrets only in the environment, as the spec's env: references say.
-    monkeypatch.setenv(tenant_env_name(DOMAIN, EXCHANGE_PASSWORD_ENV), exchange.password)
-    for name, value in graph.env(domains=(DOMAIN,)).items():
+    # Within each tenant's namespace (pushproxy.secrets): the world's, and the unverified one a test blocks on.
+    for domain in (DOMAIN, "unverified.example"):
+        monkeypatch.setenv(tenant_env_name(domain, EXCHANGE_PASSWORD_ENV), exchange.password)
+    for name, value in graph.env(domains=(DOMAIN, "unverified.example")).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PUSHPROXY_REGISTRY_PATH", str(tmp_path / "registry.sqlite"))
     w = World(exchange, graph, tmp_path)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.fleet_support import GRAPH_SECRET_ENV, PASSWORD_ENV
+from tests.fleet.fleet_support import GRAPH_SECRET_ENV, PASSWORD_ENV, write_secrets_file
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,7 @@ def fleet_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: Any, gr
         GRAPH_SECRET_ENV: graph.client_secret,
         "PUSHPROXY_REGISTRY_PATH": str(tmp_path / "registry.sqlite"),
         "PUSHPROXY_LOCAL_DB": str(tmp_path / "local.sqlite"),
+        "PUSHPROXY_SECRETS_FILE": write_secrets_file(tmp_path / "secrets.json", exchange, graph),
         **graph.env(),
     }
     for key, value in env.items():

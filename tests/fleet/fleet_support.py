@@ -17,6 +17,21 @@ from pushproxy.registry import Registry, TenantRecord
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 PASSWORD_ENV = "PUSHPROXY_TEST_EXCHANGE_PASSWORD"
 GRAPH_SECRET_ENV = "GRAPH_STANDIN_SECRET"
+# Every tenant of a test fleet shares the stand-ins' two secrets: keys of one local secrets file (file: references
+# are the local operator's own, not per-tenant namespaced as env: and keyvault: are).
+PASSWORD_KEY = "exchange-password"
+GRAPH_SECRET_KEY = "graph-secret"
+
+
+def write_secrets_file(path: Any, exchange: Any, graph: Any) -> str:
+    """A 0600 secrets file with the stand-ins' secrets; returns its path (for PUSHPROXY_SECRETS_FILE)."""
+    import json
+    import os
+
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({PASSWORD_KEY: exchange.password, GRAPH_SECRET_KEY: str(graph.client_secret)}, out)
+    return str(path)
 CURRENT, NEXT = "CURRENT-PLACEHOLDER", "NEXT-PLACEHOLDER"
 
 
@@ -184,9 +199,9 @@ def build_fleet(exchange: Any, graph: Any, plans: list[OrgPlan], registry: Regis
             "tenant_domain": plan.name,
             "tenant_id": tenant_id_of(plan.name),
             "exchange": {"url": plan.spec_changes.get("exchange_url", f"{exchange.base_url}/{plan.name}/PowerShell"),
-                         "auth": "ntlm", "username": exchange.user, "password_ref": f"env:{PASSWORD_ENV}",
+                         "auth": "ntlm", "username": exchange.user, "password_ref": f"file:{PASSWORD_KEY}",
                          "connect_timeout_s": 5, "operation_timeout_s": 10, "call_deadline_s": 60},
-            "graph": graph.credential_spec("secret"),
+            "graph": graph.credential_spec("secret", secret_ref=f"file:{GRAPH_SECRET_KEY}"),
             "verification": {"wait_s": 0, "probe_deadline_s": 0},
         }
         if "remediation" in plan.spec_changes:
