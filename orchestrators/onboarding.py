@@ -17,6 +17,7 @@ import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
+from pushproxy.exactly_once import operation_id
 from pushproxy.onboarding.payloads import change_payload
 from pushproxy.onboarding.progress import Progress
 from pushproxy.outcome import message
@@ -166,9 +167,10 @@ class OnboardingRun:
         for change in plan.changes:
             self.progress.current = change.kind
             self.publish()
-            outcome = yield from call_step(
-                self.context, change.kind, change_payload(self.spec_dict, change, created, exchange), self.retry
-            )
+            payload = change_payload(self.spec_dict, change, created, exchange)
+            # Names this change of this run, so a step that runs again finds what an earlier attempt made.
+            payload["operation"] = operation_id(self.context.instance_id, self.progress.started_at, change.kind)
+            outcome = yield from call_step(self.context, change.kind, payload, self.retry)
             if not outcome["ok"]:
                 self.progress.fail_change(change, message(outcome))
                 self.progress.current = None
