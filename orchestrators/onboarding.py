@@ -189,8 +189,10 @@ class OnboardingRun:
         context, progress, verification = self.context, self.progress, self.spec.verification
         server = plan.probe_server
         if verification.restart_health_manager and server:
+            # One attempt, no retry: a restart whose answer was lost may well have happened, and a second would be
+            # a second outage of the health manager; the probe below says whether it mattered.
             restarted = yield from call_step(
-                context, Activity.RESTART_HEALTH_MANAGER, {"spec": self.spec_dict, "server": server}, self.retry
+                context, Activity.RESTART_HEALTH_MANAGER, {"spec": self.spec_dict, "server": server}
             )
             # Optional step: a failure is noted, and the probe says whether it mattered.
             progress.note(f"restarted MSExchangeHM on {server}" if restarted["ok"]
