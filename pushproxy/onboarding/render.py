@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 GROUP_TITLES = {"on_premises": "on-premises organisation", "tenant": "tenant (Microsoft Graph)"}
@@ -56,11 +57,12 @@ def print_status(console: Console, instance_id: str, runtime: str, status: dict[
         a = status["awaiting"]
         console.print(f"  awaiting approval of the {a.get('group')} changes until {a.get('deadline')}")
     for approval in status.get("approvals", []):
-        console.print(f"  {approval['decision']} ({approval['group']}) by {approval['approver']} at {approval['time']}")
+        console.print(f"  {approval['decision']} ({approval['group']}) by {escape(str(approval['approver']))} at {approval['time']}")
     if status.get("probe"):
         console.print(f"  probe: {status['probe'].get('result_type')}")
     for note in status.get("notes", []):
-        console.print(f"  note: {note}")
+        # Notes quote what events carried (an approver's name): never markup.
+        console.print(f"  note: {escape(str(note))}")
     if status.get("error"):
         console.print(f"  [red]error[/]: {status['error']}")
 
@@ -113,7 +115,7 @@ class ProgressPrinter:
                     )
                 elif self.show_approvals:
                     self.console.print(
-                        f"  {approval.get('decision')}d the {approval.get('group')} changes: {approval.get('approver')}"
+                        f"  {approval.get('decision')}d the {approval.get('group')} changes: {escape(str(approval.get('approver')))}"
                         + (f" ({approval['comment']})" if approval.get("comment") else "")
                     )
         current = status.get("current")
@@ -158,7 +160,7 @@ def print_summary(console: Console, report: dict[str, Any], *, blockers_shown: b
     elif outcome == "done":
         console.print("Nothing needed changing.")
     for a in report.get("approvals", []):
-        console.print(f"  {a['group']}: {a['decision']} by {a['approver']} at {a['time']}")
+        console.print(f"  {a['group']}: {a['decision']} by {escape(str(a['approver']))} at {a['time']}")
     probe = report.get("probe")
     if probe:
         extra = f" ({probe.get('error')})" if probe.get("error") else ""
@@ -168,7 +170,7 @@ def print_summary(console: Console, report: dict[str, Any], *, blockers_shown: b
     for note in report.get("plan_notes", []):
         console.print(f"  found: {note}")
     for note in report.get("notes", []):
-        console.print(f"  note: {note}")
+        console.print(f"  note: {escape(str(note))}")
     if report.get("error"):
         console.print(f"  [red]error[/]: {report['error']}")
 
