@@ -48,25 +48,38 @@ def exchange_session(spec: TenantSpec) -> Iterator[Any]:
         yield session
 
 
-def landing_window_s(spec: TenantSpec) -> float:
-    """How long a change whose answer was lost may still take to land: a few call deadlines, within bounds."""
-    return min(LANDING_MAX_S, max(10.0, 3 * spec.exchange.call_deadline_s))
+# Failures after which a change may have been made: the call gave up (deadline, read timeout) or the connection
+# broke mid-call. An answer from the server (an HTTP error, a WSMan fault, throttling) says it was not made.
+AMBIGUOUS = frozenset({"Deadline", "Timeout", "ConnectionError", "PSRPState"})
+# A dropped connection leaves less doubt than a call still running at its deadline: look for a short while.
+DROPPED_LANDING_S = 5.0
 
 
-def _landed(spec: TenantSpec, look: Callable[[Any], T | None], what: str) -> T | None:
-    """Look for a change that may have landed after its call gave up (deadline passed, connection lost): in a
-    fresh session (the old one may be broken), again and again within the landing window. Its result, or None.
+def landing_window_s(spec: TenantSpec, exc: ExchangeError) -> float:
+    """How long a change whose answer was lost may still take to land: after a deadline or a read timeout, as
+    long again as the call deadline (at least 5 s, at most 120 s); after a dropped connection, 5 s."""
+    if exc.error_id in ("Deadline", "Timeout"):
+        return min(LANDING_MAX_S, max(DROPPED_LANDING_S, spec.exchange.call_deadline_s))
+    return DROPPED_LANDING_S
+
+
+def _landed(spec: TenantSpec, exc: ExchangeError, look: Callable[[Any], T | None], what: str) -> T | None:
+    """After `exc`, look for a change that may have landed after its call gave up: in a fresh session (the old
+    one may be broken), again and again within the landing window. Its result, or None (also when `exc` says the
+    change was not made).
 
     Exchange goes on with a cmdlet whose client stopped waiting (a Stop may come too late), so making the change
     again at once would make it twice: the issue 14 case of two certificates after one slow New-ExchangeCertificate.
     """
-    deadline = time.monotonic() + landing_window_s(spec)
+    if not exc.transient or exc.error_id not in AMBIGUOUS:
+        return None
+    deadline = time.monotonic() + landing_window_s(spec, exc)
     while True:
         try:
             with exchange_session(spec) as session:
                 found = look(session)
-        except ExchangeError as exc:
-            if not exc.transient:
+        except ExchangeError as err:
+            if not err.transient:
                 raise
             found = None
         if found is not None and found is not False:
@@ -121,7 +134,7 @@ def create_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
         except ExchangeError as exc:
             if not exc.transient or marker is None:
                 raise
-            landed = _landed(spec, lambda s: client.find_marked_certificate(s, server, marker), "create_auth_certificate")
+            landed = _landed(spec, exc, lambda s: client.find_marked_certificate(s, server, marker), "create_auth_certificate")
             if landed is None:
                 raise
             created = landed
@@ -153,7 +166,7 @@ def import_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
             def present(s: Any, server: str = target) -> bool:
                 return bool(client.get_server_certificate(s, thumbprint, server).present)
 
-            if not _landed(spec, present, "import_auth_certificate"):
+            if not _landed(spec, exc, present, "import_auth_certificate"):
                 raise
             imported.append(target)
     return ok({"thumbprint": thumbprint, "from": source, "imported": imported}, "imported" if imported else "none")
@@ -186,8 +199,8 @@ def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
         try:
             client.set_auth_certificate(session, thumbprint)
         except ExchangeError as exc:
-            if not exc.transient or not _landed(
-                spec, lambda s: client.get_auth_config(s).current_thumbprint == thumbprint, "assign_auth_certificate"
+            if not _landed(
+                spec, exc, lambda s: client.get_auth_config(s).current_thumbprint == thumbprint, "assign_auth_certificate"
             ):
                 raise
         return ok({"thumbprint": thumbprint, "replaced": current.auth_config.current_thumbprint}, "assigned")
@@ -214,7 +227,7 @@ def ensure_auth_server(payload: dict[str, Any]) -> dict[str, Any]:
             return next((a for a in client.get_auth_servers(s)
                          if a.enabled and auth_server_serves_realm(a, spec.tenant_domain, tenant_id=tid)), None)
 
-        landed = _landed(spec, serving, "ensure_auth_server")
+        landed = _landed(spec, exc, serving, "ensure_auth_server")
         if landed is None:
             raise
         change = AuthServerChange("created", landed, f"{landed.name!r} serves {spec.tenant_domain} (made by a call whose answer was lost)")
@@ -240,7 +253,7 @@ def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
                 now = client.get_push_proxy(s)
                 return now if now.enabled and (now.organization or "").lower() == spec.tenant_domain else None
 
-            landed = _landed(spec, enabled, "enable_push_proxy")
+            landed = _landed(spec, exc, enabled, "enable_push_proxy")
             if landed is None:
                 raise
             after = landed

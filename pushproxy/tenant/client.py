@@ -295,8 +295,11 @@ class TenantClient:
                 await self._patch_keys(sp.id, body)
             except TenantError as exc:
                 # The answer was lost, not necessarily the write: Graph may still apply it. Look for it before
-                # writing again (a slow PATCH sent twice is the issue 14 case).
-                if not exc.transient or not await self._landed(sent, reads):
+                # writing again (a slow PATCH sent twice is the issue 14 case). An answer (429, 503) says it wasn't.
+                if exc.code not in ("Timeout", "ConnectionFailed"):
+                    raise
+                wait = self.landing_wait_s if exc.code == "Timeout" else min(self.landing_wait_s, 5.0)
+                if not await self._landed(sent, reads, wait):
                     raise
             writes += 1
             # An audit line: which keys we wrote (public thumbprints only), so a key change is always traceable.
@@ -350,8 +353,8 @@ class TenantClient:
             waited += delay
             delay *= 2
 
-    async def _landed(self, sent: set[str], reads: list[tuple[KeyCredentialInfo, ...]]) -> bool:
-        """Whether a write whose answer was lost shows in reads within `landing_wait_s` (every key it sent)."""
+    async def _landed(self, sent: set[str], reads: list[tuple[KeyCredentialInfo, ...]], wait_s: float) -> bool:
+        """Whether a write whose answer was lost shows in reads within `wait_s` (every key it sent)."""
         waited, delay = 0.0, self.consistency_delay_s
         while True:
             try:
@@ -365,7 +368,7 @@ class TenantClient:
                     log.info("tenant %s: a keyCredentials write whose answer was lost has landed; not sending it again",
                              self.tenant_id)
                     return True
-            if waited >= self.landing_wait_s:
+            if waited >= wait_s:
                 return False
             await asyncio.sleep(delay)
             waited += delay
