@@ -17,6 +17,7 @@ import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
+from pushproxy.exactly_once import operation_id
 from pushproxy.notifications import events
 from pushproxy.notifications.workflow import notify
 from pushproxy.onboarding.payloads import change_payload
@@ -176,9 +177,10 @@ class OnboardingRun:
         for change in plan.changes:
             self.progress.current = change.kind
             self.publish()
-            outcome = yield from call_step(
-                self.context, change.kind, change_payload(self.spec_dict, change, created, exchange), self.retry
-            )
+            payload = change_payload(self.spec_dict, change, created, exchange)
+            # Names this change of this run, so a step that runs again finds what an earlier attempt made.
+            payload["operation"] = operation_id(self.context.instance_id, self.progress.started_at, change.kind)
+            outcome = yield from call_step(self.context, change.kind, payload, self.retry)
             if not outcome["ok"]:
                 self.progress.fail_change(change, message(outcome))
                 self.progress.current = None
@@ -197,8 +199,10 @@ class OnboardingRun:
         context, progress, verification = self.context, self.progress, self.spec.verification
         server = plan.probe_server
         if verification.restart_health_manager and server:
+            # One attempt, no retry: a restart whose answer was lost may well have happened, and a second would be
+            # a second outage of the health manager; the probe below says whether it mattered.
             restarted = yield from call_step(
-                context, Activity.RESTART_HEALTH_MANAGER, {"spec": self.spec_dict, "server": server}, self.retry
+                context, Activity.RESTART_HEALTH_MANAGER, {"spec": self.spec_dict, "server": server}
             )
             # Optional step: a failure is noted, and the probe says whether it mattered.
             progress.note(f"restarted MSExchangeHM on {server}" if restarted["ok"]

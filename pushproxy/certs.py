@@ -58,3 +58,13 @@ def parse_certificate(der: bytes) -> AuthCertificate:
 def certificate_der(cert: AuthCertificate) -> bytes:
     """The DER bytes back from an AuthCertificate (for the tenant key upload)."""
     return base64.b64decode(cert.der_b64)
+
+
+def subject_key_identifier(der: bytes) -> str | None:
+    """The certificate's Subject Key Identifier as upper-case hex, or None without one (or when it isn't DER)."""
+    try:
+        cert = x509.load_der_x509_certificate(bytes(der))
+        ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except (ValueError, x509.ExtensionNotFound):
+        return None
+    return ext.value.digest.hex().upper()

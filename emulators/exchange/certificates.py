@@ -54,8 +54,10 @@ def make_certificate(
     not_after: dt.datetime,
     key: rsa.RSAPrivateKey,
     domain_names: list[str] | None = None,
+    subject_key_identifier: bytes | None = None,
 ) -> bytes:
-    """A self-signed certificate (DER), as New-ExchangeCertificate makes one."""
+    """A self-signed certificate (DER), as New-ExchangeCertificate makes one. Its Subject Key Identifier is the
+    one given (-SubjectKeyIdentifier), else derived from the public key (RFC 5280 4.2.1.2, method 1)."""
     name = _name(subject) if subject else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Exchange")])
     builder = (
         x509.CertificateBuilder()
@@ -66,6 +68,12 @@ def make_certificate(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier(subject_key_identifier)
+            if subject_key_identifier is not None
+            else x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+            critical=False,
+        )
     )
     if domain_names:
         builder = builder.add_extension(

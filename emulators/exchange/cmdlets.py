@@ -95,13 +95,32 @@ def new_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
         ctx.error(CmdletError("ArgumentException", f"SubjectName '{subject}' isn't a valid X.500 name.",
                               ErrorCategory.InvalidArgument, target=subject))
         return
+    friendly_name = p.get("FriendlyName") or "Microsoft Exchange"
+    if len(friendly_name) >= 64:  # the cmdlet reference: "The value must be less than 64 characters."
+        ctx.error(CmdletError("ArgumentException", "The FriendlyName value must be less than 64 characters.",
+                              ErrorCategory.InvalidArgument, target=friendly_name))
+        return
+    ski_text = p.get("SubjectKeyIdentifier")
+    ski: bytes | None = None
+    if ski_text is not None:
+        # .NET's X509SubjectKeyIdentifierExtension(string, bool) takes the identifier as hexadecimal text (the
+        # reference's example is a GUID in "N" form): anything else is refused, as .NET's parser would.
+        try:
+            ski = bytes.fromhex(ski_text)
+        except ValueError:
+            ski = None
+        if not ski:
+            ctx.error(CmdletError("ArgumentException", f"SubjectKeyIdentifier '{ski_text[:80]}' isn't hexadecimal.",
+                                  ErrorCategory.InvalidArgument, target=ski_text))
+            return
     now = _now().replace(microsecond=0)
     with ctx.state.lock:
         try:
             cert = ctx.state.generate_certificate(
                 subject, now - dt.timedelta(minutes=10), now + dt.timedelta(days=5 * 365), key_size, [server.name],
-                shared=False, friendly_name=p.get("FriendlyName") or "Microsoft Exchange",
+                shared=False, friendly_name=friendly_name,
                 services=services or "None", domain_names=[d for d in p.get("DomainName", []) if d],
+                subject_key_identifier=ski,
             )
         except ValueError as exc:
             ctx.error(CmdletError("ArgumentException", str(exc), ErrorCategory.InvalidArgument))
@@ -608,6 +627,7 @@ EXCHANGE_CMDLETS: dict[str, Cmdlet] = {c.name.lower(): c for c in [
        Param("Server"), Param("DomainName", "strings"), Param("DomainController")),
     _c("New-ExchangeCertificate", new_exchange_certificate, Param("KeySize", "int"),
        Param("PrivateKeyExportable", "bool"), Param("SubjectName"), Param("FriendlyName"),
+       Param("SubjectKeyIdentifier"),
        Param("DomainName", "strings"), Param("Services", "strings"), Param("Server"), Param("Force", "switch"),
        Param("GenerateRequest", "switch"), Param("DomainController")),
     _c("Export-ExchangeCertificate", export_exchange_certificate, Param("Thumbprint", mandatory=True, position=0),

@@ -336,10 +336,10 @@ class ExchangeState:
     def generate_certificate(
         self, subject: str, not_before: dt.datetime, not_after: dt.datetime, key_size: int, servers: list[str],
         *, shared: bool, friendly_name: str = AUTH_FRIENDLY_NAME, services: str = "None",
-        domain_names: list[str] | None = None,
+        domain_names: list[str] | None = None, subject_key_identifier: bytes | None = None,
     ) -> Certificate:
         key = certificates.shared_key(key_size) if shared else certificates.new_key(key_size)
-        der = certificates.make_certificate(subject, not_before, not_after, key, domain_names)
+        der = certificates.make_certificate(subject, not_before, not_after, key, domain_names, subject_key_identifier)
         self.keys[certificates.thumbprint(der)] = key
         return Certificate(der=der, servers=servers, friendly_name=friendly_name, services=services)
 

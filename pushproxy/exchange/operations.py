@@ -7,6 +7,7 @@ first, so calling one twice does no harm (activities may be retried).
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -167,14 +168,34 @@ def list_certificates(session: ExchangeSession, server: str) -> tuple[AuthCertif
     return tuple(sorted(parsed, key=lambda c: c.not_after, reverse=True))
 
 
-def new_auth_certificate(session: ExchangeSession, server: str, *, reuse_existing: bool = True, now: datetime | None = None) -> AuthCertificate:
+def find_marked_certificate(session: ExchangeSession, server: str, marker: str) -> AuthCertificate | None:
+    """The certificate on `server` whose Subject Key Identifier is `marker` (pushproxy.exactly_once), if any."""
+    wanted = marker.upper()
+    for cert in list_certificates(session, server):
+        if certs.subject_key_identifier(base64.b64decode(cert.der_b64)) == wanted:
+            return cert
+    return None
+
+
+def new_auth_certificate(
+    session: ExchangeSession, server: str, *, reuse_existing: bool = True, now: datetime | None = None,
+    marker: str | None = None,
+) -> AuthCertificate:
     """Create the Auth certificate on `server` (RSA 2048, exportable, no services, five years).
 
+    With `marker` (hex), the certificate carries it as its Subject Key Identifier, and one already on the server
+    with that marker is returned instead: it is this change, made by an attempt whose answer was lost.
     With `reuse_existing`, a usable certificate with the Auth subject already on the server is returned instead:
     a retry after a lost response must not leave a second certificate behind, and the seed says to reuse one.
     """
     server = _server_name(server)
     at = now or datetime.now(UTC)
+    if marker is not None:
+        if not re.fullmatch(r"[0-9A-Fa-f]{2,64}", marker) or len(marker) % 2:
+            raise SpecError("marker", "must be an even number of hexadecimal digits (at most 64)")
+        found = find_marked_certificate(session, server, marker)
+        if found is not None:
+            return found
     if reuse_existing:
         for cert in list_certificates(session, server):
             if cert.subject.lower() == AUTH_CERTIFICATE_SUBJECT.lower() and cert.is_usable(at) and cert.not_after - at > timedelta(days=365):
@@ -191,6 +212,7 @@ def new_auth_certificate(session: ExchangeSession, server: str, *, reuse_existin
             # Not SMTP: that prompts to replace the default transport certificate (and fails without a host).
             "Services": "None",
             "Server": server,
+            **({"SubjectKeyIdentifier": marker.upper()} if marker is not None else {}),
         },
         server=server,
     )

@@ -25,6 +25,12 @@ BATCH_WINDOW_S = 0.002
 # While activities run, how often the host looks up for other work (new events, other instances).
 IN_FLIGHT_POLL_S = 0.05
 ORPHAN_CHECK_S = 1.0
+# How long an activity whose host died stays untouched before another host runs it again. The dead host's last
+# call may still be landing on Exchange or Graph (a slow New-ExchangeCertificate goes on after its client is
+# gone): the step that runs again looks for that change before making it, and this gives it time to land.
+# Azure is stricter still: a crashed worker's work item comes back only when its queue visibility timeout (five
+# minutes by default) runs out.
+ORPHAN_GRACE_S = 10.0
 
 Enqueue = Callable[[sqlite3.Connection, str, str, str, dict[str, Any]], None]
 
@@ -50,7 +56,9 @@ class ActivityDispatcher:
         max_activities: int,
         lease_seconds: float,
         bindings: Callable[[RegisteredFunction], dict[str, Any]] | None = None,
+        orphan_grace_s: float = ORPHAN_GRACE_S,
     ) -> None:
+        self.orphan_grace_s = orphan_grace_s
         self.store = store
         self.index = index
         self.now_text = now_text
@@ -165,8 +173,13 @@ class ActivityDispatcher:
         )
         dead = [pid for (pid,) in pids if pid is not None and not pid_alive(pid)]
         if dead:
+            # Not at once: the lease now ends `orphan_grace_s` from the moment the death was seen (see above).
+            until = time.time() + self.orphan_grace_s
             with self.store.transaction() as db:
-                db.executemany("UPDATE work SET lease_owner = NULL WHERE lease_pid = ?", [(p,) for p in dead])
+                db.executemany(
+                    "UPDATE work SET lease_pid = NULL, lease_until = MIN(lease_until, ?) WHERE lease_pid = ?",
+                    [(until, p) for p in dead],
+                )
 
     def close(self) -> None:
         self.runner.close()

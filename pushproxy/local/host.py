@@ -69,6 +69,7 @@ class LocalHost:
         max_activities: int = 16,
         lease_seconds: float = 300.0,
         task_hub: str = "pushproxy",
+        orphan_grace_s: float | None = None,
     ) -> None:
         if max_activities < 1:
             raise SpecError("max_activities", "must be at least 1")
@@ -85,7 +86,8 @@ class LocalHost:
         self._management: Any = None
         self._management_lock = threading.Lock()
         self.activities = ActivityDispatcher(
-            self.store, self.index, self._visible_now, max_activities, lease_seconds, self._activity_bindings
+            self.store, self.index, self._visible_now, max_activities, lease_seconds, self._activity_bindings,
+            **({} if orphan_grace_s is None else {"orphan_grace_s": orphan_grace_s}),
         )
         # instance -> (execution, history length, events, the same events parsed by the SDK)
         self._history_cache: dict[str, tuple[str, int, list[dict[str, Any]], list[Any] | None]] = {}

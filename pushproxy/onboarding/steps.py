@@ -11,18 +11,23 @@ from __future__ import annotations
 import base64
 import contextvars
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pushproxy.errors import SpecError
+from pushproxy.errors import ExchangeError, SpecError
 from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.outcome import ok
 from pushproxy.secrets import resolve_secret, tenant_scope
 from pushproxy.spec import TenantSpec
 
 log = logging.getLogger("pushproxy.onboarding")
+T = TypeVar("T")
+# How often a step looks again for a change whose answer was lost, and for how long at most (see `_landed`).
+LANDING_POLL_S = 0.5
+LANDING_MAX_S = 120.0
 
 
 def spec_of(payload: Any) -> TenantSpec:
@@ -106,6 +111,55 @@ def tenant_client(spec: TenantSpec) -> Any:
         return TenantClient(spec.graph, spec.tenant_id)
 
 
+# Failures after which a change may have been made: the call gave up (deadline, read timeout) or the connection
+# broke mid-call. An answer from the server (an HTTP error, a WSMan fault, throttling) says it was not made.
+AMBIGUOUS = frozenset({"Deadline", "Timeout", "ConnectionError", "PSRPState"})
+# A dropped connection leaves less doubt than a call still running at its deadline: look for a short while.
+DROPPED_LANDING_S = 5.0
+
+
+def landing_window_s(spec: TenantSpec, exc: ExchangeError) -> float:
+    """How long a change whose answer was lost may still take to land: after a deadline or a read timeout, as
+    long again as the call deadline (at least 5 s, at most 120 s); after a dropped connection, 5 s."""
+    if exc.error_id in ("Deadline", "Timeout"):
+        return min(LANDING_MAX_S, max(DROPPED_LANDING_S, spec.exchange.call_deadline_s))
+    return DROPPED_LANDING_S
+
+
+def _landed(spec: TenantSpec, exc: ExchangeError, look: Callable[[Any], T | None], what: str) -> T | None:
+    """After `exc`, look for a change that may have landed after its call gave up: in a fresh session (the old
+    one may be broken), again and again within the landing window. Its result, or None (also when `exc` says the
+    change was not made).
+
+    Exchange goes on with a cmdlet whose client stopped waiting (a Stop may come too late), so making the change
+    again at once would make it twice: the issue 14 case of two certificates after one slow New-ExchangeCertificate.
+    """
+    if not exc.transient or exc.error_id not in AMBIGUOUS:
+        return None
+    deadline = time.monotonic() + landing_window_s(spec, exc)
+    while True:
+        try:
+            with exchange_session(spec) as session:
+                found = look(session)
+        except ExchangeError as err:
+            if not err.transient:
+                raise
+            found = None
+        if found is not None and found is not False:
+            log.info("%s: the change an earlier call gave up on had landed; not making it again", what)
+            return found
+        if time.monotonic() + LANDING_POLL_S > deadline:
+            return None
+        time.sleep(LANDING_POLL_S)
+
+
+def _marker(payload: dict[str, Any]) -> str | None:
+    from pushproxy.exactly_once import certificate_marker
+
+    operation = payload.get("operation")
+    return certificate_marker(str(operation)) if operation else None
+
+
 def _discover(session: Any, spec: TenantSpec) -> ExchangeDiscovery:
     from pushproxy import exchange as client
 
@@ -135,7 +189,18 @@ def create_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
         # attempt of ours got further), keep it: the seed says never replace a working certificate.
         if cert is not None and cert.is_usable(now) and everywhere:
             return ok({"certificate": cert.to_dict(), "server": server}, "none")
-        created = client.new_auth_certificate(session, server)
+        # The certificate carries this change's marker (pushproxy.exactly_once): one made by an earlier attempt
+        # whose answer was lost is found, on the server, before a second is made.
+        marker = _marker(payload)
+        try:
+            created = client.new_auth_certificate(session, server, marker=marker)
+        except ExchangeError as exc:
+            if not exc.transient or marker is None:
+                raise
+            landed = _landed(spec, exc, lambda s: client.find_marked_certificate(s, server, marker), "create_auth_certificate")
+            if landed is None:
+                raise
+            created = landed
         return ok({"certificate": created.to_dict(), "server": server}, "created")
 
 
@@ -151,8 +216,22 @@ def import_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
     thumbprint = str(payload["thumbprint"]).upper()
     details = payload["change"]["details"]
     source = str(details["from"])
-    with exchange_session(spec) as session:
-        imported = [str(t) for t in details.get("servers", ()) if client.copy_certificate(session, thumbprint, source, str(t))]
+    imported: list[str] = []
+    for target in (str(t) for t in details.get("servers", ())):
+        try:
+            with exchange_session(spec) as session:
+                if client.copy_certificate(session, thumbprint, source, target):
+                    imported.append(target)
+        except ExchangeError as exc:
+            if not exc.transient:
+                raise
+            # Import-ExchangeCertificate may have gone on after we stopped waiting: look before importing again.
+            def present(s: Any, server: str = target) -> bool:
+                return bool(client.get_server_certificate(s, thumbprint, server).present)
+
+            if not _landed(spec, exc, present, "import_auth_certificate"):
+                raise
+            imported.append(target)
     return ok({"thumbprint": thumbprint, "from": source, "imported": imported}, "imported" if imported else "none")
 
 
@@ -180,7 +259,13 @@ def assign_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
                 f"the certificate {thumbprint} is not on {', '.join(lacking)}: not making it current (servers "
                 "without it would fail OAuth)", cmdlet="Set-AuthConfig", transient=False,
             )
-        client.set_auth_certificate(session, thumbprint)
+        try:
+            client.set_auth_certificate(session, thumbprint)
+        except ExchangeError as exc:
+            if not _landed(
+                spec, exc, lambda s: client.get_auth_config(s).current_thumbprint == thumbprint, "assign_auth_certificate"
+            ):
+                raise
         return ok({"thumbprint": thumbprint, "replaced": current.auth_config.current_thumbprint}, "assigned")
 
 
@@ -189,9 +274,27 @@ def ensure_auth_server(payload: dict[str, Any]) -> dict[str, Any]:
     from pushproxy import exchange as client
 
     spec = spec_of(payload)
-    with exchange_session(spec) as session:
-        change = client.ensure_auth_server(session, spec.tenant_domain, tenant_id=spec.tenant_id)
-        return ok(change.to_dict(), change.action)
+    try:
+        with exchange_session(spec) as session:
+            change = client.ensure_auth_server(session, spec.tenant_domain, tenant_id=spec.tenant_id)
+    except ExchangeError as exc:
+        if not exc.transient:
+            raise
+        # New-/Set-AuthServer may have gone on after we stopped waiting: an enabled AuthServer serving the realm
+        # now is that change (ensure_auth_server itself makes none when one is there).
+        from pushproxy.exchange.acs import auth_server_serves_realm, tenant_id_or_none
+        from pushproxy.exchange.models import AuthServerChange
+
+        def serving(s: Any) -> Any:
+            tid = tenant_id_or_none(spec.tenant_id)
+            return next((a for a in client.get_auth_servers(s)
+                         if a.enabled and auth_server_serves_realm(a, spec.tenant_domain, tenant_id=tid)), None)
+
+        landed = _landed(spec, exc, serving, "ensure_auth_server")
+        if landed is None:
+            raise
+        change = AuthServerChange("created", landed, f"{landed.name!r} serves {spec.tenant_domain} (made by a call whose answer was lost)")
+    return ok(change.to_dict(), change.action)
 
 
 def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +306,20 @@ def enable_push_proxy(payload: dict[str, Any]) -> dict[str, Any]:
         state = client.get_push_proxy(session)
         if state.enabled and (state.organization or "").lower() == spec.tenant_domain:
             return ok(state.to_dict(), "none")
-        after = client.enable_push_proxy(session, spec.tenant_domain)
+        try:
+            after = client.enable_push_proxy(session, spec.tenant_domain)
+        except ExchangeError as exc:
+            if not exc.transient:
+                raise
+
+            def enabled(s: Any) -> Any:
+                now = client.get_push_proxy(s)
+                return now if now.enabled and (now.organization or "").lower() == spec.tenant_domain else None
+
+            landed = _landed(spec, exc, enabled, "enable_push_proxy")
+            if landed is None:
+                raise
+            after = landed
         return ok(after.to_dict(), "enabled")
 
 

@@ -88,6 +88,8 @@ class TenantClient:
         consistency_wait_s: float = 10.0,
         consistency_delay_s: float = 0.2,
         backoff_base_s: float = 1.0,
+        timeout_s: float = 30.0,
+        landing_wait_s: float | None = None,
     ) -> None:
         if not isinstance(tenant_id, str) or not _TENANT.match(tenant_id):
             raise SpecError("tenant_id", "must be the tenant's id (a GUID) or one of its domain names")
@@ -98,6 +100,8 @@ class TenantClient:
         self.max_write_rounds = max_write_rounds
         self.consistency_wait_s = consistency_wait_s
         self.consistency_delay_s = consistency_delay_s
+        # How long a PATCH whose answer was lost (timeout, dropped connection) may take to show in reads.
+        self.landing_wait_s = landing_wait_s if landing_wait_s is not None else min(120.0, max(consistency_wait_s, 2 * timeout_s))
         self.graph_requests = 0  # Graph calls made (reads and writes), for reports and benchmarks
         self._credential: GraphCredential = build_credential(credential_spec, tenant_id)
         self._graph, self._http = build_graph_client(
@@ -107,6 +111,7 @@ class TenantClient:
             max_retries=max_retries,
             max_total_wait_s=max_retry_wait_s,
             backoff_base_s=backoff_base_s,
+            timeout_s=timeout_s,
         )
 
     def __repr__(self) -> str:
@@ -300,7 +305,17 @@ class TenantClient:
                     return change(sp, "none", kept=kept)
                 # Later rounds: someone (or our first write, seen late) did it for us.
                 return change(sp, action, concurrent_changes=tuple(concurrent), writes=writes)
-            await self._patch_keys(sp.id, body)
+            sent = {k.thumbprint for k in body}
+            try:
+                await self._patch_keys(sp.id, body)
+            except TenantError as exc:
+                # The answer was lost, not necessarily the write: Graph may still apply it. Look for it before
+                # writing again (a slow PATCH sent twice is the issue 14 case). An answer (429, 503) says it wasn't.
+                if exc.code not in ("Timeout", "ConnectionFailed"):
+                    raise
+                wait = self.landing_wait_s if exc.code == "Timeout" else min(self.landing_wait_s, 5.0)
+                if not await self._landed(sent, reads, wait):
+                    raise
             writes += 1
             # An audit line: which keys we wrote (public thumbprints only), so a key change is always traceable.
             log.info(
@@ -311,7 +326,6 @@ class TenantClient:
                 ", ".join(thumbprints),
                 ", ".join(k.thumbprint for k in body),
             )
-            sent = {k.thumbprint for k in body}
             after, present = await self._read_back(sent, done, reads)
             missing = sent - present
             extra = present - sent
@@ -353,6 +367,27 @@ class TenantClient:
             await asyncio.sleep(delay)
             waited += delay
             delay *= 2
+
+    async def _landed(self, sent: set[str], reads: list[tuple[KeyCredentialInfo, ...]], wait_s: float) -> bool:
+        """Whether a write whose answer was lost shows in reads within `wait_s` (every key it sent)."""
+        waited, delay = 0.0, self.consistency_delay_s
+        while True:
+            try:
+                sp = await self._require_exchange_sp()
+            except TenantError as exc:
+                if not exc.transient:
+                    raise
+            else:
+                reads.append(sp.key_credentials)
+                if sent <= {k.thumbprint for k in sp.key_credentials if k.thumbprint}:
+                    log.info("tenant %s: a keyCredentials write whose answer was lost has landed; not sending it again",
+                             self.tenant_id)
+                    return True
+            if waited >= wait_s:
+                return False
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 1.0)
 
     async def _require_exchange_sp(self) -> ServicePrincipal:
         sp = await self.get_exchange_service_principal()

@@ -84,3 +84,19 @@ def test_each_wait_has_its_own_hash() -> None:
 def test_same_person() -> None:
     assert same_person("Alice", "alice") and same_person("\uff21lice", "alice")
     assert not same_person("alice\u200b", "alice") and not same_person(None, None)
+
+
+def test_notes_and_approvers_with_markup_print_as_text() -> None:
+    """An ignored event's note quotes the name it carried: `pushproxy status` prints it, never parses it."""
+    import io
+
+    from rich.console import Console
+
+    from pushproxy.onboarding import render
+
+    out = io.StringIO()
+    note = judge(event(approver="bob[/]"), WAIT, RULES).reason
+    render.print_status(Console(file=out, width=200), "onboarding-fabrikam.com", "Running",
+                        {"phase": "awaiting_approval", "notes": [f"ignored an approval event: {note}"],
+                         "approvals": [{"decision": "approve", "group": "tenant", "approver": "[bold]x[/]", "time": "t"}]})
+    assert "'bob[/]'" in out.getvalue() and "[bold]x[/]" in out.getvalue()
