@@ -349,9 +349,15 @@ def test_requests_per_offboarding(world: World) -> None:
     report = offboard(world, spec, remove_auth_server=True)
 
     assert report["outcome"] == "done"
+    from collections import Counter
+
     exchange = world.exchange.journal()
-    graph = [e for e in world.graph.journal() if "/v1.0/" in str(e.get("operation", ""))]
-    print(f"offboarding: {len(exchange)} Exchange journal entries (cmdlets and WSMan), {len(graph)} Graph calls")
+    graph = [e for e in world.graph.journal() if "/v1.0/" in str(e.get("endpoint", e.get("operation", "")))]
+    print(f"\noffboarding: {len(exchange)} Exchange journal entries: {dict(Counter(e['operation'] for e in exchange))}")
+    print(f"offboarding: {len(graph)} Graph calls: {dict(Counter(e['operation'] for e in graph))}")
+    print(f"offboarding: Graph journal (all): {dict(Counter(e['operation'] for e in world.graph.journal()))}")
+    wsman = {k: v for k, v in world.exchange.stats().items() if k.startswith("wsman.")}
+    print(f"offboarding: WSMan messages: {sum(v for v in wsman.values() if isinstance(v, int))} {wsman}")
     assert count_ok(world.graph.journal(), "PATCH /v1.0/servicePrincipals") == 1
 
 
