@@ -28,7 +28,7 @@ from pushproxy.activity_names import Activity
 from pushproxy.errors import SpecError
 from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.plan import Change, OnboardingPlan, Problem, state_fingerprint
-from pushproxy.registry.models import OnboardingRecord, parse_time
+from pushproxy.registry.models import OnboardingRecord
 from pushproxy.tenant.models import KeyCredentialInfo, TenantDiscovery, normalize_thumbprint
 from pushproxy.verification import key_uploads
 
@@ -379,6 +379,3 @@ def check_offboarded(exchange: Mapping[str, Any] | None, tenant_domain: str, pla
                 problems.append(f"the AuthServer {change.details.get('name')!r} is still there")
     return problems
 
-
-def parse_footprint_time(value: Any) -> datetime | None:
-    return parse_time(value, "offboarded_at") if value else None
