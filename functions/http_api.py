@@ -213,7 +213,7 @@ async def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
     `?include=offboarded`."""
     _caller(req, *ROLES)
     include = req.params.get("include")
-    if include not in (None, "", "offboarded"):
+    if include not in (None, "offboarded"):
         raise ApiError(400, "invalid_input", "include: must be offboarded", field="include")
 
     def read() -> dict[str, Any]:
@@ -286,8 +286,8 @@ async def start_verification_request(req: func.HttpRequest, client: df.DurableOr
 async def list_verification_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """The history of fleet verification runs, newest first (their summaries), and the one running now, if any."""
     _caller(req, *ROLES)
-    limit_text = req.params.get("limit") or "50"
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+    limit_text = req.params.get("limit", "50")  # present but empty (or repeated, first empty) is bad input too
+    if not limit_text.isascii() or not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
         raise ApiError(400, "invalid_input", "limit: must be a whole number from 1 to 500", field="limit")
     running = await running_verification(client)
     runs = await asyncio.to_thread(lambda: shared_registry().list_verification_summaries(int(limit_text)))

@@ -28,7 +28,7 @@ from pushproxy.activity_names import Activity
 from pushproxy.errors import SpecError
 from pushproxy.exchange.models import ExchangeDiscovery
 from pushproxy.plan import Change, OnboardingPlan, Problem, state_fingerprint
-from pushproxy.registry.models import OnboardingRecord, parse_time
+from pushproxy.registry.models import OnboardingRecord
 from pushproxy.tenant.models import KeyCredentialInfo, TenantDiscovery, normalize_thumbprint
 from pushproxy.verification import key_uploads
 
@@ -230,10 +230,11 @@ def _state_hash(exchange: Mapping[str, Any] | None, tenant: Mapping[str, Any], o
     return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def _tenant_blockers(tn: TenantDiscovery) -> list[Problem]:
-    if tn.service_principal is None:
-        return []  # nothing of ours can be on a principal that isn't there
-    missing = [k.key_id for k in tn.service_principal.key_credentials if k.key_der is None]
+def _tenant_blockers(tn: TenantDiscovery, selection: KeySelection) -> list[Problem]:
+    """A removal that can't be written safely: only when there is something to remove."""
+    if tn.service_principal is None or not selection.remove:
+        return []
+    missing = [k.key_id for k in selection.keep if k.key_der is None]
     if missing:
         # Every write sends every key back; without one's bytes the PATCH would delete it (pushproxy.tenant.keys).
         return [Problem("key_bytes_missing", f"Graph did not return the key bytes of key(s) {', '.join(missing)}: "
@@ -260,7 +261,9 @@ def plan_offboarding(
     if not ours.registered:
         problem = Problem("not_onboarded", f"pushproxy has no record of {domain} (it was never onboarded here): nothing to undo")
         return OnboardingPlan(domain, state_hash, (), (problem,), probe_server, ())
-    blocking = _tenant_blockers(tn)
+    sp = tn.service_principal
+    selection = select_keys(sp.key_credentials if sp else (), ours.key_thumbprints)
+    blocking = _tenant_blockers(tn, selection)
     notes: list[str] = []
     current = ex.auth_config.current_thumbprint
     notes.append(AUTH_CERTIFICATE_STAYS.format(thumbprint=current or "(none configured)"))
@@ -299,9 +302,7 @@ def plan_offboarding(
     if others:
         notes.append(f"AuthServer(s) we did not create stay: {', '.join(sorted(others))}")
 
-    sp = tn.service_principal
     if sp is not None:
-        selection = select_keys(sp.key_credentials, ours.key_thumbprints)
         census = key_census(tn, ours.key_thumbprints, now)
         notes.append(f"keys we did not upload stay: {census['foreign']} (of which {census['foreign_expired']} expired)")
         for t in selection.ambiguous:
@@ -321,13 +322,13 @@ def plan_prune(tenant: Mapping[str, Any], ours: OurFootprint, tenant_domain: str
     if not ours.registered:
         problem = Problem("not_onboarded", f"pushproxy has no record of {domain}: none of its keys is ours to prune")
         return OnboardingPlan(domain, state_hash, (), (problem,), None, ())
-    blocking = _tenant_blockers(tn)
-    if blocking:
-        return OnboardingPlan(domain, state_hash, (), tuple(blocking), None, ())
     sp = tn.service_principal
     if sp is None:
         return OnboardingPlan(domain, state_hash, (), (), None, ("the tenant has no Exchange Online service principal",))
     selection = select_keys(sp.key_credentials, ours.key_thumbprints, expired_before=now)
+    blocking = _tenant_blockers(tn, selection)
+    if blocking:
+        return OnboardingPlan(domain, state_hash, (), tuple(blocking), None, ())
     census = key_census(tn, ours.key_thumbprints, now)
     notes = [f"keys we did not upload are never pruned: {census['foreign']} (of which {census['foreign_expired']} expired)"]
     changes: tuple[Change, ...] = ()
@@ -378,6 +379,3 @@ def check_offboarded(exchange: Mapping[str, Any] | None, tenant_domain: str, pla
                 problems.append(f"the AuthServer {change.details.get('name')!r} is still there")
     return problems
 
-
-def parse_footprint_time(value: Any) -> datetime | None:
-    return parse_time(value, "offboarded_at") if value else None

@@ -15,7 +15,7 @@ from pushproxy.onboarding.render import e
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("status", help="show one onboarding (by id) or all of them")
+    parser = sub.add_parser("status", help="show one onboarding, offboarding or prune (by id) or all of them")
     parser.add_argument("id", nargs="?", help="instance id, e.g. onboarding-fabrikam.com")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--database", type=Path, default=None, help="local host database")
@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
                 "phase": (s.custom_status or {}).get("phase") if isinstance(s.custom_status, dict) else None,
                 "updated": str(s.last_updated_time),
             }
-            for s in host.get_status_by(instance_id_prefix="onboarding-")
+            # The tenant workflows this machine runs: onboardings, then offboardings and prunes.
+            for prefix in ("onboarding-", "offboarding-", "prune-")
+            for s in host.get_status_by(instance_id_prefix=prefix)
         ]
         if args.json:
             print(json.dumps(rows, indent=2))

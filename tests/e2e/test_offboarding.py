@@ -95,6 +95,12 @@ def foreign_auth_server(world: World) -> dict[str, Any]:
 
 
 def test_offboarding_removes_only_our_keys_disables_the_proxy_and_keeps_everything_else(world: World) -> None:
+    # An AuthServer we did not create: hybrid modern auth's EvoSts (not the ACS issuer, so onboarding creates ours).
+    org = world.org()
+    evo = {"name": "EvoSts - 9a1b2c3d", "auth_metadata_url":
+           f"https://login.windows.net/{TENANT_ID}/federationmetadata/2007-06/federationmetadata.xml", "enabled": True}
+    org["auth_servers"] = [evo]
+    world.put_org(org)
     # Ours: the current certificate's key and a staged next one's (two certificates), uploaded by one onboarding.
     org = _stage_next_certificate(world, effective_in=timedelta(days=5))
     ours = {org["auth_config"]["current"], org["auth_config"]["next"]}
@@ -106,19 +112,20 @@ def test_offboarding_removes_only_our_keys_disables_the_proxy_and_keeps_everythi
     world.exchange.clear_journal()
     world.graph.clear_journal()
 
-    report = offboard(world, world.spec(approval={"policy": "required"}), decide=approver("bob"))
+    report = offboard(world, world.spec(approval={"policy": "required"}), decide=approver("bob"), remove_auth_server=True)
 
     assert report["outcome"] == "done", report
     assert report["workflow"] == "offboarding"
-    assert [c["kind"] for c in report["plan"]] == ["disable_push_proxy", "remove_tenant_keys"]
+    assert [c["kind"] for c in report["plan"]] == ["disable_push_proxy", "remove_auth_server", "remove_tenant_keys"]
     assert [(a["group"], a["approver"]) for a in report["approvals"]] == [("on_premises", "bob"), ("tenant", "bob")]
     assert any("Auth certificate" in n and "stays" in n for n in report["plan_notes"])
     assert any("keys we did not upload stay: " in n for n in report["plan_notes"])
-    # The proxy is off; the AuthServer we created stays (not asked), so does the Auth certificate.
+    # The proxy is off; the AuthServer we created is gone, the one we found stays, so does the Auth certificate.
     org = world.org()
     assert not org["push_proxy"]["enabled"]
-    assert [a["auth_metadata_url"] for a in org["auth_servers"]] == [metadata_url(DOMAIN)]
+    assert [a["name"] for a in org["auth_servers"]] == [evo["name"]]
     assert org["auth_config"]["current"] in ours
+    assert any("we did not create stay: EvoSts" in n for n in report["plan_notes"])
     # Our keys are gone; every other key is there exactly as it was, field by field.
     after = world.service_principal()["keyCredentials"]
     assert not ours & {thumb(k["key"]) for k in after}
@@ -128,6 +135,7 @@ def test_offboarding_removes_only_our_keys_disables_the_proxy_and_keeps_everythi
     journal = world.exchange.journal()
     disables = [e for e in journal if e["operation"] == "Disable-PushNotificationProxy" and e["outcome"] == "ok"]
     assert len(disables) == 1 and disables[0]["parameters"].get("Confirm") in (False, "False", "false")
+    assert count_ok(journal, "Remove-AuthServer") == 1
     assert count_ok(world.graph.journal(), "PATCH /v1.0/servicePrincipals") == 1
     # The registry keeps the tenant, marked offboarded, with who approved it; it is no longer verified.
     registry = open_registry()
@@ -204,6 +212,8 @@ def test_proxy_disabled_by_hand_leaves_only_the_keys(world: World) -> None:
     assert report["outcome"] == "done", report
     assert [c["kind"] for c in report["plan"]] == ["remove_tenant_keys"]
     assert "the push-notification proxy is already disabled" in report["plan_notes"]
+    # Not asked: the AuthServer we created stays.
+    assert [a["auth_metadata_url"] for a in world.org()["auth_servers"]] == [metadata_url(DOMAIN)]
     assert count_ok(world.exchange.journal(), "Disable-PushNotificationProxy") == 0
 
 
@@ -349,9 +359,15 @@ def test_requests_per_offboarding(world: World) -> None:
     report = offboard(world, spec, remove_auth_server=True)
 
     assert report["outcome"] == "done"
+    from collections import Counter
+
     exchange = world.exchange.journal()
-    graph = [e for e in world.graph.journal() if "/v1.0/" in str(e.get("operation", ""))]
-    print(f"offboarding: {len(exchange)} Exchange journal entries (cmdlets and WSMan), {len(graph)} Graph calls")
+    graph = [e for e in world.graph.journal() if "/v1.0/" in str(e.get("endpoint", e.get("operation", "")))]
+    print(f"\noffboarding: {len(exchange)} Exchange journal entries: {dict(Counter(e['operation'] for e in exchange))}")
+    print(f"offboarding: {len(graph)} Graph calls: {dict(Counter(e['operation'] for e in graph))}")
+    print(f"offboarding: Graph journal (all): {dict(Counter(e['operation'] for e in world.graph.journal()))}")
+    wsman = {k: v for k, v in world.exchange.stats().items() if k.startswith("wsman.")}
+    print(f"offboarding: WSMan messages: {sum(v for v in wsman.values() if isinstance(v, int))} {wsman}")
     assert count_ok(world.graph.journal(), "PATCH /v1.0/servicePrincipals") == 1
 
 

@@ -482,3 +482,26 @@ def test_a_next_key_missing_after_clean_up_removed_our_current_key_is_not_remedi
 def test_a_next_certificate_equal_to_the_current_one_is_not_a_second_finding() -> None:
     ex = exchange(auth_config=AuthConfig(CUR, CUR, NOW + timedelta(days=3), None, None, DOMAIN))
     assert kinds(observe(exchange=ex, tenant=tenant(keys=()))) == ["key_missing"]
+
+
+def test_our_expired_keys_are_reported_and_a_prune_remediates_them_while_foreign_ones_are_only_counted() -> None:
+    old, foreign_old = "C" * 40, "D" * 40
+    sp = ServicePrincipal("sp1", "00000002-0000-0ff1-ce00-000000000000", "EXO", (
+        key(CUR),
+        dataclasses.replace(key(old), end=NOW - timedelta(days=3)),
+        dataclasses.replace(key(foreign_old), end=NOW - timedelta(days=300)),
+    ))
+    tn = dataclasses.replace(tenant(), service_principal=sp)
+    uploads = (v.KeyUpload(CUR, "onboarding-2"), v.KeyUpload(old, "onboarding-1"))
+    record = classify(observe(tenant=tn, key_uploads=uploads))
+    expired = [f for f in record.findings if f.kind == v.EXPIRED_KEY]
+    assert [f.detail["thumbprint"] for f in expired] == [old]  # someone else's expired key is not ours to report
+    assert record.facts["keys"] == {"ours": 2, "ours_expired": 1, "foreign": 1, "foreign_expired": 1}
+    assert record.state == "drifting"
+    assert not v.should_remediate(record, "onboard")  # an onboarding would not remove it
+    assert v.remediation_workflow(record, "onboard") == "prune"
+    assert v.remediation_workflow(record, "off") is None
+    # What an onboarding fixes goes first; the next verification prunes.
+    both = classify(observe(exchange=exchange(push_proxy=PushProxyState(True, False, DOMAIN, None)), tenant=tn,
+                            key_uploads=uploads))
+    assert v.remediation_workflow(both, "onboard") == "onboarding"

@@ -8,7 +8,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators import onboarding, verification
+from orchestrators import offboarding, onboarding, verification
 from pushproxy.activity_names import Activity
 
 SCRIPT: dict[str, list[Any]] = {}
@@ -36,6 +36,7 @@ def build_stub_app() -> df.DFApp:
     app = df.DFApp(http_auth_level="ANONYMOUS")
     app.register_functions(onboarding.bp)
     app.register_functions(verification.bp)
+    app.register_functions(offboarding.bp)
     stubs = df.Blueprint()
     for activity in Activity:
         stubs.activity_trigger(input_name="payload", activity=activity.value)(_bind(activity.value))

@@ -82,9 +82,12 @@ def test_never_onboarded_is_nothing_to_undo() -> None:
     assert p.is_blocked and p.blocking[0].code == "not_onboarded" and not p.changes
 
 
-def test_a_key_without_its_bytes_blocks_every_removal() -> None:
+def test_a_key_without_its_bytes_blocks_a_removal_but_not_the_rest() -> None:
     p = plan_offboarding(exchange(), tenant((THUMB, False), (OTHER, False), with_bytes=False), MINE, DOMAIN, NOW)
     assert p.is_blocked and p.blocking[0].code == "key_bytes_missing"
+    # Nothing of ours on the principal: no write there, so another key's missing bytes don't matter.
+    nothing_ours = plan_offboarding(exchange(), tenant((OTHER, False), with_bytes=False), MINE, DOMAIN, NOW)
+    assert not nothing_ours.is_blocked and nothing_ours.kinds() == ["disable_push_proxy"]
 
 
 def test_a_certificate_someone_else_uploaded_too_is_left_alone() -> None:
