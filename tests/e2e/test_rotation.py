@@ -361,3 +361,36 @@ def test_sigkill_at_every_step_then_resume_makes_each_change_once(
     new = view["new_certificate"]["thumbprint"]
     assert world.org()["auth_config"]["current"] == new
     assert {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]} >= {new}
+
+
+def test_a_waiting_rotation_survives_a_deployment_on_the_version_it_started_with(onboarded: tuple[World, str]) -> None:
+    """Orchestration versioning (host.json defaultVersion "2", CurrentOrOlder, Reject): the instance records the
+    version it started with; an older deployment does not run it when the wait ends (forward protection), a newer
+    one does, and the instance still sees its own version (context.version) and completes."""
+    from pushproxy.onboarding import runner
+
+    world, _ = onboarded
+    clock = synced_clock(world)
+    spec = rotation_spec(world)
+    first = runner.open_host(world.database, clock=clock)
+    world.hosts.append(first)
+    assert (first.default_version, first.version_match) == ("2", "CurrentOrOlder")  # from host.json
+    instance_id, _ = rotation_runner.start_or_resume(first, spec, requested_by="e2e")
+    view = rotation_view(rotation_runner.run(first, instance_id, timeout=120))
+    assert (view["phase"], view["version"]) == ("staged", "2")
+    first.close()
+
+    clock.jump_to(datetime.fromisoformat(view["next_date"]) + timedelta(seconds=1))
+    older = runner.open_host(world.database, clock=clock, default_version="1")
+    world.hosts.append(older)
+    older.run_until_idle()
+    assert rotation_view(older.get_status(instance_id))["phase"] == "staged"  # rejected: left for a newer host
+    assert not index(world.exchange.journal(), ok_op("Set-AuthConfig", PublishCertificate=1))
+    older.close()
+
+    newer = runner.open_host(world.database, clock=clock, default_version="3")
+    world.hosts.append(newer)
+    clock.advance(seconds=31)  # the rejected work is looked at again
+    final = rotate(world, spec, clock, host=newer)
+    assert final["outcome"] == "done" and final["version"] == "2", final
+    assert len(index(world.exchange.journal(), ok_op("Set-AuthConfig", PublishCertificate=1))) == 1
