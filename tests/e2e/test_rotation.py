@@ -394,3 +394,36 @@ def test_a_waiting_rotation_survives_a_deployment_on_the_version_it_started_with
     final = rotate(world, spec, clock, host=newer)
     assert final["outcome"] == "done" and final["version"] == "2", final
     assert len(index(world.exchange.journal(), ok_op("Set-AuthConfig", PublishCertificate=1))) == 1
+
+
+def test_the_cli_stops_at_the_wait_and_status_shows_the_phase_and_the_next_date(onboarded: tuple[World, str]) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.exchange_standin import REPO
+
+    world, _ = onboarded
+    spec_path = world.tmp / "spec.json"
+    spec_path.write_text(rotation_spec(world).to_json(), encoding="utf-8")
+    database = world.tmp / "cli.sqlite"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pushproxy", *args, "--database", str(database)], cwd=REPO,
+                              env=dict(os.environ), capture_output=True, text=True, timeout=180, check=False)
+
+    dry = cli("rotate", "--spec", str(spec_path), "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["mode"] == "renew"
+    done = cli("rotate", "--spec", str(spec_path), "--auto-approve", "--json")
+    assert done.returncode == 6, done.stderr  # waits on its effective date: the same command continues it
+    view = json.loads(done.stdout)
+    assert view["phase"] == "staged" and view["next_date"]
+    assert "rotation staged, publishes on" in done.stderr and "pushproxy serve" in done.stderr
+    listed = cli("status", "--json")
+    row = next(r for r in json.loads(listed.stdout) if r["instance_id"] == "rotation-fabrikam.com")
+    assert (row["phase"], row["next_date"]) == ("staged", view["next_date"])
+    again = cli("rotate", "--spec", str(spec_path), "--auto-approve")
+    assert again.returncode == 6 and "Resuming" in again.stderr + again.stdout
+    assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 1
