@@ -164,7 +164,15 @@ class RotationRun:
         self.publish("discovering")
         found = yield from call_steps(
             self.context, [(Activity.DISCOVER_EXCHANGE, {"spec": self.spec_dict}),
-                           (Activity.DISCOVER_TENANT, {"spec": self.spec_dict})], self.retry)
+                           (Activity.DISCOVER_TENANT, {"spec": self.spec_dict}),
+                           (Activity.READ_KEY_POLICY, {"spec": self.spec_dict})], self.retry)
+        policy = found.pop()
+        limit = policy["result"].get("max_days") if policy["ok"] else None
+        if not policy["ok"] or not policy["result"].get("readable"):
+            why = message(policy) if not policy["ok"] else policy["result"].get("error")
+            note = f"the tenant's key-lifetime policy could not be read ({why}); grant Policy.Read.All to check it first"
+            if note not in self.status["notes"]:
+                self.note(note)
         for outcome in found:
             if not outcome["ok"]:
                 # Remote PowerShell refusing us while the Auth certificate is expired is the case the admin must
@@ -173,7 +181,8 @@ class RotationRun:
                 advice = f" If the Auth certificate has expired: {EXPIRED_CERTIFICATE_ADVICE}" if hint else ""
                 raise Ended("failed", f"discovery failed: {message(outcome)}{advice}")
         exchange, tenant = found[0]["result"], found[1]["result"]
-        plan = plan_rotation(exchange, tenant, self.spec, self.now, force=self.force and not self.status["new_certificate"])
+        plan = plan_rotation(exchange, tenant, self.spec, self.now, key_lifetime_limit_days=limit,
+                             force=self.force and not self.status["new_certificate"])
         return exchange, tenant, plan
 
     def one_round(self) -> Steps:

@@ -427,3 +427,40 @@ def test_the_cli_stops_at_the_wait_and_status_shows_the_phase_and_the_next_date(
     again = cli("rotate", "--spec", str(spec_path), "--auto-approve")
     assert again.returncode == 6 and "Resuming" in again.stderr + again.stdout
     assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 1
+
+
+def test_a_tenant_policy_refusing_a_5_year_key_gets_a_shorter_certificate(onboarded: tuple[World, str]) -> None:
+    """The tenant caps key lifetimes at 365 days (appManagementPolicy asymmetricKeyLifetime), which refuses
+    Exchange's 5-year certificate: the rotation reads the policy (Policy.Read.All) and plans a 365-day one, made
+    and imported by pushproxy (New-ExchangeCertificate has no lifetime parameter), whose key the tenant accepts."""
+    world, _ = onboarded
+    state = world.graph.state()
+    tenant = next(iter(state["tenants"].values()))
+    tenant["policies"]["maxCertificateLifetimeDays"] = 365
+    for app in state["applications"].values():
+        app["roles"] = sorted({*app["roles"], "Policy.Read.All"})
+    world.graph.put_state(state)
+
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+
+    assert view["outcome"] == "done", view
+    assert view["plan"]["create"]["lifetime_days"] == 365
+    assert any("lifetime policy allows 365 days" in n for n in view["plan"]["notes"])
+    new = view["new_certificate"]["thumbprint"]
+    cert = next(c for c in world.org()["certificates"] if c["thumbprint"] == new)
+    lifetime = datetime.fromisoformat(cert["not_after"]) - datetime.fromisoformat(cert["not_before"])
+    assert lifetime <= timedelta(days=365) and len(cert["servers"]) == 2
+    assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 0
+    assert new in {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]}
+
+
+def test_without_policy_read_the_rotation_notes_it_and_the_tenant_refuses_the_5_year_key(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    state = world.graph.state()
+    next(iter(state["tenants"].values()))["policies"]["maxCertificateLifetimeDays"] = 365
+    world.graph.put_state(state)
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+    assert view["outcome"] == "failed" and "CredentialInvalidLifetimeAsPerAppPolicy" in (view["error"] or ""), view
+    assert any("Policy.Read.All" in n for n in view["notes"])
+    assert world.org()["auth_config"]["current"] == old  # never staged: the organisation keeps working
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
