@@ -15,6 +15,11 @@ from pushproxy.outcome import guarded, guarded_async
 bp = df.Blueprint()
 
 
+@bp.activity_trigger(input_name="payload", activity=Activity.READ_KEY_POLICY)
+async def read_key_policy(payload: dict) -> dict:
+    return await guarded_async(steps.read_key_policy, payload)
+
+
 @bp.activity_trigger(input_name="payload", activity=Activity.CREATE_NEXT_CERTIFICATE)
 def create_next_certificate(payload: dict) -> dict:
     return guarded(steps.create_next_certificate, payload)

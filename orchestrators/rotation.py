@@ -21,6 +21,7 @@ from host.json's defaultVersion, recorded in ExecutionStarted). This code is ver
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +31,14 @@ import azure.durable_functions as df
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
 from pushproxy.outcome import message
-from pushproxy.rotation import Facts, RotationPlan, plan_rotation, restage_date, where_is
+from pushproxy.rotation import EXPIRED_CERTIFICATE_ADVICE, Facts, RotationPlan, plan_rotation, restage_date, where_is
 from pushproxy.spec import TenantSpec
 from pushproxy.workflow import RetryPolicy, call_step, call_steps, short
 
 bp = df.Blueprint()
+# Words in a failure that point at the Auth certificate signing remote PowerShell payloads (assumption: Exchange's
+# exact text when serialization signing fails is not documented; these are the words it is made of).
+_SIGNING_HINT = re.compile(r"serializ|signing|signature|auth certificate|certificate.*(expired|not valid)", re.I)
 
 # The orchestration version this code writes (host.json extensions.durableTask.defaultVersion).
 VERSION = "2"
@@ -147,7 +151,8 @@ class RotationRun:
             if outcome["error"].get("type") == "StateChanged":
                 self.note(f"{kind}: {message(outcome)}; planning again")
                 raise Replan()
-            raise Ended("failed", f"{kind} failed: {message(outcome)}")
+            advice = f" {EXPIRED_CERTIFICATE_ADVICE}" if self.status["mode"] == "emergency" and group == "on_premises" else ""
+            raise Ended("failed", f"{kind} failed: {message(outcome)}{advice}")
         return outcome
 
     # -- the run -------------------------------------------------------------------------------------------
@@ -164,12 +169,25 @@ class RotationRun:
         self.publish("discovering")
         found = yield from call_steps(
             self.context, [(Activity.DISCOVER_EXCHANGE, {"spec": self.spec_dict}),
-                           (Activity.DISCOVER_TENANT, {"spec": self.spec_dict})], self.retry)
+                           (Activity.DISCOVER_TENANT, {"spec": self.spec_dict}),
+                           (Activity.READ_KEY_POLICY, {"spec": self.spec_dict})], self.retry)
+        policy = found.pop()
+        limit = policy["result"].get("max_days") if policy["ok"] else None
+        if not policy["ok"] or not policy["result"].get("readable"):
+            why = message(policy) if not policy["ok"] else policy["result"].get("error")
+            note = f"the tenant's key-lifetime policy could not be read ({why}); grant Policy.Read.All to check it first"
+            if note not in self.status["notes"]:
+                self.note(note)
         for outcome in found:
             if not outcome["ok"]:
-                raise Ended("failed", f"discovery failed: {message(outcome)}")
+                # Remote PowerShell refusing us while the Auth certificate is expired is the case the admin must
+                # fix on the server: say how whenever the run already knows it is expired, or Exchange hints at it.
+                hint = self.status["mode"] == "emergency" or _SIGNING_HINT.search(message(outcome))
+                advice = f" If the Auth certificate has expired: {EXPIRED_CERTIFICATE_ADVICE}" if hint else ""
+                raise Ended("failed", f"discovery failed: {message(outcome)}{advice}")
         exchange, tenant = found[0]["result"], found[1]["result"]
-        plan = plan_rotation(exchange, tenant, self.spec, self.now, force=self.force and not self.status["new_certificate"])
+        plan = plan_rotation(exchange, tenant, self.spec, self.now, key_lifetime_limit_days=limit,
+                             force=self.force and not self.status["new_certificate"])
         return exchange, tenant, plan
 
     def one_round(self) -> Steps:

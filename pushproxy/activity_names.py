@@ -38,6 +38,7 @@ class Activity(_Name):
     REMOVE_TENANT_KEYS = "remove_tenant_keys"
     RECORD_OFFBOARDING = "record_offboarding"
     # The Auth certificate's renewal (rotation); it also calls discovery, import, upload, assign and the probe.
+    READ_KEY_POLICY = "read_key_policy"
     CREATE_NEXT_CERTIFICATE = "create_next_certificate"
     STAGE_AUTH_CERTIFICATE = "stage_auth_certificate"
     PUBLISH_AUTH_CERTIFICATE = "publish_auth_certificate"

@@ -32,6 +32,24 @@ Mode = Literal["none", "renew", "emergency", "repair", "blocked"]
 MIN_STAGING_LEAD = timedelta(hours=49)
 # A staged certificate should take effect a day before the current one expires, not in its last minute.
 EXPIRY_MARGIN = timedelta(days=1)
+# What the admin must do on the server when the Auth certificate has expired and remote PowerShell itself fails.
+# Sources: Microsoft Learn "Configure certificate signing of PowerShell serialization payloads in Exchange Server"
+# (the lead's research, /work/briefs/research/serialization-signing.md): with signing on (the default since the
+# November 2023 SU on 2016/2019 and SE) the Auth certificate signs Exchange Management Shell payloads and must be
+# valid on every server; CSS-Exchange docs/Admin/MonitorExchangeAuthCertificate.md (must run in an elevated EMS on a
+# Mailbox server) and its New-ExchangeAuthCertificate.ps1 (stages with -NewCertificateEffectiveDate (Get-Date),
+# -PublishCertificate, -ClearPreviousCertificate, restarts MSExchangeServiceHost and the OWA/ECP pools). That remote
+# sessions fail with an expired certificate is an inference from the first source, not a documented error text.
+EXPIRED_CERTIFICATE_ADVICE = (
+    "With PowerShell serialization payload signing (on by default since the November 2023 Security Update), Exchange "
+    "signs remote PowerShell payloads with the Auth certificate, so an expired Auth certificate can break remote "
+    "PowerShell itself and pushproxy cannot repair it remotely. On a Mailbox server, in an elevated Exchange "
+    "Management Shell, run MonitorExchangeAuthCertificate.ps1 -ValidateAndRenewAuthCertificate $true "
+    "(https://aka.ms/MonitorExchangeAuthCertificate): it creates a new Auth certificate, makes it current "
+    "(Set-AuthConfig -NewCertificateThumbprint T -NewCertificateEffectiveDate (Get-Date), then -PublishCertificate) "
+    "and restarts MSExchangeServiceHost and the MSExchangeOWAAppPool/MSExchangeECPAppPool app pools; then run "
+    "`pushproxy onboard` again, which copies it to the other Mailbox servers and puts its key on the tenant."
+)
 # What New-ExchangeCertificate makes (5 years): it has no lifetime parameter.
 EXCHANGE_DEFAULT_LIFETIME_DAYS = 1826
 
@@ -277,6 +295,8 @@ def plan_rotation(
         notes.append(f"the tenant's key-credential lifetime policy allows {key_lifetime_limit_days} days: the new "
                      f"certificate lives {key_lifetime_limit_days} days instead of {lifetime}")
         lifetime = key_lifetime_limit_days
+    if mode == "emergency":
+        notes.append(f"if a step fails on Exchange: {EXPIRED_CERTIFICATE_ADVICE}")
     creator = f.mailbox[0]
     return RotationPlan(
         mode=mode,

@@ -122,6 +122,27 @@ def _import_generated(session: Any, server: str, now: datetime, lifetime_days: i
     return certs.parse_certificate(cert.public_bytes(serialization.Encoding.DER))
 
 
+async def read_key_policy(payload: dict[str, Any]) -> dict[str, Any]:
+    """The tenant's key-lifetime limit, so a plan never creates a certificate whose key the tenant would refuse.
+    Unreadable (no Policy.Read.All) is not fatal: the plan notes it, and an upload the policy refuses fails with
+    Graph's own message."""
+    from pushproxy.errors import TenantError
+
+    spec = spec_of(payload)
+
+    async def work(client: Any) -> dict[str, Any]:
+        try:
+            days = await client.key_lifetime_limit_days()
+        except TenantError as exc:
+            if exc.transient:
+                raise
+            return ok({"max_days": None, "readable": False, "error": str(exc)}, "none")
+        return ok({"max_days": days, "readable": True, "error": None}, "none")
+
+    result: dict[str, Any] = await _with_tenant(spec, work)
+    return result
+
+
 # ----------------------------------------------------------------------------------------------- stage / publish
 
 

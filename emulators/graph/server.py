@@ -46,6 +46,10 @@ _SP_BY_APP_ID = re.compile(r"^/v1\.0/servicePrincipals\(appId='([^']*)'\)$", re.
 _SP_BY_ID = re.compile(r"^/v1\.0/servicePrincipals/([^/]+)$", re.IGNORECASE)
 _SP_COLLECTION = re.compile(r"^/v1\.0/servicePrincipals/?$", re.IGNORECASE)
 _ORGANIZATION = re.compile(r"^/v1\.0/organization/?$", re.IGNORECASE)
+_DEFAULT_APP_POLICY = re.compile(r"^/v1\.0/policies/defaultAppManagementPolicy/?$", re.IGNORECASE)
+# GET policies/defaultAppManagementPolicy (Graph v1.0 tenantAppManagementPolicy): Policy.Read.All is the least
+# privileged application permission; Application.ReadWrite.All does not include it.
+READ_POLICY_ROLES = {"Policy.Read.All", "Policy.ReadWrite.ApplicationConfiguration"}
 _DISCOVERY = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$")
 _TOKEN = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
 _JWKS = re.compile(r"^/([^/]+)/discovery/v2\.0/keys$")
@@ -297,6 +301,9 @@ class GraphStandIn:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure: unknown tenant.")
         path = request.path
         method = request.method
+        if _DEFAULT_APP_POLICY.match(path) and method == "GET":
+            _require(caller, READ_POLICY_ROLES)
+            return web.json_response(_default_app_policy(tenant))
         if _ORGANIZATION.match(path) and method == "GET":
             _require(caller, READ_ORG_ROLES)
             return web.json_response(self._organization(request, tenant))
@@ -425,6 +432,22 @@ class GraphStandIn:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _default_app_policy(tenant: dict[str, Any]) -> dict[str, Any]:
+    """The tenant's key-lifetime policy (`policies.maxCertificateLifetimeDays`) as Graph's tenantAppManagementPolicy:
+    an asymmetricKeyLifetime restriction on service principals, which PATCH enforces (directory._check_policies)."""
+    days = (tenant.get("policies") or {}).get("maxCertificateLifetimeDays")
+    restrictions = [] if days is None else [{"restrictionType": "asymmetricKeyLifetime", "maxLifetime": f"P{int(days)}D",
+                                            "restrictForAppsCreatedAfterDateTime": "2020-01-01T00:00:00Z"}]
+    return {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/defaultAppManagementPolicy/$entity",
+        "id": "00000000-0000-0000-0000-000000000000",
+        "displayName": "Default app management tenant policy",
+        "isEnabled": days is not None,
+        "applicationRestrictions": {"passwordCredentials": [], "keyCredentials": restrictions},
+        "servicePrincipalRestrictions": {"passwordCredentials": [], "keyCredentials": restrictions},
+    }
 
 
 def _require(caller: Caller, accepted: set[str]) -> None:

@@ -24,6 +24,23 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _print_rotation(console: Console, status: Any) -> None:
+    from pushproxy.rotation_view import headline, rotation_view
+
+    view = rotation_view(status)
+    console.print(f"[bold]{view['id']}[/] ({view['runtime_status']}): {headline(view)}")
+    if view.get("waiting_for"):
+        console.print(f"  waiting for: {view['waiting_for']}")
+    if view.get("awaiting"):
+        console.print(f"  awaiting approval: {view['awaiting'].get('group')}")
+    for change in view["changes"]:
+        console.print(f"  {change.get('at', '')[:16]}  {change['kind']}: {change.get('outcome')}")
+    for approval in view["approvals"]:
+        console.print(f"  {approval['time'][:16]}  {approval['group']} {approval['decision']}d by {approval['approver']}")
+    if view.get("error"):
+        console.print(f"  [red]{view['error']}[/]")
+
+
 def run(args: argparse.Namespace) -> int:
     # Identifiers are folded onto the next line at the terminal's width, never cut; --wide keeps each on one line.
     console = Console(width=400) if getattr(args, "wide", False) else Console()
@@ -42,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
             }
             if args.json:
                 print(json.dumps(payload, indent=2, default=str))
+            elif args.id.startswith("rotation-"):
+                _print_rotation(console, status)
             else:
                 render.print_status(console, args.id, payload["runtime_status"], status.custom_status)
             return 0
@@ -56,14 +75,21 @@ def run(args: argparse.Namespace) -> int:
             for prefix in ("onboarding-", "offboarding-", "prune-")
             for s in host.get_status_by(instance_id_prefix=prefix)
         ]
+        # Rotations wait for weeks: their phase and the next date (publish, retire, key removal).
+        for s in host.get_status_by(instance_id_prefix="rotation-"):
+            custom = s.custom_status if isinstance(s.custom_status, dict) else {}
+            rows.append({"instance_id": s.instance_id, "runtime_status": runner.runtime_of(s),
+                         "phase": custom.get("phase"), "next_date": custom.get("next_date"),
+                         "updated": str(s.last_updated_time)})
         if args.json:
             print(json.dumps(rows, indent=2))
             return 0
-        table = Table(title="Onboardings", title_justify="left")
-        for column in ("instance_id", "runtime_status", "phase", "updated"):
+        table = Table(title="Onboardings and rotations", title_justify="left")
+        columns = ("instance_id", "runtime_status", "phase", "next_date", "updated")
+        for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(e(row[c]) for c in ("instance_id", "runtime_status", "phase", "updated")))
+            table.add_row(*(e(row.get(c) or "-") for c in columns))
         console.print(table)
         return 0
     finally:

@@ -72,12 +72,14 @@ def execution_started(
     execution_id: str,
     input_text: str | None,
     parent: dict[str, Any] | None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     return event(
         EXECUTION_STARTED,
         timestamp,
         Name=name,
-        Version="",  # the SDK requires the key
+        # The orchestration version (the extension's orchestration versioning): `context.version` reads it.
+        Version=version or "",
         Input=input_text,
         OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
         ParentInstance=parent,

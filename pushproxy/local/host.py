@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,9 +70,22 @@ class LocalHost:
         lease_seconds: float = 300.0,
         task_hub: str = "pushproxy",
         orphan_grace_s: float | None = None,
+        default_version: str | None = None,
+        version_match: str = "None",
+        version_failure: str = "Reject",
     ) -> None:
         if max_activities < 1:
             raise SpecError("max_activities", "must be at least 1")
+        if version_match not in VERSION_MATCH or version_failure not in VERSION_FAILURE:
+            raise SpecError("versioning", f"versionMatchStrategy is one of {', '.join(VERSION_MATCH)}, "
+                            f"versionFailureStrategy one of {', '.join(VERSION_FAILURE)}")
+        # Orchestration versioning as host.json's extensions.durableTask sets it (defaultVersion,
+        # versionMatchStrategy, versionFailureStrategy): new instances get `default_version`, recorded in their
+        # ExecutionStarted; an instance this host's version must not run is rejected (left for a host that may,
+        # retried later) or failed, as the extension does.
+        self.default_version = default_version or None
+        self.version_match = version_match
+        self.version_failure = version_failure
         self.app = app
         self.index: AppIndex = index_app(app)
         self.clock: Clock = clock or SystemClock()
@@ -98,16 +111,20 @@ class LocalHost:
     # -- the client's API -------------------------------------------------------------------------------------
 
     def start_new(
-        self, orchestration_function_name: str, instance_id: str | None = None, client_input: Any = None
+        self, orchestration_function_name: str, instance_id: str | None = None, client_input: Any = None,
+        version: str | None = None,
     ) -> str:
-        """Create an instance (status Pending until the next `run_until_idle`) and return its id."""
+        """Create an instance (status Pending until the next `run_until_idle`) and return its id. `version`: the
+        orchestration version it gets (default: the host's default_version), as the SDK's start_new(version=)."""
         try:
             input_text = df_dumps(client_input) if client_input is not None else None
         except TypeError as exc:
             raise SpecError("client_input", f"is not JSON-serializable ({type(client_input).__name__})") from exc
-        return self.start_new_with_input_text(orchestration_function_name, instance_id, input_text)
+        return self.start_new_with_input_text(orchestration_function_name, instance_id, input_text, version)
 
-    def start_new_with_input_text(self, name: str, instance_id: str | None, input_text: str | None) -> str:
+    def start_new_with_input_text(
+        self, name: str, instance_id: str | None, input_text: str | None, version: str | None = None
+    ) -> str:
         """`start_new` with the input already serialized (the HTTP API receives it as JSON text)."""
         if name not in self.index.orchestrators:
             raise UnknownOrchestrator(name, list(self.index.orchestrators))
@@ -117,7 +134,7 @@ class LocalHost:
             row = db.execute("SELECT status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
             if row is not None and row["status"] in ACTIVE:
                 raise InstanceAlreadyRunning(instance_id, row["status"])
-            self._create_instance(db, name, instance_id, input_text, parent=None)
+            self._create_instance(db, name, instance_id, input_text, parent=None, version=version)
         self.wakeup.set()
         return instance_id
 
@@ -364,6 +381,16 @@ class LocalHost:
             new_events.sort(key=lambda e: e["EventType"] != h.EXECUTION_STARTED)
             history, parsed = self._load_history(db, row)
             ts = self._next_timestamp(row)
+            refused = self._version_refused(history, new_events)
+            if refused is not None:
+                if self.version_failure == "Reject":
+                    # Left for a host running a version that may run it; looked at again later.
+                    later = h.format_time(now + VERSION_REJECT_RETRY)
+                    for ev in new_events:
+                        self._enqueue(db, instance_id, row["execution_id"], later, ev)
+                    return True
+                self._apply(db, row, _failed_episode(row["name"], ts, new_events, UnsupportedAction(refused)), ts)
+                return True
             orchestrator = self.index.orchestrators.get(row["name"])
             try:
                 if orchestrator is None:
@@ -386,6 +413,20 @@ class LocalHost:
                 result = _failed_episode(row["name"], ts, new_events, exc)
             self._apply(db, row, result, ts)
             return True
+
+    def _version_refused(self, history: list[dict[str, Any]], new_events: list[dict[str, Any]]) -> str | None:
+        """Why this host must not run the instance (versionMatchStrategy), or None."""
+        if self.version_match == "None":
+            return None
+        started = next((e for e in [*history, *new_events] if e.get("EventType") == h.EXECUTION_STARTED), None)
+        version = str((started or {}).get("Version") or "")
+        mine = self.default_version or ""
+        if self.version_match == "Strict" and version != mine:
+            return f"the instance has orchestration version {version or 'none'}; this host runs {mine or 'none'} (Strict)"
+        if self.version_match == "CurrentOrOlder" and _version_key(version) > _version_key(mine):
+            return (f"the instance has orchestration version {version}, newer than this host's {mine or 'none'} "
+                    "(CurrentOrOlder)")
+        return None
 
     def _apply(self, db: sqlite3.Connection, row: sqlite3.Row, result: EpisodeResult, ts: datetime) -> None:
         instance_id, execution_id = row["instance_id"], row["execution_id"]
@@ -517,6 +558,7 @@ class LocalHost:
         instance_id: str,
         input_text: str | None,
         parent: dict[str, Any] | None,
+        version: str | None = None,
     ) -> None:
         self._delete_instance(db, instance_id)  # a finished instance's id may be reused, as in Azure
         execution_id = uuid.uuid4().hex
@@ -537,7 +579,8 @@ class LocalHost:
                 parent["TaskScheduleId"] if parent else None,
             ),
         )
-        started = h.execution_started(stamp, name, instance_id, execution_id, input_text, parent)
+        started = h.execution_started(stamp, name, instance_id, execution_id, input_text, parent,
+                                      version or self.default_version)
         self._enqueue(db, instance_id, execution_id, stamp, started)
 
     def _delete_instance(self, db: sqlite3.Connection, instance_id: str) -> None:
@@ -620,6 +663,21 @@ class LocalHost:
             self._history_cache[instance_id] = (execution_id, length, merged, parsed_history)
         else:
             self._history_cache.pop(instance_id, None)
+
+
+VERSION_MATCH = ("None", "Strict", "CurrentOrOlder")
+VERSION_FAILURE = ("Reject", "Fail")
+VERSION_REJECT_RETRY = timedelta(seconds=30)
+
+
+def _version_key(version: str) -> tuple[int, tuple[Any, ...]]:
+    """Versions compared as the extension does: dotted numbers numerically, else as text; none is the oldest."""
+    if not version:
+        return (0, ())
+    parts = version.split(".")
+    if all(p.isdigit() for p in parts):
+        return (1, tuple(int(p) for p in parts))
+    return (2, (version,))
 
 
 def _failed_episode(name: str, ts: datetime, new_events: list[dict[str, Any]], exc: Exception) -> EpisodeResult:

@@ -276,7 +276,9 @@ class LocalFunctionsServer:
         except ValueError:
             return _error(400, "BadRequest", "body: not JSON")
         try:
-            iid = await asyncio.to_thread(self.host.start_new_with_input_text, name, instance_id, input_text)
+            # The SDK's start_new(version=...) appends ?version= (orchestration versioning).
+            iid = await asyncio.to_thread(self.host.start_new_with_input_text, name, instance_id, input_text,
+                                          request.query.get("version") or None)
         except UnknownOrchestrator as exc:
             return _error(400, "UnknownOrchestrator", str(exc))
         except InstanceAlreadyRunning as exc:

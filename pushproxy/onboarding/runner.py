@@ -46,7 +46,26 @@ def open_host(database: str | Path | None = None, clock: Any = None, **options: 
     """A LocalHost for the product's app on `database` (default ~/.local/share/pushproxy/local.sqlite)."""
     path = Path(database).expanduser() if database else default_database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return LocalHost(product_app(), database=path, clock=clock, **options)
+    return LocalHost(product_app(), database=path, clock=clock, **{**host_versioning(), **options})
+
+
+def host_versioning(spec: str = PRODUCT_APP) -> dict[str, Any]:
+    """The orchestration versioning host.json sets (extensions.durableTask defaultVersion, versionMatchStrategy,
+    versionFailureStrategy), read from the host.json next to the composition root, as the Functions host reads it."""
+    import json
+
+    module = importlib.import_module(spec.partition(":")[0])
+    path = Path(str(module.__file__)).resolve().parent / "host.json"
+    try:
+        durable = json.loads(path.read_text(encoding="utf-8"))["extensions"]["durableTask"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    options: dict[str, Any] = {}
+    for key, option in (("defaultVersion", "default_version"), ("versionMatchStrategy", "version_match"),
+                        ("versionFailureStrategy", "version_failure")):
+        if isinstance(durable.get(key), str):
+            options[option] = durable[key]
+    return options
 
 
 def current_user() -> str:

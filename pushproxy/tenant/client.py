@@ -146,6 +146,27 @@ class TenantClient:
                 raise
             raise translated from None  # the original may carry response bodies; the translation is enough
 
+    async def key_lifetime_limit_days(self) -> int | None:
+        """The tenant's key-credential lifetime limit for service principals (GET policies/
+        defaultAppManagementPolicy, servicePrincipalRestrictions.keyCredentials asymmetricKeyLifetime), in whole
+        days; None when the policy is off or sets none. Needs Policy.Read.All (TenantError 403 without it)."""
+
+        async def read() -> int | None:
+            policy = await self._graph.policies.default_app_management_policy.get()
+            if policy is None or not getattr(policy, "is_enabled", False):
+                return None
+            limits: list[int] = []
+            for scope in (policy.service_principal_restrictions, policy.application_restrictions):
+                for rule in (getattr(scope, "key_credentials", None) or []):
+                    kind = str(getattr(getattr(rule, "restriction_type", None), "value", rule.restriction_type) or "")
+                    if kind == "asymmetricKeyLifetime" and rule.max_lifetime is not None:
+                        limits.append(int(rule.max_lifetime.total_seconds() // 86400))
+                if limits:
+                    break  # servicePrincipalRestrictions apply to a service principal; the application's otherwise
+            return min(limits) if limits else None
+
+        return await self._call("read_key_policy", read)
+
     async def granted_roles(self) -> tuple[str, ...]:
         """The application permissions in our access token (its `roles` claim), to report a missing grant early."""
 

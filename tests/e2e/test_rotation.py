@@ -3,6 +3,7 @@ that jumps over the weeks: the order of the changes is proven from the stand-ins
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -303,3 +304,163 @@ def test_one_workflow_per_tenant(onboarded: tuple[World, str]) -> None:
     with pytest.raises(PushProxyError, match="rotation-"):
         runner.start_or_resume(host, world.spec(), requested_by="e2e")
     assert rotation_runner.start_or_resume(host, rotation_spec(world), requested_by="e2e") == (instance_id, True)
+
+
+# (activity to kill the host in, fault rules that hold its call so the kill lands mid-call)
+KILL_POINTS = [
+    ("create_next_certificate", [{"when": {"cmdlet": "New-ExchangeCertificate"}, "fail": {"kind": "delay", "delay_s": 1.5}, "times": 1}], None),
+    ("import_auth_certificate", [{"when": {"cmdlet": "Import-ExchangeCertificate"}, "fail": {"kind": "delay", "delay_s": 1.5}, "times": 1}], None),
+    ("upload_tenant_key", [], [{"when": {"operation": "PATCH /v1.0/servicePrincipals"}, "fail": {"kind": "delay", "delay_s": 1.5}, "times": 1}]),
+    ("stage_auth_certificate", [{"when": {"cmdlet": "Set-AuthConfig"}, "fail": {"kind": "delay", "delay_s": 1.5}, "times": 1}], None),
+    ("publish_auth_certificate", [{"when": {"cmdlet": "Set-AuthConfig"}, "fail": {"kind": "delay", "delay_s": 1.5}, "times": 2}], None),
+    ("restart_auth_services", [{"when": {"cmdlet": "Restart-Service"}, "fail": {"kind": "delay", "delay_s": 1.5}, "times": 1}], None),
+    ("clear_previous_certificate", [{"when": {"cmdlet": "Set-AuthConfig"}, "fail": {"kind": "delay", "delay_s": 1.0}, "times": 3}], None),
+    ("remove_retired_key", [], [{"when": {"operation": "PATCH /v1.0/servicePrincipals"}, "fail": {"kind": "delay", "delay_s": 1.5}, "times": 2}]),
+]
+
+
+@pytest.mark.parametrize(("kill_at", "exchange_faults", "graph_faults"), KILL_POINTS, ids=[k[0] for k in KILL_POINTS])
+def test_sigkill_at_every_step_then_resume_makes_each_change_once(
+    onboarded: tuple[World, str], kill_at: str, exchange_faults: list[dict[str, Any]], graph_faults: Any,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.exchange_standin import REPO
+
+    world, old = onboarded
+    spec = rotation_spec(world)
+    spec_path = world.tmp / "spec.json"
+    spec_path.write_text(spec.to_json(), encoding="utf-8")
+    if exchange_faults:
+        world.exchange.faults(exchange_faults)
+    if graph_faults:
+        world.graph.faults(graph_faults)
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.rotation_host_process", str(world.database), str(spec_path),
+         world.exchange.base_url, str(world.exchange.cert_path), kill_at, "0.5"],
+        cwd=REPO, env=dict(os.environ), capture_output=True, timeout=180, check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    time.sleep(1.5)  # the call the dead host sent still completes on the server, as on a real Exchange
+
+    clock = JumpClock(datetime.fromisoformat(world.exchange.request("GET", "/_emulator/clock")["now"]))
+    clock.on_jump.append(lambda at: world.exchange.request("PUT", "/_emulator/clock", {"now": at.isoformat()}))
+    view = rotate(world, spec, clock)
+
+    assert view["outcome"] == "done", view
+    journal = world.exchange.journal()
+    for operation in ("New-ExchangeCertificate", "Import-ExchangeCertificate"):
+        assert count_ok(journal, operation) == 1, (kill_at, operation)
+    for switch in ("NewCertificateThumbprint", "PublishCertificate", "ClearPreviousCertificate"):
+        assert len(index(journal, ok_op("Set-AuthConfig", **{switch: 1}))) == 1, (kill_at, switch)
+    patches = [e for e in world.graph.journal() if str(e.get("operation", "")).startswith("PATCH") and e.get("outcome") == "ok"]
+    assert len(patches) == 2, (kill_at, patches)
+    new = view["new_certificate"]["thumbprint"]
+    assert world.org()["auth_config"]["current"] == new
+    assert {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]} >= {new}
+
+
+def test_a_waiting_rotation_survives_a_deployment_on_the_version_it_started_with(onboarded: tuple[World, str]) -> None:
+    """Orchestration versioning (host.json defaultVersion "2", CurrentOrOlder, Reject): the instance records the
+    version it started with; an older deployment does not run it when the wait ends (forward protection), a newer
+    one does, and the instance still sees its own version (context.version) and completes."""
+    from pushproxy.onboarding import runner
+
+    world, _ = onboarded
+    clock = synced_clock(world)
+    spec = rotation_spec(world)
+    first = runner.open_host(world.database, clock=clock)
+    world.hosts.append(first)
+    assert (first.default_version, first.version_match) == ("2", "CurrentOrOlder")  # from host.json
+    instance_id, _ = rotation_runner.start_or_resume(first, spec, requested_by="e2e")
+    view = rotation_view(rotation_runner.run(first, instance_id, timeout=120))
+    assert (view["phase"], view["version"]) == ("staged", "2")
+    first.close()
+
+    clock.jump_to(datetime.fromisoformat(view["next_date"]) + timedelta(seconds=1))
+    older = runner.open_host(world.database, clock=clock, default_version="1")
+    world.hosts.append(older)
+    older.run_until_idle()
+    assert rotation_view(older.get_status(instance_id))["phase"] == "staged"  # rejected: left for a newer host
+    assert not index(world.exchange.journal(), ok_op("Set-AuthConfig", PublishCertificate=1))
+    older.close()
+
+    newer = runner.open_host(world.database, clock=clock, default_version="3")
+    world.hosts.append(newer)
+    clock.advance(seconds=31)  # the rejected work is looked at again
+    final = rotate(world, spec, clock, host=newer)
+    assert final["outcome"] == "done" and final["version"] == "2", final
+    assert len(index(world.exchange.journal(), ok_op("Set-AuthConfig", PublishCertificate=1))) == 1
+
+
+def test_the_cli_stops_at_the_wait_and_status_shows_the_phase_and_the_next_date(onboarded: tuple[World, str]) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.exchange_standin import REPO
+
+    world, _ = onboarded
+    spec_path = world.tmp / "spec.json"
+    spec_path.write_text(rotation_spec(world).to_json(), encoding="utf-8")
+    database = world.tmp / "cli.sqlite"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pushproxy", *args, "--database", str(database)], cwd=REPO,
+                              env=dict(os.environ), capture_output=True, text=True, timeout=180, check=False)
+
+    dry = cli("rotate", "--spec", str(spec_path), "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["mode"] == "renew"
+    done = cli("rotate", "--spec", str(spec_path), "--auto-approve", "--json")
+    assert done.returncode == 6, done.stderr  # waits on its effective date: the same command continues it
+    view = json.loads(done.stdout)
+    assert view["phase"] == "staged" and view["next_date"]
+    assert "rotation staged, publishes on" in done.stderr and "pushproxy serve" in done.stderr
+    listed = cli("status", "--json")
+    row = next(r for r in json.loads(listed.stdout) if r["instance_id"] == "rotation-fabrikam.com")
+    assert (row["phase"], row["next_date"]) == ("staged", view["next_date"])
+    again = cli("rotate", "--spec", str(spec_path), "--auto-approve")
+    assert again.returncode == 6 and "Resuming" in again.stderr + again.stdout
+    assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 1
+
+
+def test_a_tenant_policy_refusing_a_5_year_key_gets_a_shorter_certificate(onboarded: tuple[World, str]) -> None:
+    """The tenant caps key lifetimes at 365 days (appManagementPolicy asymmetricKeyLifetime), which refuses
+    Exchange's 5-year certificate: the rotation reads the policy (Policy.Read.All) and plans a 365-day one, made
+    and imported by pushproxy (New-ExchangeCertificate has no lifetime parameter), whose key the tenant accepts."""
+    world, _ = onboarded
+    state = world.graph.state()
+    tenant = next(iter(state["tenants"].values()))
+    tenant["policies"]["maxCertificateLifetimeDays"] = 365
+    for app in state["applications"].values():
+        app["roles"] = sorted({*app["roles"], "Policy.Read.All"})
+    world.graph.put_state(state)
+
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+
+    assert view["outcome"] == "done", view
+    assert view["plan"]["create"]["lifetime_days"] == 365
+    assert any("lifetime policy allows 365 days" in n for n in view["plan"]["notes"])
+    new = view["new_certificate"]["thumbprint"]
+    cert = next(c for c in world.org()["certificates"] if c["thumbprint"] == new)
+    lifetime = datetime.fromisoformat(cert["not_after"]) - datetime.fromisoformat(cert["not_before"])
+    assert lifetime <= timedelta(days=365) and len(cert["servers"]) == 2
+    assert count_ok(world.exchange.journal(), "New-ExchangeCertificate") == 0
+    assert new in {_thumbprint(k["key"]) for k in world.service_principal()["keyCredentials"]}
+
+
+def test_without_policy_read_the_rotation_notes_it_and_the_tenant_refuses_the_5_year_key(onboarded: tuple[World, str]) -> None:
+    world, old = onboarded
+    state = world.graph.state()
+    next(iter(state["tenants"].values()))["policies"]["maxCertificateLifetimeDays"] = 365
+    world.graph.put_state(state)
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+    assert view["outcome"] == "failed" and "CredentialInvalidLifetimeAsPerAppPolicy" in (view["error"] or ""), view
+    assert any("Policy.Read.All" in n for n in view["notes"])
+    assert world.org()["auth_config"]["current"] == old  # never staged: the organisation keeps working
+    assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
