@@ -58,6 +58,8 @@ class EmbeddedManagementServer:
         self.base_url = server.base_url = f"http://127.0.0.1:{port}"
 
     def close(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
+        # Idempotent: a host may be closed twice (a command's own close, then its caller's).
+        loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is not None and thread is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)

@@ -168,3 +168,18 @@ def test_a_receiver_that_comes_back_gets_the_event_and_a_teams_channel_its_card(
         assert {a["url"] for a in card["actions"]} == {f"{PUBLIC_URL}/api/onboardings/{IID}"}
     finally:
         teams.close()
+
+
+def test_a_notifier_that_cannot_even_raise_the_event_fails_nothing(host: LocalHost, clock: Clock, configure: Any,
+                                                                   monkeypatch: Any) -> None:
+    """Settings broken after start (the raising activity itself fails): the onboarding still ends as it would."""
+    configure()
+    monkeypatch.setenv("PUSHPROXY_NOTIFICATION_CHANNELS", "[{")
+    script()
+    host.start_new("onboarding", IID, {"spec": spec(), "requested_by": "carol"})
+    drive(host, clock, lambda: onboarding_over(host), approve=IID)
+    status = host.get_status(IID, show_history=True)
+    assert status.output["outcome"] == "done" and status.output["changed"] == ["enable_push_proxy"]
+    refused = [e for e in status.history if e.get("EventType") == "TaskCompleted"
+               and "PUSHPROXY_NOTIFICATION_CHANNELS: is not JSON" in str(e.get("Result"))]
+    assert len(refused) == 2 and deliveries(host) == []  # approval.awaited and workflow.completed, both refused
