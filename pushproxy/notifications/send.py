@@ -22,7 +22,7 @@ from pushproxy.notifications import signing
 from pushproxy.notifications.channels import Channel, check_https_url
 from pushproxy.notifications.delivery import is_retryable, parse_retry_after
 from pushproxy.notifications.teams import teams_message
-from pushproxy.secrets import resolve_secret
+from pushproxy.secrets import OWN, resolve_secret
 
 DELIVERED = "delivered"
 RETRY = "retry"
@@ -62,14 +62,15 @@ async def deliver(channel: Channel, event: dict[str, Any], attempt: int, *, now:
         return AttemptResult(outcome, duration_ms=int((time.perf_counter() - started) * 1000), **kw)
 
     try:
-        url = channel.url if channel.url else check_https_url(resolve_secret(str(channel.url_ref)),
+        url = channel.url if channel.url else check_https_url(resolve_secret(str(channel.url_ref), OWN),
                                                               f"channel {channel.name}: url_ref")
         body = body_of(channel, event)
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"pushproxy/{__version__}",
                    signing.EVENT_ID_HEADER: str(event.get("id")), signing.EVENT_TYPE_HEADER: str(event.get("type")),
                    "X-PushProxy-Delivery-Attempt": str(attempt)}
         if channel.kind == "webhook":
-            secret = resolve_secret(str(channel.secret_ref))
+            # A channel's secrets are the operator's own (settings), not any tenant's: unprefixed names.
+            secret = resolve_secret(str(channel.secret_ref), OWN)
             headers[signing.HEADER] = signing.signature_header(secret, int(now if now is not None else time.time()),
                                                                body)
         context = _ssl_context(channel)

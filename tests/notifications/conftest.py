@@ -96,6 +96,7 @@ def drive(host: LocalHost, clock: Clock, until: Any, *, approve: str | None = No
             custom = status.custom_status if status and isinstance(status.custom_status, dict) else {}
             if custom.get("phase") == "awaiting_approval" and custom.get("awaiting"):
                 host.raise_event(approve, "approval", {"decision": "approve", "approver": "alice",
+                                                       "group": custom["awaiting"]["group"],
                                                        "state_hash": custom["awaiting"]["state_hash"]})
                 continue
         due = host.next_due()
