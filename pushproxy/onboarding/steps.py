@@ -267,8 +267,12 @@ def restart_health_manager(payload: dict[str, Any]) -> dict[str, Any]:
     spec = spec_of(payload)
     server = str(payload["server"])
     password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
-    client.restart_health_manager(spec.exchange, password, server)
-    return ok({"server": server}, "restarted")
+    # `requested_at` (the orchestration's clock when it asked): a restart since then is this change, made by an
+    # attempt whose answer was lost or whose host was killed; it is not made again.
+    requested = payload.get("requested_at")
+    since = datetime.fromisoformat(requested) if isinstance(requested, str) else None
+    restarted = client.restart_health_manager(spec.exchange, password, server, unless_started_after=since)
+    return ok({"server": server}, "restarted" if restarted else "none")
 
 
 def run_probe(payload: dict[str, Any]) -> dict[str, Any]:
