@@ -202,7 +202,8 @@ class OnboardingRun:
             # One attempt, no retry: a restart whose answer was lost may well have happened, and a second would be
             # a second outage of the health manager; the probe below says whether it mattered.
             restarted = yield from call_step(
-                context, Activity.RESTART_HEALTH_MANAGER, {"spec": self.spec_dict, "server": server}
+                context, Activity.RESTART_HEALTH_MANAGER,
+                {"spec": self.spec_dict, "server": server, "requested_at": context.current_utc_datetime.isoformat()},
             )
             # Optional step: a failure is noted, and the probe says whether it mattered.
             progress.note(f"restarted MSExchangeHM on {server}" if restarted["ok"]

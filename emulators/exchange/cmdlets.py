@@ -568,6 +568,7 @@ _SERVICES = ("msexchangehm", "msexchangeservicehost")
 # IIS application pools of a Mailbox server (Restart-WebAppPool, WebAdministration module); OWA and ECP cache the
 # Auth certificate, which is why MonitorExchangeAuthCertificate recycles them after a change.
 _APP_POOLS = ("msexchangeowaapppool", "msexchangeecpapppool", "msexchangeservicesapppool", "msexchangepowershellapppool")
+STARTED = dt.datetime.now(dt.UTC)  # when every server's processes started, unless restarted since
 
 
 def restart_service(ctx: Invocation, p: dict[str, Any]) -> None:
@@ -575,6 +576,7 @@ def restart_service(ctx: Invocation, p: dict[str, Any]) -> None:
         if name.lower() == "msexchangehm":
             with ctx.state.lock:
                 ctx.org.health_manager_stale = False  # the probe definitions are reloaded
+                ctx.org.health_manager_started[ctx.via.name.upper()] = _now()
             ctx.state.save()
         elif name.lower() in _SERVICES:
             pass  # restarted: nothing the stand-in models depends on it
@@ -594,6 +596,21 @@ def restart_web_app_pool(ctx: Invocation, p: dict[str, Any]) -> None:
             "ArgumentException", f"Cannot find the application pool '{name}'.", ErrorCategory.ObjectNotFound,
             error_id="InvalidArgument,Microsoft.IIs.PowerShell.Provider.RestartAppPoolCommand", target=name,
         ))
+
+
+def get_process(ctx: Invocation, p: dict[str, Any]) -> None:
+    """Get-Process -Name N on a server's Windows PowerShell endpoint: only the health manager's host process
+    (MSExchangeHMHost, the MSExchangeHM service) is modelled, with its StartTime."""
+    for name in p.get("Name", []):
+        if name.lower() != "msexchangehmhost":
+            ctx.error(CmdletError(
+                "ProcessCommandException", f"Cannot find a process with the name \"{name}\". Verify the process name "
+                "and call the cmdlet again.", ErrorCategory.ObjectNotFound,
+                error_id="NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand", target=name,
+            ))
+            continue
+        started = ctx.org.health_manager_started.get(ctx.via.name.upper(), STARTED)
+        ctx.write(objects.process("MSExchangeHMHost", started, ctx.via, ctx.runspace_id))
 
 
 def get_powershell_virtual_directory(ctx: Invocation, p: dict[str, Any]) -> None:
@@ -665,6 +682,7 @@ EXCHANGE_CMDLETS: dict[str, Cmdlet] = {c.name.lower(): c for c in [
 ]}
 
 WINDOWS_POWERSHELL_CMDLETS: dict[str, Cmdlet] = {
+    "get-process": Cmdlet("Get-Process", get_process, (Param("Name", "strings", mandatory=True, position=0),), None),
     "restart-service": Cmdlet(
         "Restart-Service", restart_service,
         (Param("Name", "strings", mandatory=True, position=0), Param("Force", "switch"), Param("PassThru", "switch")),

@@ -410,3 +410,15 @@ def powershell_virtual_directory(org: Organisation, server: Server, via: Server,
     )
     clixml.set_to_string(obj, f"{server.name}\\{name}")
     return clixml.RawObject.from_element(obj)
+
+
+def process(name: str, started: dt.datetime, server: Server, runspace_id: uuid.UUID) -> clixml.RawObject:
+    """A System.Diagnostics.Process as Get-Process returns it over remoting (the fields read here only)."""
+    obj = clixml.complex_object(
+        ["System.Diagnostics.Process", "System.ComponentModel.Component", "System.MarshalByRefObject", "System.Object"],
+        f"System.Diagnostics.Process ({name})",
+        [("ProcessName", name), ("StartTime", started), ("Id", 4242)],
+        [("PSComputerName", server.fqdn.lower()), ("RunspaceId", runspace_id), ("PSShowComputerName", False)],
+    )
+    return clixml.RawObject.from_element(obj)
+

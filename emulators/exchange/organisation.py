@@ -258,6 +258,9 @@ class Organisation:
     probe_timeouts: int = 0
     probe_needs_health_manager_restart: bool = False
     health_manager_stale: bool = False
+    # When each server's MSExchangeHMHost process last started (Restart-Service MSExchangeHM), as Get-Process shows
+    # it; not part of the state document: a server without an entry started with the stand-in.
+    health_manager_started: dict[str, dt.datetime] = field(default_factory=dict)
     # PowerShellMaxConcurrency of the throttling policy: open shells per user.
     max_concurrent_shells: int = 18
     powershell_vdir: VirtualDirectoryAuth = field(default_factory=VirtualDirectoryAuth)

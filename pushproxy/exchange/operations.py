@@ -437,18 +437,33 @@ def disable_push_proxy(session: ExchangeSession) -> PushProxyState:
 
 
 # -- verification --------------------------------------------------------------------------------------------
-def restart_health_manager(endpoint: ExchangeEndpoint, password: str | None, server: str) -> None:
+HEALTH_MANAGER_PROCESS = "MSExchangeHMHost"  # the MSExchangeHM service's process
+
+
+def restart_health_manager(
+    endpoint: ExchangeEndpoint, password: str | None, server: str, *, unless_started_after: datetime | None = None
+) -> bool:
     """Restart-Service MSExchangeHM on `server`, through that server's Windows PowerShell endpoint.
 
     The Exchange endpoint cannot do it (NoLanguage, no Restart-Service), so this opens its own session to
     the WinRM endpoint (configuration Microsoft.PowerShell) with the same credential, checking its certificate
     with `windows_powershell_tls` (the WinRM listener's certificate is often not IIS's; default: `tls`).
+
+    With `unless_started_after`, the restart is looked for first: when the service's process (MSExchangeHMHost,
+    Get-Process StartTime) started after that instant, it was restarted already (by an attempt of this change whose
+    answer was lost) and is not restarted again. Returns whether it restarted it now.
     """
     server = _server_name(server)
     url = endpoint.windows_powershell_url_for(server)
     tls = endpoint.windows_powershell_tls_settings
     with ExchangeSession(endpoint, password, url=url, configuration_name=WINDOWS_POWERSHELL_CONFIGURATION, tls=tls) as session:
+        if unless_started_after is not None:
+            found = session.invoke("Get-Process", {"Name": HEALTH_MANAGER_PROCESS}, server=server)
+            started = values.timestamp(values.properties(found[0]).get("StartTime")) if found else None
+            if started is not None and started >= unless_started_after:
+                return False
         session.invoke("Restart-Service", {"Name": HEALTH_MANAGER_SERVICE, "Force": SWITCH}, server=server)
+        return True
 
 
 # Invoke-MonitoringProbe waits up to 300 s for the health service before it gives up with only a warning; our call

@@ -332,9 +332,13 @@ def restart_health_manager(payload: dict[str, Any]) -> dict[str, Any]:
     server = str(payload["server"])
     host = origin(spec.exchange.windows_powershell_url_for(server))
     password = _exchange_secrets(spec, host)
+    # `requested_at` (the orchestration's clock when it asked): a restart since then is this change, made by an
+    # attempt whose answer was lost or whose host was killed; it is not made again.
+    requested = payload.get("requested_at")
+    since = datetime.fromisoformat(requested) if isinstance(requested, str) else None
     with tenant_scope(spec.tenant_domain):
-        client.restart_health_manager(spec.exchange, password, server)
-    return ok({"server": server}, "restarted")
+        restarted = client.restart_health_manager(spec.exchange, password, server, unless_started_after=since)
+    return ok({"server": server}, "restarted" if restarted else "none")
 
 
 def run_probe(payload: dict[str, Any]) -> dict[str, Any]:

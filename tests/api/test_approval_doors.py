@@ -5,7 +5,6 @@ simultaneous approvals of one group count once, never for the tenant group (thro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -40,7 +39,6 @@ def standins() -> Iterator[tuple[Any, Any]]:
 @pytest.fixture
 def served(tmp_path: Path, standins: tuple[Any, Any]) -> Iterator[Served]:
     exchange, graph = standins
-    exchange.put_state(exchange.state())  # nothing to reset: each test has its own stand-in state below
     server = Served(tmp_path, {PASSWORD_ENV: exchange.password, **graph.env()})
     try:
         yield server
@@ -182,5 +180,3 @@ def exchange_changes(exchange: Any) -> int:
 def graph_changes(graph: Any) -> int:
     return sum(1 for e in graph.journal() if e["operation"].startswith("PATCH"))
 
-
-del os

@@ -78,3 +78,25 @@ def test_the_new_certificate_carries_the_operation_marker(world: World) -> None:
     started = datetime.fromisoformat(report["started_at"])
     assert subject_key_identifier(der) == certificate_marker(
         operation_id("onboarding-fabrikam.com", started, "create_auth_certificate"))
+
+
+def test_a_restart_whose_answer_was_lost_is_not_made_again(world: World) -> None:
+    """The restart step run twice for one request (a retry, or a host killed after Restart-Service landed):
+    the second finds MSExchangeHMHost started after the request (Get-Process StartTime) and restarts nothing."""
+    from datetime import UTC, datetime
+
+    from pushproxy.onboarding import steps
+
+    spec = world.spec(exchange={"windows_powershell_url": f"{world.exchange.base_url}/wsman"})
+    server = world.org()["servers"][0]["name"]
+    payload = {"spec": spec.to_dict(), "server": server, "requested_at": datetime.now(UTC).isoformat()}
+
+    first = steps.restart_health_manager(payload)
+    again = steps.restart_health_manager(payload)
+
+    assert (first["action"], again["action"]) == ("restarted", "none")
+    restarts = [e for e in world.exchange.journal() if e["operation"] == "Restart-Service" and e["outcome"] == "ok"]
+    assert len(restarts) == 1
+    # A later request is a new change: it restarts again.
+    later = {**payload, "requested_at": datetime.now(UTC).isoformat()}
+    assert steps.restart_health_manager(later)["action"] == "restarted"
