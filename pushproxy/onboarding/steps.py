@@ -66,12 +66,25 @@ def registration_of(domain: str) -> TenantSpec | None:
     return TenantSpec.from_dict(record.spec) if record is not None and record.spec else None
 
 
+def registration_for(spec: TenantSpec, ref: str) -> TenantSpec | None:
+    """The tenant's registration, if this run's spec is that registration. A run started with anything else (another
+    approval policy or approver list through the Durable webhook, or a registration changed since the run began)
+    presents no secret at all, so it can change nothing: SecretError."""
+    from pushproxy.errors import SecretError
+
+    registration = registration_of(spec.tenant_domain)
+    if registration is not None and registration.to_dict() != spec.to_dict():
+        raise SecretError(ref, f"this run's settings are not {spec.tenant_domain}'s registration (it was started with "
+                          "others, or the registration changed since): no secret is presented; start the onboarding again")
+    return registration
+
+
 def bound_secret(spec: TenantSpec, side: str, ref: str, host: str) -> str:
     """The secret `ref` names, only if the tenant's registration binds it to `host` (pushproxy.bindings), resolved
     within the tenant's namespace. SecretError (naming no value) otherwise, before anything is sent."""
     from pushproxy.bindings import check_presentation
 
-    check_presentation(registration_of(spec.tenant_domain), spec.tenant_domain, side, ref, host)
+    check_presentation(registration_for(spec, ref), spec.tenant_domain, side, ref, host)
     return resolve_secret(ref, spec.tenant_domain)
 
 
@@ -81,7 +94,8 @@ def _exchange_secrets(spec: TenantSpec, host: str) -> str | None:
     if spec.exchange.keytab_ref:  # resolved by the Kerberos module inside the session, within tenant_scope
         from pushproxy.bindings import check_presentation
 
-        check_presentation(registration_of(spec.tenant_domain), spec.tenant_domain, EXCHANGE, spec.exchange.keytab_ref, host)
+        check_presentation(registration_for(spec, spec.exchange.keytab_ref), spec.tenant_domain, EXCHANGE,
+                           spec.exchange.keytab_ref, host)
     return bound_secret(spec, EXCHANGE, spec.exchange.password_ref, host) if spec.exchange.password_ref else None
 
 
@@ -102,11 +116,10 @@ def tenant_client(spec: TenantSpec) -> Any:
     from pushproxy.tenant.client import TenantClient
 
     host = origin(spec.graph.authority)
-    registration = registration_of(spec.tenant_domain)
     for name in GRAPH_REF_FIELDS:
         ref = getattr(spec.graph, name)
         if ref:
-            check_presentation(registration, spec.tenant_domain, GRAPH, ref, host)
+            check_presentation(registration_for(spec, ref), spec.tenant_domain, GRAPH, ref, host)
     with tenant_scope(spec.tenant_domain):
         return TenantClient(spec.graph, spec.tenant_id)
 

@@ -107,8 +107,11 @@ def test_secrets_from_a_0600_file_and_a_readable_file_refused(
         json.dumps({"exchange": world.exchange.password, "graph": world.graph.client_secret}), encoding="utf-8"
     )
     monkeypatch.setenv("PUSHPROXY_SECRETS_FILE", str(secrets_file))
+    from pushproxy.secrets import tenant_env_name
+
     for name in ("E2E_EXCHANGE_PASSWORD", "GRAPH_STANDIN_SECRET"):
         monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(tenant_env_name(world.spec().tenant_domain, name), raising=False)
     spec = world.spec_dict()
     spec["exchange"]["password_ref"] = "file:exchange"
     spec["graph"]["secret_ref"] = "file:graph"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from pushproxy.onboarding import runner
-from tests.e2e.conftest import World, count_ok
+from pushproxy.secrets import tenant_env_name
+from tests.e2e.conftest import DOMAIN, World, count_ok
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,7 +96,7 @@ def test_host_killed_mid_apply_is_resumed_by_a_new_one(world: World) -> None:
 
 
 def test_wrong_exchange_password_fails_with_a_clear_error_and_no_secret(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("E2E_EXCHANGE_PASSWORD", "not-the-password-Zq9")
+    monkeypatch.setenv(tenant_env_name(DOMAIN, "E2E_EXCHANGE_PASSWORD"), "not-the-password-Zq9")  # the tenant's namespace
 
     report = world.onboard(world.spec())
 

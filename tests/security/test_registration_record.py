@@ -31,16 +31,26 @@ def test_a_rejected_run_with_other_approvers_changes_nothing_and_a_done_run_only
     before = record()
     assert before.spec == registered.to_dict() and before.onboarded_at is None
 
-    # A run whose input names mallory as the only approver (as a requester's spec once could), rejected.
-    asked = TenantSpec.from_dict(world.spec_dict(approval={"policy": "required", "approvers": ["mallory@fabrikam.com"]}))
+    # A run whose input names mallory as the only approver (as a requester's spec once could; the Durable webhook
+    # still takes any input): it is not the registration, so no secret is presented and it fails, changing nothing.
+    asked = TenantSpec.from_dict(world.spec_dict(approval={"policy": "auto", "approvers": ["mallory@fabrikam.com"]}))
     host = world.host()
     host.start_new("onboarding", registered.instance_id,
                    {"spec": asked.to_dict(), "requested_by": "mallory@fabrikam.com", "remediation": False})
-    final = runner.drive(host, registered.instance_id, decide=decide("reject", "mallory@fabrikam.com"), timeout=90)
-    assert final.output["outcome"] == "rejected"
+    final = runner.drive(host, registered.instance_id, timeout=90)
+    assert final.output["outcome"] == "failed" and "not fabrikam.com's registration" in final.output["error"]
+    assert world.writes() == ([], [])
+    assert world.exchange.journal() == [] and world.graph.journal() == []
     after = record()
     assert after.spec == before.spec  # the approvers are still bob's
     assert (after.onboarded_at, after.last_onboarding_id, after.registered_by) == (None, None, "olivia@fabrikam.com")
+
+    # The registered run, rejected by bob: nothing changes but its own run record.
+    host.start_new("onboarding", registered.instance_id,
+                   {"spec": registered.to_dict(), "requested_by": "alice@fabrikam.com", "remediation": False})
+    final = runner.drive(host, registered.instance_id, decide=decide("reject", "bob@fabrikam.com"), timeout=90)
+    assert final.output["outcome"] == "rejected", final.output
+    assert record() == after
 
     # An approved run that ends done records its outcome, and still not its input's spec.
     instance_id, _ = runner.start_or_resume(host, registered, requested_by="alice@fabrikam.com")
