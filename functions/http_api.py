@@ -194,7 +194,7 @@ async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, i
              "group": awaiting.get("group"), "state_hash": awaiting.get("state_hash"),
              "early_key_removal": bool(getattr(decision, "early_key_removal", False))}
     try:
-        await client.raise_event(instance_id, "approval", event)
+        await client.raise_event(instance_id, str(awaiting.get("event") or "approval"), event)
     except Exception as exc:  # the SDK raises a bare Exception; 410/404 mean it ended between our read and now
         if "is gone" in str(exc) or "No instance" in str(exc):
             raise ApiError(409, "not_awaiting_approval", f"{what} {instance_id} ended before the decision arrived") from None

@@ -36,6 +36,12 @@ from typing import Any, Literal
 
 from pushproxy.principals import PrincipalError, canonical_principal
 
+# Each wait listens for its own event name, `approval-<first 24 hex of its approval hash>` (`awaiting.event` in the
+# custom status), not one shared name. Why: azure-functions-durable 1.7.0 keeps an event that arrived while nothing
+# waited for its name (a second, simultaneous approval; one raised while an activity ran) in `deferred_tasks`,
+# keyed by the name and never removed, and completes EVERY later wait of that name with it at once: with one
+# shared name, a wait that ignores such an event would be handed it again forever (the orchestrator dies of
+# recursion). Under its own name a stale event has no later wait to reach.
 EVENT_NAME = "approval"
 DECISIONS = ("approve", "reject")
 AUTO_APPROVER = "policy:auto"
@@ -76,9 +82,15 @@ class Awaiting:
     deadline: str
     round: int = 1
 
+    @property
+    def event_name(self) -> str:
+        """The external event this one wait listens for: its own name, so that an event meant for another wait
+        can never be handed to this one (see EVENT_NAME)."""
+        return f"{EVENT_NAME}-{self.state_hash[:24]}"
+
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "state_hash": self.state_hash, "plan_state_hash": self.plan_state_hash,
-                "deadline": self.deadline, "round": self.round}
+                "deadline": self.deadline, "round": self.round, "event": self.event_name}
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,7 @@ def await_decision(
                         "approved by the tenant's approval policy")
     timer = context.create_timer(deadline)
     while True:
-        event = context.wait_for_external_event(EVENT_NAME)
+        event = context.wait_for_external_event(awaiting.event_name)
         winner = yield context.task_any([event, timer])
         if winner is timer:
             return Decision("timed_out", awaiting.group, awaiting.state_hash)

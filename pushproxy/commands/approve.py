@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             "group": awaiting["group"],
             "state_hash": awaiting["state_hash"],
         }
-        host.raise_event(args.id, "approval", event)
+        host.raise_event(args.id, str(awaiting.get("event") or "approval"), event)  # this wait's own event
         console.print(f"{e(event['decision'])}d the {e(awaiting['group'])} changes of {e(args.id)} as {e(event['approver'])}")
         if args.json:
             print(json.dumps({"instance_id": args.id, **event}))

@@ -154,7 +154,7 @@ def drive(
                 # (pushproxy.approvals ignores a decision for any other wait).
                 shown = custom["awaiting"]
                 event = {"group": shown.get("group"), "state_hash": shown.get("state_hash"), **event}
-                host.raise_event(instance_id, "approval", event)
+                host.raise_event(instance_id, str(shown.get("event") or "approval"), event)
                 continue
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"{instance_id} did not finish within {timeout:g} s")

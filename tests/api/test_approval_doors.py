@@ -18,9 +18,10 @@ import requests
 
 from tests.api.served import REPO, Served
 from tests.api.test_approval_flow import ID, PASSWORD_ENV, awaiting, post, spec, wait_for
+from tests.support.approvals import awaiting_event
 
 REQUESTER = "alice@provider.example"
-WEBHOOK = f"/runtime/webhooks/durabletask/instances/{ID}/raiseEvent/approval"
+WEBHOOK = f"/runtime/webhooks/durabletask/instances/{ID}/raiseEvent"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,10 @@ def start(served: Served, standins: tuple[Any, Any]) -> dict[str, Any]:
 
 def webhook(served: Served, event: dict[str, Any]) -> requests.Response:
     query = "taskHub=pushproxy&connection=Storage"
-    return served.request("POST", f"{WEBHOOK}?{query}", data=json.dumps(event), headers={"Content-Type": "application/json"})
+    # Raised under the wait's own event name (awaiting.event), as anyone using the webhook must.
+    name = f"approval-{str(event.get('state_hash'))[:24]}"
+    return served.request("POST", f"{WEBHOOK}/{name}?{query}", data=json.dumps(event),
+                          headers={"Content-Type": "application/json"})
 
 
 def cli_approve(served: Served, user: str) -> subprocess.Popen[str]:
@@ -114,7 +118,7 @@ def test_self_approval_is_refused_through_every_door(served: Served, standins: t
     host = runner.open_host(served.local_db)
     try:
         assert isinstance(host, LocalHost)
-        host.raise_event(ID, "approval", {"decision": "approve", "approver": "alice@provider.example",
+        host.raise_event(ID, awaiting_event(host, ID), {"decision": "approve", "approver": "alice@provider.example",
                                           "group": shown["group"], "state_hash": shown["state_hash"]})
     finally:
         host.close()

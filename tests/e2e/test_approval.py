@@ -8,6 +8,7 @@ from typing import Any
 from pushproxy.onboarding import runner
 from pushproxy.plan import metadata_url
 from tests.e2e.conftest import DOMAIN, FakeClock, World, approver, count_ok
+from tests.support.approvals import awaiting_event
 
 
 def test_rejected_approval_changes_nothing(world: World) -> None:
@@ -84,11 +85,11 @@ def test_an_approval_for_another_state_or_from_a_stranger_is_ignored(world: Worl
     state_hash = status.custom_status["awaiting"]["state_hash"]
     group = status.custom_status["awaiting"]["group"]
 
-    host.raise_event(instance_id, "approval",
+    host.raise_event(instance_id, awaiting_event(host, instance_id),
                      {"decision": "approve", "approver": "mallory", "group": group, "state_hash": state_hash})
-    host.raise_event(instance_id, "approval",
+    host.raise_event(instance_id, awaiting_event(host, instance_id),
                      {"decision": "approve", "approver": "erin", "group": group, "state_hash": "0" * 64})
-    host.raise_event(instance_id, "approval", {"decision": "maybe", "approver": "erin"})
+    host.raise_event(instance_id, awaiting_event(host, instance_id), {"decision": "maybe", "approver": "erin"})
     status = host.wait_for(instance_id, until=lambda s: len((s.custom_status or {}).get("notes", [])) >= 3)
     assert status.custom_status["phase"] == "awaiting_approval" and status.custom_status["approvals"] == []
     assert world.writes() == ([], [])

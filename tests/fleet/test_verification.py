@@ -10,6 +10,7 @@ import pytest
 
 from pushproxy.registry import VerificationRecord, open_registry
 from tests.fleet import fleet_support as fs
+from tests.support.approvals import awaiting_event
 
 
 @pytest.fixture
@@ -178,7 +179,7 @@ def _onboard(host: Any, spec: dict[str, Any]) -> Any:
     waiting = host.wait_for(instance_id, timeout=60,
                             until=lambda s: (s.custom_status or {}).get("phase") == "awaiting_approval")
     assert [c["kind"] for c in waiting.custom_status["plan"]] == ["upload_tenant_key"], waiting.custom_status
-    host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "bob",
+    host.raise_event(instance_id, awaiting_event(host, instance_id), {"decision": "approve", "approver": "bob",
                                                "group": waiting.custom_status["awaiting"]["group"],
                                                "state_hash": waiting.custom_status["awaiting"]["state_hash"]})
     return host.wait_for(instance_id, timeout=60)
@@ -278,7 +279,7 @@ def test_a_staged_next_certificate_without_its_key_starts_a_remediation_that_upl
                             until=lambda s: (s.custom_status or {}).get("phase") == "awaiting_approval")
     assert [(c["kind"], c["details"]["source"], c["details"]["thumbprint"]) for c in waiting.custom_status["plan"]] == [
         ("upload_tenant_key", "next", staged)]
-    host.raise_event(instance_id, "approval", {"decision": "approve", "approver": "bob",
+    host.raise_event(instance_id, awaiting_event(host, instance_id), {"decision": "approve", "approver": "bob",
                                                "group": waiting.custom_status["awaiting"]["group"],
                                                "state_hash": waiting.custom_status["awaiting"]["state_hash"]})
     done = host.wait_for(instance_id, timeout=60)

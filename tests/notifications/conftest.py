@@ -18,6 +18,7 @@ from pushproxy.local import LocalHost
 from tests.notifications.receiver import Receiver
 from tests.orchestrators import stub_app
 from tests.orchestrators.test_onboarding_decisions import Clock
+from tests.support.approvals import awaiting_event
 
 SECRET_ENV = "PUSHPROXY_TEST_WEBHOOK_HMAC"
 SECRET = "hmac-test-key-0123456789"
@@ -95,7 +96,7 @@ def drive(host: LocalHost, clock: Clock, until: Any, *, approve: str | None = No
             status = host.get_status(approve, show_history=False)
             custom = status.custom_status if status and isinstance(status.custom_status, dict) else {}
             if custom.get("phase") == "awaiting_approval" and custom.get("awaiting"):
-                host.raise_event(approve, "approval", {"decision": "approve", "approver": "alice",
+                host.raise_event(approve, awaiting_event(host, approve), {"decision": "approve", "approver": "alice",
                                                        "group": custom["awaiting"]["group"],
                                                        "state_hash": custom["awaiting"]["state_hash"]})
                 continue

@@ -17,6 +17,7 @@ from pushproxy.offboarding_plan import OurFootprint
 from pushproxy.outcome import error, ok
 from tests.orchestrators import stub_app
 from tests.orchestrators.test_onboarding_decisions import Clock, spec
+from tests.support.approvals import awaiting_event
 from tests.unit.test_offboarding_plan import MINE, tenant
 from tests.unit.test_plan import OTHER, THUMB, exchange
 
@@ -43,7 +44,8 @@ def approve(host: LocalHost, times: int) -> None:
         status = host.get_status(IID, show_history=False)
         awaiting = (status.custom_status or {}).get("awaiting")
         assert awaiting, status.custom_status
-        host.raise_event(IID, "approval", {"decision": "approve", "approver": "alice", "state_hash": awaiting["state_hash"]})
+        host.raise_event(IID, awaiting_event(host, IID), {"decision": "approve", "approver": "alice", "group": awaiting["group"],
+                                           "state_hash": awaiting["state_hash"]})
     host.run_until_idle()
 
 

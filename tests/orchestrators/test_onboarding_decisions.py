@@ -17,6 +17,7 @@ from pushproxy.local import LocalHost
 from pushproxy.outcome import error, ok
 from tests.orchestrators import stub_app
 from tests.orchestrators.stub_app import Crash
+from tests.support.approvals import awaiting_event
 from tests.unit.test_plan import NOW, exchange, tenant
 from tests.unit.test_spec import GOOD
 
@@ -88,7 +89,7 @@ def run(host: LocalHost, clock: Clock, s: dict[str, Any] | None = None, *, appro
             return status
         custom = status.custom_status or {}
         if custom.get("phase") == "awaiting_approval" and approve is not None and custom.get("awaiting"):
-            host.raise_event(IID, "approval", {"decision": "approve" if approve else "reject", "approver": "alice",
+            host.raise_event(IID, awaiting_event(host, IID), {"decision": "approve" if approve else "reject", "approver": "alice",
                                                "group": custom["awaiting"]["group"],
                                                "state_hash": custom["awaiting"]["state_hash"]})
             continue
