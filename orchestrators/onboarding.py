@@ -16,7 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
-from pushproxy.onboarding.payloads import change_payload
+from pushproxy.onboarding.payloads import NOT_EXPORTABLE, change_payload
 from pushproxy.onboarding.progress import Progress, parse_approval
 from pushproxy.outcome import message
 from pushproxy.plan import GROUPS, OnboardingPlan, plan_onboarding
@@ -172,6 +172,8 @@ class OnboardingRun:
             if not outcome["ok"]:
                 self.progress.fail_change(change, message(outcome))
                 self.progress.current = None
+                if message(outcome).startswith(NOT_EXPORTABLE) and not any(d.get("outcome") not in ("none", "failed") for d in self.progress.done):
+                    raise Ended("blocked", message(outcome))  # a refused export changed nothing: a person's to fix
                 raise Ended("failed", f"{change.kind} failed: {message(outcome)}")
             if change.kind == Activity.CREATE_AUTH_CERTIFICATE:
                 created = outcome["result"]["certificate"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from pushproxy.errors import SpecError
 from pushproxy.exchange.models import ExchangeDiscovery
+from pushproxy.onboarding.payloads import NOT_EXPORTABLE
 from pushproxy.outcome import ok
 from pushproxy.secrets import resolve_secret
 from pushproxy.spec import TenantSpec
@@ -88,8 +89,22 @@ def import_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
     thumbprint = str(payload["thumbprint"]).upper()
     details = payload["change"]["details"]
     source = str(details["from"])
+    from pushproxy.errors import ExchangeError
+
     with exchange_session(spec) as session:
-        imported = [str(t) for t in details.get("servers", ()) if client.copy_certificate(session, thumbprint, source, str(t))]
+        try:
+            imported = [str(t) for t in details.get("servers", ()) if client.copy_certificate(session, thumbprint, source, str(t))]
+        except ExchangeError as exc:
+            if "exportable" not in exc.message.lower():
+                raise
+            # Export-ExchangeCertificate refused (a read: nothing changed). Only RawData survives remoting, so this
+            # is the first moment anyone can see it; the run stops here as blocked (orchestrators/onboarding.py).
+            raise ExchangeError(
+                f"{NOT_EXPORTABLE}: the private key of the Auth certificate {thumbprint} on {source} can't be exported, "
+                f"so pushproxy can't copy it to {', '.join(str(t) for t in details.get('servers', ()))}. Import it there "
+                "from a PFX you hold, or replace it with a new Auth certificate. Exchange said: " + exc.message,
+                cmdlet="Export-ExchangeCertificate", server=source, transient=False,
+            ) from None
     return ok({"thumbprint": thumbprint, "from": source, "imported": imported}, "imported" if imported else "none")
 
 
