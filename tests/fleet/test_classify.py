@@ -482,3 +482,13 @@ def test_a_next_key_missing_after_clean_up_removed_our_current_key_is_not_remedi
 def test_a_next_certificate_equal_to_the_current_one_is_not_a_second_finding() -> None:
     ex = exchange(auth_config=AuthConfig(CUR, CUR, NOW + timedelta(days=3), None, None, DOMAIN))
     assert kinds(observe(exchange=ex, tenant=tenant(keys=()))) == ["key_missing"]
+
+
+def test_a_valid_certificate_missing_on_a_server_is_drift_an_onboarding_repairs() -> None:
+    c = cert(days_left=400)
+    ex = exchange(auth_certificates=(ServerCertificate("EX1", CUR, "current", True, c),
+                                     ServerCertificate("EX2", CUR, "current", False, None)))
+    record = classify(observe(exchange=ex))
+    assert [f.kind for f in record.findings] == ["cert_not_everywhere"]
+    assert record.findings[0].detail["servers"] == ["EX2"]
+    assert v.remediation_workflow(record) == "onboarding"
