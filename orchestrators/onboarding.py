@@ -172,7 +172,7 @@ class OnboardingRun:
             if not outcome["ok"]:
                 self.progress.fail_change(change, message(outcome))
                 self.progress.current = None
-                if message(outcome).startswith(NOT_EXPORTABLE) and not any(d.get("outcome") not in ("none", "failed") for d in self.progress.done):
+                if NOT_EXPORTABLE in message(outcome) and not any(d.get("outcome") not in ("none", "failed") for d in self.progress.done):
                     raise Ended("blocked", message(outcome))  # a refused export changed nothing: a person's to fix
                 raise Ended("failed", f"{change.kind} failed: {message(outcome)}")
             if change.kind == Activity.CREATE_AUTH_CERTIFICATE:
