@@ -20,7 +20,7 @@ from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wa
 from pushproxy.exactly_once import operation_id
 from pushproxy.notifications import events
 from pushproxy.notifications.workflow import notify
-from pushproxy.onboarding.payloads import change_payload
+from pushproxy.onboarding.payloads import NOT_EXPORTABLE, change_payload
 from pushproxy.onboarding.progress import Progress
 from pushproxy.outcome import message
 from pushproxy.plan import GROUPS, OnboardingPlan, plan_onboarding
@@ -184,6 +184,8 @@ class OnboardingRun:
             if not outcome["ok"]:
                 self.progress.fail_change(change, message(outcome))
                 self.progress.current = None
+                if NOT_EXPORTABLE in message(outcome) and not any(d.get("outcome") not in ("none", "failed") for d in self.progress.done):
+                    raise Ended("blocked", message(outcome))  # a refused export changed nothing: a person's to fix
                 raise Ended("failed", f"{change.kind} failed: {message(outcome)}")
             if change.kind == Activity.CREATE_AUTH_CERTIFICATE:
                 created = outcome["result"]["certificate"]

@@ -140,7 +140,7 @@ class RotationRun:
         self.publish(current=kind)
         outcome = yield from call_step(self.context, kind, payload, self.retry)
         entry: dict[str, Any] = {"kind": kind, "group": group, "at": self.now.isoformat(),
-                                 "details": {k: v for k, v in payload.items() if k not in ("spec", "now")}}
+                                 "details": _public({k: v for k, v in payload.items() if k not in ("spec", "now")})}
         if outcome["ok"]:
             entry.update(outcome=outcome["action"], result=_public(outcome["result"]))
         else:
@@ -411,10 +411,13 @@ class RotationRun:
 
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
+    """Keep the status and the registry small: a certificate's DER is public but large; its thumbprint names it."""
     out: dict[str, Any] = {}
     for key, value in result.items():
         if isinstance(value, dict):
             out[key] = _public(value)
+        elif isinstance(value, list):
+            out[key] = [_public(v) if isinstance(v, dict) else v for v in value]
         elif key not in ("der_b64", "key_b64"):
             out[key] = value
     return out

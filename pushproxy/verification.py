@@ -39,6 +39,7 @@ PROXY_DISABLED = "proxy_disabled"
 AUTH_SERVER_MISSING = "auth_server_missing"
 AUTH_SERVER_WRONG = "auth_server_wrong"
 CERT_MISSING = "cert_missing"
+CERT_NOT_EVERYWHERE = "cert_not_everywhere"  # valid, but missing on some Mailbox server: an onboarding imports it
 CERT_EXPIRED = "cert_expired"
 CERT_EXPIRING = "cert_expiring"
 KEY_MISSING = "key_missing"
@@ -58,6 +59,7 @@ DRIFT_KINDS: tuple[str, ...] = (
     AUTH_SERVER_MISSING,
     AUTH_SERVER_WRONG,
     CERT_MISSING,
+    CERT_NOT_EVERYWHERE,
     CERT_EXPIRED,
     CERT_EXPIRING,
     KEY_MISSING,
@@ -72,8 +74,8 @@ DRIFT_KINDS: tuple[str, ...] = (
 # missing key is, when the plan would upload it (pushproxy.plan.staged_next_certificate; the finding's detail says
 # `uploadable`): one staged but unpublished, expired or weak is a person's to fix, and remediating it would loop.
 REMEDIABLE_KINDS: frozenset[str] = frozenset(
-    {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_EXPIRED, KEY_MISSING,
-     NEXT_CERT_KEY_MISSING}
+    {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_NOT_EVERYWHERE, CERT_EXPIRED,
+     KEY_MISSING, NEXT_CERT_KEY_MISSING}
 )
 # The finding details remediable_findings() reads: the verification workflow keeps them when it slims a record.
 DECISION_DETAIL: frozenset[str] = frozenset({"uploadable"})
@@ -334,6 +336,12 @@ def _certificate_findings(
             "not_after": current.not_after.isoformat(),
             "days_left": round(days_left, 1),
         }
+        lacking = sorted(c.server for c in ex.auth_certificates
+                         if c.slot == "current" and c.thumbprint == current.thumbprint and not c.present)
+        if lacking and now < current.not_after:
+            # Repair (issue 15): Microsoft's export/import, planned by the onboarding a remediation starts.
+            findings.append(_finding(CERT_NOT_EVERYWHERE, f"the Auth certificate {current.thumbprint} is missing on "
+                                     f"{', '.join(lacking)}", thumbprint=current.thumbprint, servers=lacking))
         if now >= current.not_after:
             findings.append(
                 _finding(CERT_EXPIRED, f"the Auth certificate {current.thumbprint} expired on {current.not_after.date()}",

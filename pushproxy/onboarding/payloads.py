@@ -8,6 +8,9 @@ from typing import Any
 from pushproxy.activity_names import Activity
 from pushproxy.plan import Change
 
+# How a refused export of a certificate's key reads (steps.import_auth_certificate): the onboarding ends blocked.
+NOT_EXPORTABLE = "certificate key not exportable"
+
 
 def current_certificate(exchange: dict[str, Any]) -> dict[str, Any] | None:
     return next((c["certificate"] for c in exchange["auth_certificates"] if c["slot"] == "current" and c["certificate"]), None)

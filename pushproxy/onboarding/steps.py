@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pushproxy.errors import ExchangeError, SpecError
 from pushproxy.exchange.models import ExchangeDiscovery
+from pushproxy.onboarding.payloads import NOT_EXPORTABLE
 from pushproxy.outcome import ok
 from pushproxy.secrets import resolve_secret, tenant_scope
 from pushproxy.spec import TenantSpec
@@ -236,6 +237,15 @@ def import_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
                 if client.copy_certificate(session, thumbprint, source, target):
                     imported.append(target)
         except ExchangeError as exc:
+            if "exportable" in exc.message.lower():
+                # Export-ExchangeCertificate refused (a read: nothing changed). Only RawData survives remoting, so
+                # this is the first moment anyone can see it; the run stops here as blocked (orchestrators/onboarding.py).
+                raise ExchangeError(
+                    f"{NOT_EXPORTABLE}: the private key of the Auth certificate {thumbprint} on {source} can't be "
+                    f"exported, so pushproxy can't copy it to {target}. Import it there from a PFX you hold, or "
+                    "replace it with a new Auth certificate. Exchange said: " + exc.message,
+                    cmdlet="Export-ExchangeCertificate", server=source, transient=False,
+                ) from None
             if not exc.transient:
                 raise
             # Import-ExchangeCertificate may have gone on after we stopped waiting: look before importing again.

@@ -178,6 +178,20 @@ def _no_service_principal(world: World) -> str:
     return "no_exchange_service_principal"
 
 
+def test_a_current_certificate_whose_key_cannot_be_exported_blocks_with_nothing_changed(world: World) -> None:
+    org = world.org()
+    for cert in org["certificates"]:
+        cert["servers"] = cert["servers"][:1]
+        cert["exportable"] = False
+    world.put_org(org)
+    world.exchange.clear_journal()
+    report = world.onboard(world.spec())
+    assert report["outcome"] == "blocked", report
+    assert "can't be exported" in report["error"]
+    exchange_writes, graph_writes = world.writes()
+    assert (exchange_writes, graph_writes) == ([], [])
+
+
 @pytest.mark.parametrize("arrange", [_down_level, _domain_not_verified, _no_service_principal])
 def test_blocking_problem_ends_the_run_with_a_report_and_no_write(world: World, arrange: Callable[[World], str]) -> None:
     code = arrange(world)

@@ -152,7 +152,8 @@ def server_below_gate(plan: OrgPlan) -> None:
 
 
 def probe_fails(plan: OrgPlan) -> None:
-    # The Auth certificate was never published to the second server: its probe fails, nothing else looks wrong.
+    # The Auth certificate was never copied to the second server: its probe fails (verification also reports the
+    # missing copy, which a remediation onboarding imports).
     plan.certificates[0]["servers"] = [plan.servers[0]["name"]]
 
 

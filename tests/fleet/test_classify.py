@@ -505,3 +505,13 @@ def test_our_expired_keys_are_reported_and_a_prune_remediates_them_while_foreign
     both = classify(observe(exchange=exchange(push_proxy=PushProxyState(True, False, DOMAIN, None)), tenant=tn,
                             key_uploads=uploads))
     assert v.remediation_workflow(both, "onboard") == "onboarding"
+
+
+def test_a_valid_certificate_missing_on_a_server_is_drift_an_onboarding_repairs() -> None:
+    c = cert(days_left=400)
+    ex = exchange(auth_certificates=(ServerCertificate("EX1", CUR, "current", True, c),
+                                     ServerCertificate("EX2", CUR, "current", False, None)))
+    record = classify(observe(exchange=ex))
+    assert [f.kind for f in record.findings] == ["cert_not_everywhere"]
+    assert record.findings[0].detail["servers"] == ["EX2"]
+    assert v.remediation_workflow(record) == "onboarding"

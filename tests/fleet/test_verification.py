@@ -60,7 +60,8 @@ EXPECTED = {
     "expired.example": ("failing", ["cert_expired", "probe_failed"]),
     "nextkey.example": ("drifting", ["next_cert_key_missing"]),
     "oldserver.example": ("failing", ["server_below_gate"]),
-    "probefail.example": ("failing", ["probe_failed"]),
+    # The certificate missing on the second server is now seen as such (issue 15's repair), not only as a failed probe.
+    "probefail.example": ("failing", ["cert_not_everywhere", "probe_failed"]),
     "unreachable.example": ("failing", ["exchange_unreachable"]),
 }
 
@@ -93,7 +94,7 @@ def test_each_drift_kind_is_found_and_one_unreachable_tenant_does_not_stop_the_f
     # published, valid next certificate's key is uploaded by the plan, so it is remediated too); an expiring
     # certificate is renewed by a rotation (issue 15), started through the same policy.
     assert summary.remediations == ("expired.example", "expiring.example", "nextkey.example", "noauthserver.example",
-                                    "nokey.example", "proxyoff.example", "wrongauthserver.example")
+                                    "nokey.example", "probefail.example", "proxyoff.example", "wrongauthserver.example")
     rotation = host.get_status("rotation-expiring.example", show_history=False)
     assert rotation is not None and rotation.name == "rotation"
 
