@@ -17,6 +17,8 @@ import azure.durable_functions as df
 
 from orchestrators.onboarding import Ended, OnboardingRun
 from pushproxy.activity_names import Activity, Orchestrator
+from pushproxy.notifications import events
+from pushproxy.notifications.workflow import notify
 from pushproxy.offboarding_plan import OurFootprint, check_keys, check_offboarded, plan_offboarding, plan_prune
 from pushproxy.outcome import message
 from pushproxy.plan import OnboardingPlan
@@ -164,4 +166,6 @@ class OffboardingRun(OnboardingRun):
             progress.note(f"could not record the {self.workflow} in the registry: {message(recorded)}")
             self.publish()
             report = {**report, "notes": progress.notes}
+        yield from notify(self.context, events.workflow_ended(
+            workflow=self.workflow, instance_id=self.context.instance_id, report=report, occurred_at=progress.finished_at))
         return report

@@ -146,7 +146,7 @@ class OnboardingRun:
             # Tell the approvers (a quick activity: delivery runs in its own orchestration and never delays this
             # one). The hash in the event is this wait's, the one an approval must carry (pushproxy.approvals).
             yield from notify(context, events.approval_awaited(
-                workflow="onboarding", instance_id=context.instance_id, run_started_at=progress.started_at,
+                workflow=getattr(self, "workflow", "onboarding"), instance_id=context.instance_id, run_started_at=progress.started_at,
                 tenant=spec.tenant_domain, group=group, changes=[c.to_dict() for c in plan.group(group)],
                 state_hash=awaiting.state_hash, deadline=deadline, occurred_at=now, requested_by=progress.requested_by,
                 approvers=spec.approval.approvers))

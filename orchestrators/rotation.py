@@ -30,6 +30,8 @@ import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
+from pushproxy.notifications import events
+from pushproxy.notifications.workflow import notify
 from pushproxy.outcome import message
 from pushproxy.rotation import EXPIRED_CERTIFICATE_ADVICE, Facts, RotationPlan, plan_rotation, restage_date, where_is
 from pushproxy.spec import TenantSpec
@@ -373,6 +375,14 @@ class RotationRun:
         deadline = self.now + timedelta(seconds=self.spec.approval.timeout_s)
         self.approval_round += 1
         awaiting = open_wait(group, state_hash or group, self.now, self.approval_round, deadline)
+        if self.spec.approval.policy != "auto":
+            # Tell the approvers (one quick activity; delivery runs in its own orchestration).
+            yield from notify(self.context, events.approval_awaited(
+                workflow="rotation", instance_id=self.context.instance_id,
+                run_started_at=str(self.status["started_at"]), tenant=self.spec.tenant_domain, group=group,
+                changes=[{"summary": step} for step in steps], state_hash=awaiting.state_hash, deadline=deadline,
+                occurred_at=self.now, requested_by=self.status.get("requested_by"),
+                approvers=self.spec.approval.approvers))
 
         def show(wait: Awaiting) -> None:
             self.publish("awaiting_approval", awaiting={**wait.to_dict(), "steps": steps})
@@ -407,6 +417,11 @@ class RotationRun:
         if not recorded["ok"]:
             self.note(f"could not record the rotation in the registry: {message(recorded)}")
             self.publish()
+        if final:
+            changed = [str(c.get("kind")) for c in self.status.get("changes") or () if isinstance(c, dict) and c.get("kind")]
+            yield from notify(self.context, events.workflow_ended(
+                workflow="rotation", instance_id=self.context.instance_id,
+                report={**self.status, "outcome": phase, "changed": changed}, occurred_at=self.now))
         return {**self.status, "outcome": phase}
 
 

@@ -40,12 +40,14 @@ STATUS_ROUTES: dict[str, str] = {
     "onboarding": "/api/onboardings/{id}",
     "rotation": "/api/rotations/{id}",
     "offboarding": "/api/offboardings/{id}",
+    "prune": "/api/offboardings/{id}",
     "verification": "/api/verifications/{id}",
 }
 APPROVAL_ROUTES: dict[str, str] = {
     "onboarding": "/api/onboardings/{id}/approval",
     "rotation": "/api/rotations/{id}/approval",
     "offboarding": "/api/offboardings/{id}/approval",
+    "prune": "/api/offboardings/{id}/approval",
 }
 # Fixed namespace of our event ids (uuid5): the same event, raised again after a crash or a replay, has the same id.
 EVENT_NAMESPACE = uuid.UUID("6f1c2a8e-41f0-5d3e-9b7a-2c54e0d9a1f3")
