@@ -19,7 +19,14 @@ from orchestrators.onboarding import Ended, OnboardingRun
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.notifications import events
 from pushproxy.notifications.workflow import notify
-from pushproxy.offboarding_plan import OurFootprint, check_keys, check_offboarded, plan_offboarding, plan_prune
+from pushproxy.offboarding_plan import (
+    OurFootprint,
+    check_keys,
+    check_offboarded,
+    not_onboarded_plan,
+    plan_offboarding,
+    plan_prune,
+)
 from pushproxy.outcome import message
 from pushproxy.plan import OnboardingPlan
 from pushproxy.workflow import call_step, call_steps, short
@@ -76,6 +83,12 @@ class OffboardingRun(OnboardingRun):
     def discover_and_plan(self) -> Generator[Any, Any, tuple[dict[str, Any], OnboardingPlan]]:
         self.publish("discovering")
         payload = {"spec": self.spec_dict}
+        # The registry first: a tenant it doesn't know has nothing of ours to undo, and no registration binds its
+        # secrets to any host (pushproxy.bindings), so neither Exchange nor Graph is asked.
+        known = yield from call_step(self.context, Activity.DISCOVER_OURS, payload, self.retry)
+        if known["ok"] and not OurFootprint.from_dict(known["result"]).registered:
+            self.progress.set_plan(not_onboarded_plan(self.spec.tenant_domain, self.workflow))
+            raise Ended("blocked")
         calls: list[tuple[str, Any]] = [(Activity.DISCOVER_TENANT, payload), (Activity.DISCOVER_OURS, payload)]
         if self.workflow == "offboarding":
             calls.append((Activity.DISCOVER_EXCHANGE, payload))

@@ -379,3 +379,12 @@ def check_offboarded(exchange: Mapping[str, Any] | None, tenant_domain: str, pla
                 problems.append(f"the AuthServer {change.details.get('name')!r} is still there")
     return problems
 
+
+def not_onboarded_plan(tenant_domain: str, workflow: str) -> OnboardingPlan:
+    """The plan for a tenant the registry doesn't know: blocked, nothing to undo, before anything is read from
+    Exchange or Graph (no registration binds its secrets to any host)."""
+    domain = tenant_domain.lower()
+    what = "nothing to undo" if workflow == "offboarding" else "none of its keys is ours to prune"
+    problem = Problem("not_onboarded", f"pushproxy has no record of {domain} (it was never onboarded here): {what}")
+    state_hash = hashlib.sha256(f"not_onboarded|{domain}|{workflow}".encode()).hexdigest()
+    return OnboardingPlan(domain, state_hash, (), (problem,), None, ())

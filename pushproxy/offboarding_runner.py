@@ -42,6 +42,12 @@ def start_or_resume(
         return instance_id, True
     if running is not None:
         raise WorkflowRunning(running)
+    if _registered(spec.tenant_domain):
+        # The local operator's spec file stands as the registration of a tenant the registry knows; a tenant it
+        # doesn't know is never registered by an offboarding (the workflow ends blocked: nothing to undo).
+        from pushproxy.onboarding.runner import register_locally
+
+        register_locally(spec, requested_by)
     host.start_new(workflow, instance_id, {"spec": spec.to_dict(), "requested_by": requested_by,
                                            "remove_auth_server": remove_auth_server, "comment": comment})
     return instance_id, False
@@ -50,12 +56,18 @@ def start_or_resume(
 def dry_run(spec: TenantSpec, workflow: str, *, remove_auth_server: bool = False) -> OnboardingPlan:
     """Discover and plan in this process, changing nothing and storing nothing."""
     from pushproxy import offboarding_steps
+    from pushproxy.offboarding_plan import not_onboarded_plan
     from pushproxy.onboarding import steps
 
+    if not _registered(spec.tenant_domain):
+        return not_onboarded_plan(spec.tenant_domain, workflow)  # nothing is read from Exchange or Graph
     payload = {"spec": spec.to_dict()}
-    results: list[dict[str, Any]] = [asyncio.run(steps.discover_tenant(payload)), offboarding_steps.discover_ours(payload)]
-    if workflow == "offboarding":
-        results.append(steps.discover_exchange(payload))
+    # The operator's own spec file binds its secrets for the dry run, without registering (as onboard's dry run).
+    with steps.operator_registration(spec):
+        results: list[dict[str, Any]] = [asyncio.run(steps.discover_tenant(payload)),
+                                         offboarding_steps.discover_ours(payload)]
+        if workflow == "offboarding":
+            results.append(steps.discover_exchange(payload))
     for result in results:
         if not result.get("ok"):
             raise PushProxyError(result["error"]["message"])
@@ -65,3 +77,14 @@ def dry_run(spec: TenantSpec, workflow: str, *, remove_auth_server: bool = False
         return plan_offboarding(results[2]["result"], tenant, ours, spec.tenant_domain, now,
                                 remove_auth_server=remove_auth_server)
     return plan_prune(tenant, ours, spec.tenant_domain, now)
+
+
+def _registered(domain: str) -> bool:
+    """Whether this machine's registry knows the tenant (it was registered or onboarded here)."""
+    from pushproxy.registry import open_registry
+
+    registry = open_registry()
+    try:
+        return registry.get_tenant(domain) is not None
+    finally:
+        registry.close()

@@ -40,6 +40,11 @@ def start_or_resume(host: LocalHost, spec: TenantSpec, requested_by: str | None,
     other = blocking(lambda i: host.get_status(i, show_history=False), spec.tenant_domain)
     if other is not None and other != instance_id:
         raise Busy(other)
+    # On one machine the local operator's spec is the registration, as for `pushproxy onboard`: register it, then
+    # start with it (the activities present its secrets only to the hosts it names, pushproxy.bindings).
+    from pushproxy.onboarding.runner import register_locally
+
+    register_locally(spec, requested_by)
     host.start_new(Orchestrator.ROTATION, instance_id, {"spec": spec.to_dict(), "requested_by": requested_by,
                                                         "remediation": remediation, "force": force})
     return instance_id, False
