@@ -30,8 +30,7 @@ def run_rotation_demo(console: Console, keep: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="pushproxy-rotation-demo-"))
     console.rule("pushproxy demo --rotation")
     with demo.standins(workdir) as (exchange, graph, secret):
-        os.environ[demo.EXCHANGE_PASSWORD_ENV] = secret["password"]
-        os.environ[demo.GRAPH_SECRET_ENV] = secret["client_secret"]
+        os.environ.update(demo.secret_environment(secret))  # in the demo tenant's namespace (pushproxy.secrets)
         os.environ["PUSHPROXY_REGISTRY_PATH"] = str(workdir / "registry.sqlite")
         base = demo.demo_spec(exchange, graph, secret["client_id"], 1.0).to_dict()
         base["exchange"]["windows_powershell_url"] = exchange.origin + "/wsman"

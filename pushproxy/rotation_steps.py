@@ -17,7 +17,6 @@ from typing import Any
 from pushproxy.errors import ExchangeError, SpecError
 from pushproxy.onboarding.steps import _discover, _with_tenant, exchange_session, spec_of
 from pushproxy.outcome import ok
-from pushproxy.secrets import resolve_secret
 
 log = logging.getLogger("pushproxy.rotation")
 
@@ -208,10 +207,17 @@ def restart_auth_services(payload: dict[str, Any]) -> dict[str, Any]:
     """MSExchangeServiceHost and the OWA/ECP app pools on one server (Windows PowerShell endpoint)."""
     from pushproxy.exchange import operations as ops
 
+    from pushproxy.bindings import origin
+    from pushproxy.onboarding.steps import _exchange_secrets
+    from pushproxy.secrets import tenant_scope
+
     spec = spec_of(payload)
     server = str(payload["server"])
-    password = resolve_secret(spec.exchange.password_ref) if spec.exchange.password_ref else None
-    done = ops.restart_auth_services(spec.exchange, password, server)
+    # The password goes only to the Windows PowerShell host the registration binds it to, as for the
+    # health-manager restart (pushproxy.bindings).
+    password = _exchange_secrets(spec, origin(spec.exchange.windows_powershell_url_for(server)))
+    with tenant_scope(spec.tenant_domain):
+        done = ops.restart_auth_services(spec.exchange, password, server)
     return ok({"server": server, "restarted": done}, "restarted")
 
 

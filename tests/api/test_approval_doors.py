@@ -39,7 +39,9 @@ def standins() -> Iterator[tuple[Any, Any]]:
 
 
 # The HTTP approvers of the race hold the approver role (pushproxy.api.roles, the local roles file).
-DOOR_ROLES = {**ROLES, **{who: ["approver"] for who in ("bob@x.example", "carol@x.example", "dave@x.example")}}
+# The requester holds the approver role too: what refuses her own approval is the self-approval rule, not her roles.
+DOOR_ROLES = {**ROLES, REQUESTER: ["requester", "approver"],
+              **{who: ["approver"] for who in ("bob@x.example", "carol@x.example", "dave@x.example")}}
 
 
 def env_of(exchange: Any, graph: Any) -> dict[str, str]:

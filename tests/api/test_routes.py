@@ -93,25 +93,28 @@ def test_every_http_function_is_in_the_document() -> None:
 def test_a_rotation_is_refused_while_the_tenant_onboards_and_an_onboarding_while_it_rotates(
     served: Served, silent_port: int
 ) -> None:
-    onboarding = post_json(served, "/api/tenants/rot-a.example/onboarding", spec("rot-a.example", silent_port))
+    for domain in ("rot-a.example", "rot-b.example"):  # the operator's registrations; requests carry none of it
+        assert served.register(domain, spec(domain, silent_port)).status_code in (200, 201)
+    onboarding = post_json(served, "/api/tenants/rot-a.example/onboarding", {})
     assert onboarding.status_code == 202, onboarding.text
-    refused = post_json(served, "/api/tenants/rot-a.example/rotation", spec("rot-a.example", silent_port))
+    refused = post_json(served, "/api/tenants/rot-a.example/rotation", {})
     assert refused.status_code == 409
     error = error_of(refused)
     assert (error["code"], error["id"]) == ("already_running", "onboarding-rot-a.example")
     assert "onboarding-rot-a.example" in error["status_url"]
 
-    rotation = post_json(served, "/api/tenants/rot-b.example/rotation", spec("rot-b.example", silent_port))
+    rotation = post_json(served, "/api/tenants/rot-b.example/rotation", {})
     assert rotation.status_code == 202, rotation.text
     assert rotation.json()["id"] == "rotation-rot-b.example"
     view = served.request("GET", "/api/rotations/rotation-rot-b.example")
     assert view.status_code == 200 and view.json()["id"] == "rotation-rot-b.example"
     assert served.request("GET", "/api/rotations/onboarding-rot-a.example").status_code == 404
-    again = post_json(served, "/api/tenants/rot-b.example/onboarding", spec("rot-b.example", silent_port))
+    again = post_json(served, "/api/tenants/rot-b.example/onboarding", {})
     assert again.status_code == 409 and error_of(again)["id"] == "rotation-rot-b.example"
-    second = post_json(served, "/api/tenants/rot-b.example/rotation", spec("rot-b.example", silent_port))
+    second = post_json(served, "/api/tenants/rot-b.example/rotation", {})
     assert second.status_code == 409 and error_of(second)["id"] == "rotation-rot-b.example"
-    decision = post_json(served, "/api/rotations/rotation-rot-b.example/approval", {"decision": "approve", "approver": "bob"})
+    decision = served.request("POST", "/api/rotations/rotation-rot-b.example/approval", who=APPROVER,
+                              data=json.dumps({"decision": "approve"}), headers={"Content-Type": "application/json"})
     assert decision.status_code == 409  # nothing waits for approval: it is still discovering
 
 

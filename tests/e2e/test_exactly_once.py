@@ -86,8 +86,10 @@ def test_a_restart_whose_answer_was_lost_is_not_made_again(world: World) -> None
     from datetime import UTC, datetime
 
     from pushproxy.onboarding import steps
+    from pushproxy.onboarding.runner import register_locally
 
     spec = world.spec(exchange={"windows_powershell_url": f"{world.exchange.base_url}/wsman"})
+    register_locally(spec, "operator")  # the registration binds the password to the Windows PowerShell host
     server = world.org()["servers"][0]["name"]
     payload = {"spec": spec.to_dict(), "server": server, "requested_at": datetime.now(UTC).isoformat()}
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
 import jsonschema_rs
+import pytest
 import requests
 
 from pushproxy.local import LocalHost
@@ -98,7 +100,8 @@ def stub_exchange_in_place() -> Any:
 
 def test_a_failing_receiver_delays_nothing_and_its_failure_is_recorded(host: LocalHost, clock: Clock,
                                                                        receiver: Receiver, configure: Any,
-                                                                       capsys: Any) -> None:
+                                                                       capsys: Any, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     configure(channel(receiver, timeout_s=0.5))
     receiver.script = [500, (429, {"Retry-After": "120"}), HANG]
     receiver.hang_s = 2.0
@@ -133,9 +136,14 @@ def test_a_failing_receiver_delays_nothing_and_its_failure_is_recorded(host: Loc
 
     # Visible where people look: the route, and the CLI.
     base = host._management.base_url
-    listed = requests.get(f"{base}/api/notifications?status=failed", timeout=10).json()
+    # As someone holding a role (pushproxy.api.roles; one machine: the local roles file).
+    roles_file = tmp_path / "roles.json"
+    roles_file.write_text(json.dumps({"ops@provider.example": ["operator"]}), encoding="utf-8")
+    monkeypatch.setenv("PUSHPROXY_ROLES_FILE", str(roles_file))
+    who = {"X-MS-CLIENT-PRINCIPAL-NAME": "ops@provider.example"}
+    listed = requests.get(f"{base}/api/notifications?status=failed", headers=who, timeout=10).json()
     assert [n["event_id"] for n in listed["notifications"]] == [failed.event_id]
-    assert requests.get(f"{base}/api/notifications?status=lost", timeout=10).status_code == 400
+    assert requests.get(f"{base}/api/notifications?status=lost", headers=who, timeout=10).status_code == 400
 
     from pushproxy.cli import main
 
