@@ -205,9 +205,8 @@ def publish_auth_certificate(payload: dict[str, Any]) -> dict[str, Any]:
 
 def restart_auth_services(payload: dict[str, Any]) -> dict[str, Any]:
     """MSExchangeServiceHost and the OWA/ECP app pools on one server (Windows PowerShell endpoint)."""
-    from pushproxy.exchange import operations as ops
-
     from pushproxy.bindings import origin
+    from pushproxy.exchange import operations as ops
     from pushproxy.onboarding.steps import _exchange_secrets
     from pushproxy.secrets import tenant_scope
 

@@ -70,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(plan.to_dict(), indent=2))
         return exit_codes.BLOCKED if plan.is_blocked else exit_codes.DONE
 
+    if args.auto_approve:
+        # As `pushproxy onboard --auto-approve`: on one machine whoever holds the spec and its secrets is the
+        # operator, so the run starts under approval policy auto (recorded as "policy:auto"); approving one's own
+        # request is refused inside the workflow (pushproxy.approvals).
+        from dataclasses import replace
+
+        spec = replace(spec, approval=replace(spec.approval, policy="auto"))
     user = runner.current_user()
     host = runner.open_host(args.database)
     try:

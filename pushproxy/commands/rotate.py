@@ -96,6 +96,12 @@ def run(args: argparse.Namespace) -> int:
     host = runner.open_host(args.database)
     try:
         try:
+            if args.auto_approve:
+                # As `pushproxy onboard --auto-approve`: the local operator's run starts under approval policy auto
+                # (recorded as "policy:auto"); approving one's own request is refused inside the workflow.
+                from dataclasses import replace
+
+                spec = replace(spec, approval=replace(spec.approval, policy="auto"))
             instance_id, resumed = rotation_runner.start_or_resume(host, spec, requested_by=user, force=args.force)
         except rotation_runner.Busy as busy:
             console.print(f"[red]{busy.instance_id} is running for {spec.tenant_domain}[/]: one workflow per tenant at "

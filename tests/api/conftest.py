@@ -14,7 +14,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from pushproxy.secrets import tenant_env_name
 
     env = {tenant_env_name(domain, name): "not-a-secret"
-           for domain in ("fabrikam.com", "adatum.com", "contoso.com", "hung.example", "listed.example")
+           for domain in ("fabrikam.com", "adatum.com", "contoso.com", "hung.example", "listed.example",
+                          "rot-a.example", "rot-b.example")
            for name in ("PUSHPROXY_TEST_HUNG_PASSWORD", "PUSHPROXY_TEST_HUNG_SECRET")}
     server = Served(tmp_path_factory.mktemp("serve"), env)
     try:

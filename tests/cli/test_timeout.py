@@ -13,7 +13,8 @@ from pushproxy.onboarding import runner
 from tests.e2e.conftest import DOMAIN, World
 
 
-def test_a_timeout_exits_6_cleanly_and_the_same_command_continues(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_timeout_exits_6_cleanly_and_the_same_command_continues(world: World, capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     path = world.tmp / "spec.json"
     path.write_text(json.dumps(world.spec_dict(approval={"policy": "required"})), encoding="utf-8")
     database = str(world.database)
@@ -26,4 +27,7 @@ def test_a_timeout_exits_6_cleanly_and_the_same_command_continues(world: World, 
     assert runner.runtime_of(host.get_status(f"onboarding-{DOMAIN}", show_history=False)) in runner.ACTIVE
     host.close()
     world.hosts.remove(host)
+    # Carried on by another person at the terminal: --auto-approve never approves the run you requested yourself.
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(variable, "bob")
     assert main(["onboard", "--spec", str(path), "--auto-approve", "--database", database, "--timeout", "90"]) == exit_codes.DONE
