@@ -185,7 +185,12 @@ async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, i
     if approvers and decision.approver not in {_canonical(a) for a in approvers}:  # canonical forms, both sides
         raise ApiError(403, "not_an_approver", f"{decision.approver} is not one of this tenant's approvers")
     awaiting = view["awaiting"] or {}
-    if decision.state_hash and decision.state_hash != awaiting.get("state_hash"):
+    if not decision.state_hash:
+        # A decision names the plan its approver was shown (GET the workflow: awaiting.state_hash); one that names
+        # none would be bound to whatever waits when it arrives, which nobody may have seen.
+        raise ApiError(400, "invalid_input", "state_hash: required: the awaiting.state_hash of the plan you approve "
+                       "(GET the workflow to read it)", field="state_hash", state_hash=awaiting.get("state_hash"))
+    if decision.state_hash != awaiting.get("state_hash"):
         raise ApiError(409, "stale_plan", "the plan waiting for approval is not the one you saw: read it again",
                        state_hash=awaiting.get("state_hash"))
     event = {"decision": decision.decision, "approver": decision.approver, "comment": decision.comment,

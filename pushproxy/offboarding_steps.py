@@ -11,7 +11,7 @@ from typing import Any
 
 from pushproxy.errors import SpecError
 from pushproxy.offboarding_plan import footprint
-from pushproxy.onboarding.steps import _with_tenant, exchange_session, spec_of
+from pushproxy.onboarding.steps import exchange_session, key_change, spec_of
 from pushproxy.outcome import ok
 
 
@@ -75,14 +75,7 @@ async def remove_tenant_keys(payload: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(thumbprints, list) or not thumbprints or not all(isinstance(t, str) for t in thumbprints):
         raise SpecError("change.details.thumbprints", "a non-empty list of the planned keys' thumbprints is required")
 
-    async def work(client: Any) -> dict[str, Any]:
-        change = await client.remove_keys(thumbprints)
-        result = change.to_dict()
-        result["graph_requests"] = client.graph_requests
-        return ok(result, change.action)
-
-    result: dict[str, Any] = await _with_tenant(spec, work)
-    return result
+    return await key_change(spec, lambda client: client.remove_keys(thumbprints))
 
 
 def record_offboarding(payload: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pushproxy.errors import ExchangeError, SpecError
-from pushproxy.onboarding.steps import _discover, _with_tenant, exchange_session, spec_of
+from pushproxy.onboarding.steps import _discover, _with_tenant, exchange_session, key_change, spec_of
 from pushproxy.outcome import ok
 
 log = logging.getLogger("pushproxy.rotation")
@@ -275,14 +275,7 @@ async def remove_retired_key(payload: dict[str, Any]) -> dict[str, Any]:
         raise SpecError("not_after", f"the certificate {thumbprint} is valid until {not_after.isoformat()}: its key "
                         "stays until then unless a person approves earlier removal")
 
-    async def work(client: Any) -> dict[str, Any]:
-        change = await client.remove_key(thumbprint)
-        result = change.to_dict()
-        result["graph_requests"] = client.graph_requests
-        return ok(result, change.action)
-
-    result: dict[str, Any] = await _with_tenant(spec, work)
-    return result
+    return await key_change(spec, lambda client: client.remove_key(thumbprint))
 
 
 # ----------------------------------------------------------------------------------------------- registry

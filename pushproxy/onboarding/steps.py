@@ -387,6 +387,20 @@ async def _with_tenant(spec: TenantSpec, work: Callable[[Any], Any]) -> Any:
         await client.close()
 
 
+async def key_change(spec: TenantSpec, make: Callable[[Any], Any]) -> dict[str, Any]:
+    """One change of the service principal's keys through a TenantClient (`make(client)` returns its KeyChange),
+    in the outcome shape with the Graph request count: the upload, a removal and a retired key's removal alike."""
+
+    async def work(client: Any) -> dict[str, Any]:
+        change = await make(client)
+        result = change.to_dict()
+        result["graph_requests"] = client.graph_requests
+        return ok(result, change.action)
+
+    result: dict[str, Any] = await _with_tenant(spec, work)
+    return result
+
+
 async def discover_tenant(payload: dict[str, Any]) -> dict[str, Any]:
     """Read-only: the organisation's verified domains and the Exchange Online service principal's keys."""
     from pushproxy.tenant import client as tenant_client
@@ -430,14 +444,7 @@ async def upload_tenant_key(payload: dict[str, Any]) -> dict[str, Any]:
             raise SpecError(field, f"is certificate {thumbprint_of(der)}, not the planned {str(planned).upper()}")
         ders.append(der)
 
-    async def work(client: Any) -> dict[str, Any]:
-        change = await client.add_certificate_keys(ders)
-        result = change.to_dict()
-        result["graph_requests"] = client.graph_requests
-        return ok(result, change.action)
-
-    result: dict[str, Any] = await _with_tenant(spec, work)
-    return result
+    return await key_change(spec, lambda client: client.add_certificate_keys(ders))
 
 
 # ----------------------------------------------------------------------------------------------- registry

@@ -111,8 +111,12 @@ def test_onboarding_approved_by_others_then_verified(served: Served, standins: t
     assert accepted.json()["approver"] == "bob@provider.example"
     assert accepted.json()["group"] == "on_premises"
 
-    wait_for(served, awaiting("tenant"))
-    accepted = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve"}, principal="carol@provider.example")
+    view = wait_for(served, awaiting("tenant"))
+    # A decision without the state_hash it was shown is refused, naming the field.
+    unnamed = post(served, f"/api/onboardings/{ID}/approval", {"decision": "approve"}, principal="carol@provider.example")
+    assert (unnamed.status_code, unnamed.json()["error"]["field"]) == (400, "state_hash")
+    accepted = post(served, f"/api/onboardings/{ID}/approval",
+                    {"decision": "approve", "state_hash": view["awaiting"]["state_hash"]}, principal="carol@provider.example")
     assert accepted.status_code == 202, accepted.text
 
     done = wait_for(served, lambda v: v["runtime_status"] in ("Completed", "Failed", "Terminated"))
@@ -180,9 +184,12 @@ def test_offboarding_through_the_api_needs_approval_and_marks_the_tenant_offboar
     assert [c["kind"] for c in view["plan"]] == ["disable_push_proxy", "remove_tenant_keys"]
     refused = post(served, f"{path}/approval", {"decision": "approve"}, principal="alice@provider.example")
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "self_approval")
-    assert post(served, f"{path}/approval", {"decision": "approve"}, principal="bob@provider.example").status_code == 202
-    wait_for(served, awaiting("tenant"), path=path)
-    assert post(served, f"{path}/approval", {"decision": "approve"}, principal="carol@provider.example").status_code == 202
+    shown = view["awaiting"]["state_hash"]
+    assert post(served, f"{path}/approval", {"decision": "approve", "state_hash": shown},
+                principal="bob@provider.example").status_code == 202
+    shown = wait_for(served, awaiting("tenant"), path=path)["awaiting"]["state_hash"]
+    assert post(served, f"{path}/approval", {"decision": "approve", "state_hash": shown},
+                principal="carol@provider.example").status_code == 202
     done = wait_for(served, lambda v: v["runtime_status"] == "Completed", path=path)
     assert done["phase"] == "done", done
     assert not exchange.state()["organizations"]["fabrikam.com"]["push_proxy"]["enabled"]
