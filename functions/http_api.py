@@ -169,7 +169,8 @@ async def approve_onboarding(req: func.HttpRequest, client: df.DurableOrchestrat
 async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, instance_id: str, status: Any,
                  decision: Any, what: str, view: dict[str, Any] | None = None) -> func.HttpResponse:
     """Raise a validated decision on a workflow waiting for approval (onboarding, offboarding, prune, rotation
-    alike): 409 when nothing waits or the plan is stale, 403 for self-approval or someone not on the list. The
+    alike): 409 when nothing waits or the plan is stale, 400 without the state_hash shown, 403 for self-approval or
+    someone not on the list. The
     workflow checks the same rules again itself (pushproxy.approvals), whichever door the event came through.
     `view` is the workflow's own view of its status (phase, awaiting, requested_by), onboarding's by default."""
     view = view if view is not None else views.onboarding_view(status)
