@@ -88,6 +88,32 @@ def _status_url(client: df.DurableOrchestrationClient, req: func.HttpRequest, in
     return str(client.get_client_response_links(req, instance_id)["statusQueryGetUri"])
 
 
+async def start_workflow(req: func.HttpRequest, client: df.DurableOrchestrationClient, workflow: str, domain: str,
+                         client_input: dict[str, Any]) -> func.HttpResponse:
+    """Start one of the tenant's workflows (one at a time: pushproxy.tenant_workflows): 202 with the check-status
+    payload, or 409 with the running instance's status URL. Every start route ends here."""
+    started, instance_id = await start_exclusive(client, workflow, domain, client_input)
+    if not started:
+        url = _status_url(client, req, instance_id)
+        return _error(
+            ApiError(409, "already_running", f"a workflow of {domain} is already running ({instance_id})",
+                     id=instance_id, status_url=url),
+            {"Location": url},
+        )
+    log.info("%s of %s started (requested by %s)", workflow, domain, client_input.get("requested_by"))
+    return client.create_check_status_response(req, instance_id)
+
+
+async def workflow_status(client: df.DurableOrchestrationClient, instance_id: str, *workflows: str) -> Any:
+    """The status (with input) of an instance of one of `workflows` (ids `<workflow>-<domain>`); 404 for any
+    other instance, so each route shows only its own workflows."""
+    status = await client.get_status(instance_id, show_input=True)
+    prefixes = tuple(f"{w}-" for w in workflows)
+    if not status or not instance_id.startswith(prefixes) or (status.name and status.name not in workflows):
+        raise not_found(f"{workflows[0]} {instance_id}")
+    return status
+
+
 # ------------------------------------------------------------------------------------------------- onboarding
 
 
@@ -106,16 +132,7 @@ async def start_onboarding(req: func.HttpRequest, client: df.DurableOrchestratio
     # Everything but the comment is the operator's registration: endpoints, secret references, approval policy,
     # approvers and remediation never come from the request.
     client_input = {"spec": tenant.spec, "requested_by": requester, "remediation": False, "comment": request.comment}
-    started, instance_id = await start_exclusive(client, Orchestrator.ONBOARDING, domain, client_input)
-    if not started:
-        url = _status_url(client, req, instance_id)
-        return _error(
-            ApiError(409, "already_running", f"a workflow of {domain} is already running ({instance_id})",
-                     id=instance_id, status_url=url),
-            {"Location": url},
-        )
-    log.info("onboarding %s started (requested by %s)", domain, requester)
-    return client.create_check_status_response(req, instance_id)
+    return await start_workflow(req, client, Orchestrator.ONBOARDING, domain, client_input)
 
 
 @bp.route(route="onboardings", methods=["GET"], auth_level=AUTH)
@@ -137,11 +154,7 @@ async def list_onboardings(req: func.HttpRequest, client: df.DurableOrchestratio
 
 
 async def _onboarding_status(client: df.DurableOrchestrationClient, instance_id: str) -> Any:
-    status = await client.get_status(instance_id, show_input=True)
-    # Only onboarding instances are visible here (ids are "onboarding-<domain>").
-    if not status or not instance_id.startswith("onboarding-") or (status.name and status.name != "onboarding"):
-        raise not_found(f"onboarding {instance_id}")
-    return status
+    return await workflow_status(client, instance_id, Orchestrator.ONBOARDING)
 
 
 @bp.route(route="onboardings/{id}", methods=["GET"], auth_level=AUTH)

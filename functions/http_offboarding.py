@@ -22,14 +22,13 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions.http_api import AUTH, _caller, _error, _json, _status_url, api, decide
+from functions.http_api import AUTH, _caller, _json, api, decide, start_workflow, workflow_status
 from pushproxy.activity_names import Orchestrator
 from pushproxy.api import validation, views
-from pushproxy.api.errors import ApiError, bad_input, not_found
+from pushproxy.api.errors import ApiError, bad_input
 from pushproxy.api.roles import APPROVER, OPERATOR, REQUESTER, ROLES
 from pushproxy.input_rules import comment
 from pushproxy.registry import shared_registry
-from pushproxy.tenant_workflows import start_exclusive
 
 bp = df.Blueprint()
 log = logging.getLogger("pushproxy.http")
@@ -60,13 +59,7 @@ async def _start(req: func.HttpRequest, client: df.DurableOrchestrationClient, w
     client_input = {"spec": tenant.spec, "requested_by": requested_by,
                     "remove_auth_server": bool(options.get("remove_auth_server", False)),
                     "comment": options.get("comment")}
-    started, instance_id = await start_exclusive(client, workflow, domain, client_input)
-    if not started:
-        url = _status_url(client, req, instance_id)
-        return _error(ApiError(409, "already_running", f"{instance_id} is running for {domain}: one workflow per tenant "
-                               "at a time", id=instance_id, status_url=url), {"Location": url})
-    log.info("%s of %s started (requested by %s)", workflow, domain, requested_by)
-    return client.create_check_status_response(req, instance_id)
+    return await start_workflow(req, client, workflow, domain, client_input)
 
 
 @bp.route(route="tenants/{tenant}/offboarding", methods=["POST"], auth_level=AUTH)
@@ -86,11 +79,7 @@ async def start_prune(req: func.HttpRequest, client: df.DurableOrchestrationClie
 
 
 async def _status(client: df.DurableOrchestrationClient, instance_id: str) -> Any:
-    status = await client.get_status(instance_id, show_input=True)
-    prefixes = tuple(f"{w}-" for w in WORKFLOWS)
-    if not status or not instance_id.startswith(prefixes) or (status.name and status.name not in WORKFLOWS):
-        raise not_found(f"offboarding {instance_id}")
-    return status
+    return await workflow_status(client, instance_id, *WORKFLOWS)
 
 
 @bp.route(route="offboardings/{id}", methods=["GET"], auth_level=AUTH)

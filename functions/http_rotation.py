@@ -14,14 +14,13 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions.http_api import AUTH, _caller, _error, _json, _status_url, api, decide
+from functions.http_api import AUTH, _caller, _json, api, decide, start_workflow, workflow_status
 from pushproxy.activity_names import Orchestrator
 from pushproxy.api import validation
-from pushproxy.api.errors import ApiError, not_found
+from pushproxy.api.errors import not_found
 from pushproxy.api.roles import APPROVER, OPERATOR, REQUESTER, ROLES
 from pushproxy.registry import shared_registry
 from pushproxy.rotation_view import rotation_view
-from pushproxy.tenant_workflows import start_exclusive
 
 bp = df.Blueprint()
 
@@ -39,19 +38,11 @@ async def start_rotation(req: func.HttpRequest, client: df.DurableOrchestrationC
     if tenant is None or not tenant.spec:
         raise not_found(f"tenant {domain} (register it first: PUT /api/tenants/{domain}, operator)")
     client_input = {"spec": tenant.spec, "requested_by": requester, "remediation": False, "comment": request.comment}
-    started, instance_id = await start_exclusive(client, Orchestrator.ROTATION, domain, client_input)
-    if not started:
-        url = _status_url(client, req, instance_id)
-        return _error(ApiError(409, "already_running", f"{instance_id} is running for {domain}", id=instance_id,
-                               status_url=url), {"Location": url})
-    return client.create_check_status_response(req, instance_id)
+    return await start_workflow(req, client, Orchestrator.ROTATION, domain, client_input)
 
 
 async def _rotation_status(client: df.DurableOrchestrationClient, instance_id: str) -> Any:
-    status = await client.get_status(instance_id, show_input=True)
-    if not status or not instance_id.startswith("rotation-") or (status.name and status.name != Orchestrator.ROTATION):
-        raise not_found(f"rotation {instance_id}")
-    return status
+    return await workflow_status(client, instance_id, Orchestrator.ROTATION)
 
 
 @bp.route(route="rotations/{id}", methods=["GET"], auth_level=AUTH)
