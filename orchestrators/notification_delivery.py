@@ -16,6 +16,7 @@ import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.notifications.delivery import DELIVERED, FAILED, MAX_ATTEMPTS, RETRYING, next_delay
+from pushproxy.timers import sleep_until
 from pushproxy.workflow import short
 
 bp = df.Blueprint()
@@ -65,4 +66,4 @@ def notification_delivery(context: df.DurableOrchestrationContext) -> Generator[
                                    "status": RETRYING, "error": result.get("error"),
                                    "next_attempt_at": (context.current_utc_datetime
                                                        + timedelta(seconds=delay)).isoformat()})
-        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
+        yield from sleep_until(context, context.current_utc_datetime + timedelta(seconds=delay))

@@ -29,6 +29,7 @@ from pushproxy.offboarding_plan import (
 )
 from pushproxy.outcome import message
 from pushproxy.plan import OnboardingPlan
+from pushproxy.timers import sleep_until
 from pushproxy.workflow import call_step, call_steps, short
 
 bp = df.Blueprint()
@@ -155,7 +156,7 @@ class OffboardingRun(OnboardingRun):
                                    + "our keys are gone and every other key is as it was")
                 return
             if attempt < CHECK_ATTEMPTS:
-                yield self.context.create_timer(self.context.current_utc_datetime + timedelta(seconds=CHECK_INTERVAL_S))
+                yield from sleep_until(self.context, self.context.current_utc_datetime + timedelta(seconds=CHECK_INTERVAL_S))
         raise Ended("failed", "the check after applying found: " + "; ".join(problems))
 
     # record -----------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pushproxy.onboarding.progress import Progress
 from pushproxy.outcome import message
 from pushproxy.plan import GROUPS, OnboardingPlan, plan_onboarding
 from pushproxy.spec import TenantSpec
+from pushproxy.timers import sleep_until
 from pushproxy.workflow import RetryPolicy, call_step, call_steps, short
 
 bp = df.Blueprint()
@@ -215,7 +216,7 @@ class OnboardingRun:
             wake = context.current_utc_datetime + timedelta(seconds=verification.wait_s)
             progress.waiting_until = wake.isoformat()
             self.publish()
-            yield context.create_timer(wake)
+            yield from sleep_until(context, wake)
             progress.waiting_until = None
         if not server:
             raise Ended("failed", "no Mailbox server to run the connectivity probe on")
@@ -237,7 +238,7 @@ class OnboardingRun:
             if context.current_utc_datetime + interval > deadline:
                 why = progress.probe.get("error") or progress.probe.get("result_type") or "no result"
                 raise Ended("failed", f"the connectivity probe did not succeed ({why})")
-            yield context.create_timer(context.current_utc_datetime + interval)
+            yield from sleep_until(context, context.current_utc_datetime + interval)
 
     # 6 ---------------------------------------------------------------------------------------------------------
 

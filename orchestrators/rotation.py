@@ -35,6 +35,7 @@ from pushproxy.notifications.workflow import notify
 from pushproxy.outcome import message
 from pushproxy.rotation import EXPIRED_CERTIFICATE_ADVICE, Facts, RotationPlan, plan_rotation, restage_date, where_is
 from pushproxy.spec import TenantSpec
+from pushproxy.timers import sleep_until
 from pushproxy.workflow import RetryPolicy, call_step, call_steps, short
 
 bp = df.Blueprint()
@@ -276,8 +277,8 @@ class RotationRun:
 
     def wait_until(self, when: datetime, phase: str, waiting_for: str) -> Steps:
         self.publish(phase, next_date=when.isoformat(), waiting_for=waiting_for)
-        if when > self.now:
-            yield self.context.create_timer(when)
+        # Weeks, as timers of at most 3 days each (pushproxy.timers: the Azure Storage provider's limit).
+        yield from sleep_until(self.context, when)
         self.publish(next_date=None, waiting_for=None)
 
     def wait_and_publish(self, thumbprint: str, effective: datetime) -> Steps:
@@ -340,7 +341,7 @@ class RotationRun:
             if self.now + timedelta(seconds=verification.probe_interval_s) > deadline:
                 raise Ended("failed", f"the connectivity probe did not succeed after the change ({result.get('error')}); "
                                       "the previous certificate is kept")
-            yield self.context.create_timer(self.now + timedelta(seconds=verification.probe_interval_s))
+            yield from sleep_until(self.context, self.now + timedelta(seconds=verification.probe_interval_s))
 
     # -- step 7 --------------------------------------------------------------------------------------------
 

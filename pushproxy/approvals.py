@@ -11,7 +11,7 @@ Every workflow that stops for a person (onboarding, rotation, offboarding) uses 
 - `judge(event_data, awaiting, rules)` -> `Verdict`: pure. The accepted `Decision`, or why the event is ignored.
 - `await_decision(context, awaiting, rules, publish=..., note=...)`: the orchestrator side, used with
   `yield from`. It publishes the wait, consumes `approval` events until one is accepted or the deadline timer
-  fires, notes each ignored event (`note(text)`), and returns a `Decision` (`decision` is "approve", "reject" or
+  fires (in intervals of at most 3 days), notes each ignored event (`note(text)`), and returns a `Decision` (`decision` is "approve", "reject" or
   "timed_out"). Deterministic: it reads only the context and the events.
 
 The event (from the HTTP API, `pushproxy approve`, the Durable `raiseEvent` webhook or the console alike):
@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pushproxy.principals import PrincipalError, canonical_principal
+from pushproxy.timers import deadline_timer
 
 # Each wait listens for its own event name, `approval-<first 24 hex of its approval hash>` (`awaiting.event` in the
 # custom status), not one shared name. Why: azure-functions-durable 1.7.0 keeps an event that arrived while nothing
@@ -177,15 +178,21 @@ def await_decision(
     if rules.policy == "auto":
         return Decision("approve", awaiting.group, awaiting.state_hash, AUTO_APPROVER,
                         "approved by the tenant's approval policy")
-    timer = context.create_timer(deadline)
+    # The deadline is raced in intervals of at most 3 days (pushproxy.timers): the event can win in any of them.
+    # A deadline within 3 days is one timer, kept across ignored events, as it always was.
+    timer = deadline_timer(context, deadline)
+    event = context.wait_for_external_event(awaiting.event_name)
     while True:
-        event = context.wait_for_external_event(awaiting.event_name)
+        if timer is None:
+            return Decision("timed_out", awaiting.group, awaiting.state_hash)
         winner = yield context.task_any([event, timer])
         if winner is timer:
-            return Decision("timed_out", awaiting.group, awaiting.state_hash)
+            timer = deadline_timer(context, deadline)
+            continue  # the same event task waits on: it was never completed
         verdict = judge(event.result, awaiting, rules)
         if verdict.decision is None:
             note(f"ignored an approval event: {verdict.reason}")
+            event = context.wait_for_external_event(awaiting.event_name)
             continue
         timer.cancel()
         return verdict.decision

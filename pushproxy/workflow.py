@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from pushproxy.outcome import Outcome, error, is_outcome
+from pushproxy.timers import sleep_until
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def call_step(context: Any, name: str, payload: Any, retry: RetryPolicy | None =
                 "MalformedResult", f"{name} returned {type(result).__name__}, not an outcome", transient=False)
         if outcome["ok"] or not outcome["error"].get("transient") or attempt >= attempts or retry is None:
             return outcome
-        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=retry.interval_s))
+        yield from sleep_until(context, context.current_utc_datetime + timedelta(seconds=retry.interval_s))
 
 
 def call_steps(
@@ -73,7 +74,7 @@ def call_steps(
             if retry is None or retry.max_attempts <= 1:
                 outcomes.append(result)
                 continue
-            yield context.create_timer(context.current_utc_datetime + timedelta(seconds=retry.interval_s))
+            yield from sleep_until(context, context.current_utc_datetime + timedelta(seconds=retry.interval_s))
             retry_left: RetryPolicy | None = RetryPolicy(retry.interval_s, retry.max_attempts - 1)
         else:
             retry_left = retry

@@ -21,11 +21,19 @@ from azure.durable_functions.orchestrator import Orchestrator
 
 from pushproxy.local import history as h
 from pushproxy.local import timestamps
-from pushproxy.local.errors import NonDeterminismError, UnsupportedAction
+from pushproxy.local.errors import NonDeterminismError, TimerTooLong, UnsupportedAction
 
 timestamps.install()
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
+# One CreateTimer may fire at most this far after the orchestration's current time. As strict as Azure with the
+# Azure Storage provider (azure-functions-durable-extension: Listener/OutOfProcOrchestrationShim.cs InvokeAPIFromAction
+# calls ThrowIfInvalidTimerLengthForStorageProvider for schemas before V3, which throws ArgumentException(message,
+# "fireAt") from AzureStorageDurabilityProvider.ValidateDelayTime: MaximumDelayTime 6 days). Stricter under schema
+# V3, where the Python SDK would split the timer (LongTimerTask) but cannot cancel it
+# (Azure/azure-functions-durable-python#573): an app that passes here relies on neither. Assumption: the orchestration
+# fails with the ArgumentException's message, as an exception thrown while replaying the actions fails it.
+STORAGE_MAX_DELAY = timedelta(days=6)
 
 ACTION_NAMES = {
     0: "CallActivity",
@@ -277,6 +285,9 @@ def _schedule_new(
         fire_at = action.fire_at
         if fire_at.tzinfo is None:
             raise UnsupportedAction("create_timer needs a timezone-aware datetime (use context.current_utc_datetime)")
+        if fire_at - now > STORAGE_MAX_DELAY:
+            raise TimerTooLong(f"The Azure Storage provider supports a maximum of {STORAGE_MAX_DELAY.days} days for "
+                               "time-based delays (Parameter 'fireAt')")
         result.appended.append(h.event(h.TIMER_CREATED, ts, task_id, FireAt=h.format_time(fire_at)))
         if not data.get("isCanceled"):
             result.timers.append(ScheduledTimer(task_id, fire_at))

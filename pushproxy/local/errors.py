@@ -37,6 +37,10 @@ class UnsupportedAction(LocalHostError):
     """The orchestrator used a Durable feature this host does not provide (entities, CallHttp)."""
 
 
+class TimerTooLong(LocalHostError):
+    """A CreateTimer fires further ahead than the Azure Storage provider allows one timer (6 days)."""
+
+
 class UnknownOrchestrator(LocalHostError):
     """start_new named an orchestrator the app does not register."""
 

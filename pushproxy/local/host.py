@@ -30,6 +30,7 @@ from pushproxy.local.errors import (
     InstanceNotFound,
     InstanceNotRunning,
     NonDeterminismError,
+    TimerTooLong,
     UnknownOrchestrator,
     UnsupportedAction,
     WaitTimeout,
@@ -407,7 +408,7 @@ class LocalHost:
                     json.loads(row["signature"]),
                     parsed,
                 )
-            except (NonDeterminismError, UnsupportedAction) as exc:
+            except (NonDeterminismError, UnsupportedAction, TimerTooLong) as exc:
                 result = _failed_episode(row["name"], ts, new_events, exc)
             except Exception as exc:  # anything else would wedge the instance: its events would never be consumed
                 result = _failed_episode(row["name"], ts, new_events, exc)

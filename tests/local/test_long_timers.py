@@ -1,0 +1,100 @@
+"""Timers longer than Azure Storage allows one timer: refused by the local host as by Azure, chained by the product."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pushproxy.local import LocalHost
+from pushproxy.timers import MAX_INTERVAL, next_fire
+from tests.local.apps.long_timer_app import app
+from tests.local.conftest import FakeClock
+
+
+@pytest.fixture
+def timers_host(tmp_path: Path, clock: FakeClock) -> Iterator[LocalHost]:
+    h = LocalHost(app, database=tmp_path / "timers.sqlite", clock=clock)
+    yield h
+    h.close()
+
+
+def step_days(host: LocalHost, clock: FakeClock, days: int) -> None:
+    for _ in range(days):
+        clock.advance(days=1)
+        host.run_until_idle()
+
+
+def timers_created(history: list[dict]) -> list[tuple[datetime, datetime]]:
+    """(episode time, fireAt) of each TimerCreated."""
+    out, now = [], None
+    for e in history:
+        if e["EventType"] == "OrchestratorStarted":
+            now = datetime.fromisoformat(e["Timestamp"].replace("Z", "+00:00"))
+        if e["EventType"] == "TimerCreated":
+            out.append((now, datetime.fromisoformat(e["FireAt"].replace("Z", "+00:00"))))
+    return out
+
+
+def test_next_fire_is_the_deadline_within_three_days_else_three_days_on() -> None:
+    now = datetime.fromisoformat("2024-01-01T00:00:00+00:00")
+    assert next_fire(now, now + timedelta(hours=72)) == now + timedelta(hours=72)
+    assert next_fire(now, now + timedelta(days=30)) == now + MAX_INTERVAL
+    assert next_fire(now, now) is None and next_fire(now, now - timedelta(seconds=1)) is None
+
+
+def test_a_single_seven_day_timer_fails_with_the_azure_storage_message(timers_host: LocalHost) -> None:
+    iid = timers_host.start_new("one_timer", client_input=7)
+    timers_host.run_until_idle()
+    status = timers_host.get_status(iid)
+    assert status.runtime_status.value == "Failed"
+    assert "The Azure Storage provider supports a maximum of 6 days for time-based delays" in str(status.output)
+
+
+def test_a_six_day_timer_is_still_one_timer(timers_host: LocalHost, clock: FakeClock) -> None:
+    iid = timers_host.start_new("one_timer", client_input=6)
+    timers_host.run_until_idle()
+    step_days(timers_host, clock, 6)
+    assert timers_host.get_status(iid).runtime_status.value == "Completed"
+
+
+def test_a_thirty_day_wait_is_a_chain_of_timers_of_at_most_three_days(timers_host: LocalHost, clock: FakeClock) -> None:
+    iid = timers_host.start_new("chained", client_input=30)
+    timers_host.run_until_idle()
+    step_days(timers_host, clock, 29)
+    assert timers_host.get_status(iid).runtime_status.value == "Running"  # not a day early
+    step_days(timers_host, clock, 1)
+    status = timers_host.get_status(iid)
+    assert status.runtime_status.value == "Completed", status.output
+    assert status.output["woke_at"] >= status.output["when"]
+    created = timers_created(status.history)
+    assert len(created) == 10
+    assert all(fire - at <= MAX_INTERVAL for at, fire in created)
+
+
+def test_an_approval_wins_on_day_eight_of_a_ten_day_deadline(timers_host: LocalHost, clock: FakeClock) -> None:
+    iid = timers_host.start_new("deadline", client_input=10)
+    timers_host.run_until_idle()
+    step_days(timers_host, clock, 8)
+    custom = timers_host.get_status(iid).custom_status
+    timers_host.raise_event(iid, custom["event"], {"decision": "approve", "approver": "alice", "group": "plan",
+                                                   "state_hash": custom["state_hash"]})
+    timers_host.run_until_idle()
+    status = timers_host.get_status(iid)
+    # The event wins at once (the pending interval timer is cancelled): no waiting out the deadline.
+    assert status.runtime_status.value == "Completed", status.output
+    assert status.output["decision"] == "approve" and status.output["approver"] == "alice"
+    assert all(fire - at <= MAX_INTERVAL for at, fire in timers_created(status.history))
+
+
+def test_a_ten_day_deadline_times_out_after_ten_days_not_three(timers_host: LocalHost, clock: FakeClock) -> None:
+    iid = timers_host.start_new("deadline", client_input=10)
+    timers_host.run_until_idle()
+    step_days(timers_host, clock, 9)
+    assert timers_host.get_status(iid).runtime_status.value == "Running"
+    step_days(timers_host, clock, 1)
+    status = timers_host.get_status(iid)
+    assert status.output["decision"] == "timed_out"
+    assert len(timers_created(status.history)) == 4
