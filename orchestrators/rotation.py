@@ -30,6 +30,7 @@ import azure.durable_functions as df
 
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
+from pushproxy.exactly_once import operation_id
 from pushproxy.notifications import events
 from pushproxy.notifications.workflow import notify
 from pushproxy.outcome import message
@@ -238,8 +239,11 @@ class RotationRun:
         """Create, import on every other Mailbox server, upload the key: before Exchange can sign with it."""
         create = plan.create or {}
         self.publish("creating")
+        # The change's marker (pushproxy.exactly_once): a retried create finds the certificate it made, no other.
         created = yield from self.step(Activity.CREATE_NEXT_CERTIFICATE, self.payload(
-            server=create["server"], lifetime_days=create["lifetime_days"], started_at=self.status["started_at"]))
+            server=create["server"], lifetime_days=create["lifetime_days"],
+            operation=operation_id(self.context.instance_id, datetime.fromisoformat(self.status["started_at"]),
+                                   Activity.CREATE_NEXT_CERTIFICATE)))
         cert = created["result"]["certificate"]
         thumbprint = str(cert["thumbprint"])
         self.publish(new_certificate={"thumbprint": thumbprint, "not_after": cert["not_after"]})

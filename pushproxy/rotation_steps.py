@@ -51,40 +51,45 @@ def _thumbprint(payload: dict[str, Any], key: str = "thumbprint") -> str:
 
 
 def create_next_certificate(payload: dict[str, Any]) -> dict[str, Any]:
-    """Create the next Auth certificate on `server`, or find the one a previous attempt of this rotation made.
+    """Create the next Auth certificate on `server`, or find the one an earlier attempt of this change made.
 
-    A certificate with the Auth subject on that server, usable, not the current, previous or someone else's staged
-    one, created at or after the rotation started (`not_before_after`), is this rotation's: a retry after a lost
-    answer or a crash must not leave a second one behind. 5 years (Exchange's default) is New-ExchangeCertificate;
-    a shorter lifetime (a tenant's key-lifetime policy) can't be asked of it over remote PowerShell, so the
-    certificate is made here, as MonitorExchangeAuthCertificate makes its custom-lifetime ones, and imported
-    (Import-ExchangeCertificate -FileData -Password) on that server. Its private key and the PFX password live only
-    in this call.
+    The certificate carries this change's marker (pushproxy.exactly_once: `payload["operation"]`, one per run) as
+    its Subject Key Identifier, as onboarding's does: a retry after a lost answer or a crash finds it on the server
+    and makes no second one, and an Auth-looking certificate someone else made meanwhile is never taken for ours.
+    5 years (Exchange's default) is New-ExchangeCertificate; a shorter lifetime (a tenant's key-lifetime policy)
+    can't be asked of it over remote PowerShell, so the certificate is made here, as MonitorExchangeAuthCertificate
+    makes its custom-lifetime ones, and imported (Import-ExchangeCertificate -FileData -Password) on that server.
+    Its private key and the PFX password live only in this call.
     """
     from pushproxy.exchange import operations as ops
+    from pushproxy.onboarding.steps import _landed, _marker
     from pushproxy.rotation import EXCHANGE_DEFAULT_LIFETIME_DAYS
 
     spec = spec_of(payload)
     now = _now(payload)
     server = ops._server_name(str(payload.get("server") or ""), "server")
     lifetime = int(payload.get("lifetime_days") or EXCHANGE_DEFAULT_LIFETIME_DAYS)
-    started = datetime.fromisoformat(str(payload.get("started_at") or now.isoformat()))
+    marker = _marker(payload)  # None only for a run started before the marker (it then creates, as it did)
     with exchange_session(spec) as session:
-        cfg = ops.get_auth_config(session)
-        taken = {t for t in (cfg.current_thumbprint, cfg.previous_thumbprint, cfg.next_thumbprint) if t}
-        for cert in ops.list_certificates(session, server):
-            if (cert.subject.lower() == ops.AUTH_CERTIFICATE_SUBJECT.lower() and cert.thumbprint not in taken
-                    and cert.is_usable(now) and cert.not_before >= started - timedelta(hours=1)
-                    and abs((cert.not_after - cert.not_before).days - lifetime) <= 1):
-                return ok({"certificate": cert.to_dict(), "server": server}, "none")
-        if lifetime >= EXCHANGE_DEFAULT_LIFETIME_DAYS:
-            created = ops.new_auth_certificate(session, server, reuse_existing=False, now=now)
-        else:
-            created = _import_generated(session, server, now, lifetime)
+        found = ops.find_marked_certificate(session, server, marker) if marker else None
+        if found is not None:
+            return ok({"certificate": found.to_dict(), "server": server}, "none")
+        try:
+            if lifetime >= EXCHANGE_DEFAULT_LIFETIME_DAYS:
+                created = ops.new_auth_certificate(session, server, reuse_existing=False, now=now, marker=marker)
+            else:
+                created = _import_generated(session, server, now, lifetime, marker)
+        except ExchangeError as exc:
+            if marker is None:
+                raise
+            landed = _landed(spec, exc, lambda s: ops.find_marked_certificate(s, server, marker), "create_next_certificate")
+            if landed is None:
+                raise
+            created = landed
     return ok({"certificate": created.to_dict(), "server": server}, "created")
 
 
-def _import_generated(session: Any, server: str, now: datetime, lifetime_days: int) -> Any:
+def _import_generated(session: Any, server: str, now: datetime, lifetime_days: int, marker: str | None) -> Any:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -103,6 +108,9 @@ def _import_generated(session: Any, server: str, now: datetime, lifetime_days: i
         .serial_number(x509.random_serial_number()).not_valid_before(start)
         .not_valid_after(start + timedelta(days=lifetime_days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        # The change's marker, as New-ExchangeCertificate -SubjectKeyIdentifier would write it.
+        .add_extension(x509.SubjectKeyIdentifier(bytes.fromhex(marker)) if marker
+                       else x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     password = secrets.token_urlsafe(32)
