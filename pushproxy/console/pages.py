@@ -1,0 +1,60 @@
+"""The console's HTML: Jinja2 templates with autoescaping on for every template (a tenant name or a comment
+holding `<script>` is shown as text), and the headers every page carries (a strict Content-Security-Policy with no
+inline script: the page's one script and its stylesheet are files the app serves itself)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+# Route prefix of the app (host.json http.routePrefix): where the pages link to each other.
+BASE = "/api"
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    # A page shows a plan and a token for one person: never from a shared cache.
+    "Cache-Control": "no-store",
+}
+PHASE_LABELS = {
+    "awaiting_approval": "Waiting for approval", "discovering": "Reading the current state", "applying": "Applying",
+    "verifying": "Verifying", "done": "Done", "rejected": "Rejected", "timed_out": "Timed out", "failed": "Failed",
+    "blocked": "Blocked", "pending": "Starting", "terminated": "Stopped",
+}
+# A symbol with every status word, so status never rests on colour alone.
+PHASE_SYMBOLS = {"done": "✓", "rejected": "✕", "failed": "✕", "timed_out": "⌛", "blocked": "⛔",
+                 "awaiting_approval": "⏸"}
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every template, whatever its name: nothing from Exchange, Graph or a spec is markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(base=BASE, phase_labels=PHASE_LABELS, phase_symbols=PHASE_SYMBOLS)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """A page, escaped."""
+    return environment().get_template(template).render(**context)
+
+
+def static_file(name: str) -> tuple[bytes, str] | None:
+    """One of the console's own static files (by exact name only) and its type; None for anything else."""
+    if name not in STATIC_FILES:
+        return None
+    return (STATIC / name).read_bytes(), STATIC_FILES[name]
