@@ -55,6 +55,11 @@ class GroupView:
     changes: tuple[ChangeView, ...] = field(default_factory=tuple)
 
 
+def json_object(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a JSON object, else an empty one (statuses are foreign JSON: never trust their shape)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _text(value: Any, default: str = NONE) -> str:
     if value is None or value == "":
         return default
@@ -105,7 +110,7 @@ def _auth_server(d: Mapping[str, Any]) -> list[Row]:
 
 
 def _proxy(d: Mapping[str, Any], enable: bool) -> list[Row]:
-    was = d.get("was") if isinstance(d.get("was"), Mapping) else {}
+    was = json_object(d.get("was"))
     where = "Push-notification proxy (OWA for Devices)"
     return [Row(where, "Enabled", _text(was.get("enabled"), "no"), "yes" if enable else "no"),
             Row(where, "Organization", _text(was.get("organization")),
@@ -148,7 +153,7 @@ KEYS: dict[str, Callable[[Mapping[str, Any]], list[KeyRow]]] = {
 def change_view(change: Mapping[str, Any]) -> ChangeView:
     """One change of a plan (`Change.to_dict()`), as rows; an unknown kind keeps its summary only."""
     kind = str(change.get("kind") or "")
-    details = change.get("details") if isinstance(change.get("details"), Mapping) else {}
+    details = json_object(change.get("details"))
     rows = ROWS.get(kind, lambda _: [])(details)
     keys = KEYS.get(kind, lambda _: [])(details)
     return ChangeView(kind, str(change.get("group") or ""), str(change.get("summary") or kind), tuple(rows), tuple(keys))
@@ -172,8 +177,8 @@ def rotation_changes(plan: Mapping[str, Any] | None, steps: list[str]) -> tuple[
     plan = plan or {}
     rows: list[Row] = []
     keys: list[KeyRow] = []
-    create = plan.get("create") if isinstance(plan.get("create"), Mapping) else None
-    current = plan.get("current") if isinstance(plan.get("current"), Mapping) else {}
+    create = (json_object(plan.get("create")) or None)
+    current = json_object(plan.get("current"))
     if create:
         rows.append(Row(_text(create.get("server")), "new Auth certificate", NONE,
                         f"created ({_text(create.get('key_size'), '?')} bits, {_text(create.get('lifetime_days'), '?')} days)"))

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushproxy.console.diff import GroupView, grouped, rotation_changes
+from pushproxy.console.diff import GroupView, grouped, json_object, rotation_changes
 
 # The workflows a person decides on, by instance-id prefix (`<workflow>-<tenant>`), and where the JSON API shows
 # each (the page links to it for the full record).
@@ -105,14 +105,15 @@ class ConsolePage:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+
 def _s(value: Any, default: str = "") -> str:
     return default if value is None else str(value)
 
 
 def row(view: Mapping[str, Any], workflow: str) -> WorkflowRow:
     """A list row from a workflow's API view (onboarding_view or rotation_view)."""
-    awaiting = view.get("awaiting") if isinstance(view.get("awaiting"), Mapping) else None
-    output = view.get("output") if isinstance(view.get("output"), Mapping) else {}
+    awaiting = (json_object(view.get("awaiting")) or None)
+    output = json_object(view.get("output"))
     instance_id = _s(view.get("id"))
     return WorkflowRow(
         id=instance_id,
@@ -155,19 +156,19 @@ def fleet_summary(fleet_view: Mapping[str, Any]) -> FleetSummary:
                                                 _s(t.get("tenant"))))
         if t.get("state") in ATTENTION_STATES
     )
-    summary = fleet_view.get("summary") if isinstance(fleet_view.get("summary"), Mapping) else {}
+    summary = json_object(fleet_view.get("summary"))
     return FleetSummary(tuple((s, STATE_LABELS.get(s, s), n) for s, n in counts.items()), attention, len(tenants),
                         _s(summary.get("finished_at") or summary.get("started_at")) or None)
 
 
 def workflow_page(view: Mapping[str, Any], workflow: str) -> WorkflowPage:
     """One workflow's page from its API view: the plan as rows, notes, blockers, hashes, approvals, deadline."""
-    awaiting = view.get("awaiting") if isinstance(view.get("awaiting"), Mapping) else None
+    awaiting = (json_object(view.get("awaiting")) or None)
     is_rotation = workflow == "rotation"
     if is_rotation:
         steps = [str(s) for s in (awaiting or {}).get("steps") or ()]
         group = (awaiting or {}).get("group")
-        plan = view.get("plan") if isinstance(view.get("plan"), Mapping) else None
+        plan = (json_object(view.get("plan")) or None)
         groups = rotation_changes(plan if group in (None, "plan") else None, steps)
         plan_notes: tuple[str, ...] = tuple(str(n) for n in ([plan.get("reason")] if plan and plan.get("reason") else []))
         blockers: tuple[str, ...] = (str(view.get("reason")),) if view.get("mode") == "blocked" and view.get("reason") else ()
@@ -176,7 +177,7 @@ def workflow_page(view: Mapping[str, Any], workflow: str) -> WorkflowPage:
         done = tuple(_s(c.get("summary") or c.get("step") or c.get("kind")) for c in view.get("changes") or ()
                      if isinstance(c, Mapping))
     else:
-        custom = view.get("custom") if isinstance(view.get("custom"), Mapping) else {}
+        custom = json_object(view.get("custom"))
         groups = grouped([c for c in view.get("plan") or () if isinstance(c, Mapping)])
         plan_notes = tuple(str(n) for n in custom.get("plan_notes") or ())
         blockers = tuple(_s(p.get("message")) + (f" ({p['server']})" if p.get("server") else "")
@@ -187,7 +188,7 @@ def workflow_page(view: Mapping[str, Any], workflow: str) -> WorkflowPage:
                      if isinstance(d, Mapping))
     approvals = tuple(Approval(_s(a.get("group")), _s(a.get("decision")), _s(a.get("approver")), _s(a.get("comment")),
                                _s(a.get("time"))) for a in view.get("approvals") or () if isinstance(a, Mapping))
-    output = view.get("output") if isinstance(view.get("output"), Mapping) else {}
+    output = json_object(view.get("output"))
     error = view.get("error") or output.get("error") or (view.get("custom") or {}).get("error")
     return WorkflowPage(
         row=row(view, workflow), groups=groups, plan_notes=plan_notes, blockers=blockers,

@@ -83,6 +83,8 @@ class Progress:
         return {
             "phase": self.phase,
             "tenant": self.tenant,
+            # Also in the input; here too because listing instances (get_status_by) returns no input in Azure.
+            "requested_by": self.requested_by,
             "plan": [c.to_dict() for c in plan.changes] if plan else [],
             "blocking": [p.to_dict() for p in plan.blocking] if plan else [],
             "plan_notes": list(plan.notes) if plan else [],
