@@ -20,7 +20,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it a browser sends `Origin: null` with the form POST, and the same-origin check needs it.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     # A page shows a plan and a token for one person: never from a shared cache.
     "Cache-Control": "no-store",
