@@ -10,6 +10,8 @@ from typing import Any
 
 import jinja2
 
+from pushproxy.console.diff import GROUP_TITLES
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 # Route prefix of the app (host.json http.routePrefix): where the pages link to each other.
@@ -32,8 +34,9 @@ PHASE_LABELS = {
     "blocked": "Blocked", "pending": "Starting", "terminated": "Stopped",
 }
 # A symbol with every status word, so status never rests on colour alone.
-PHASE_SYMBOLS = {"done": "✓", "rejected": "✕", "failed": "✕", "timed_out": "⌛", "blocked": "⛔",
-                 "awaiting_approval": "⏸"}
+# Symbols the common fonts (DejaVu, system UI fonts) all have.
+PHASE_SYMBOLS = {"done": "✓", "rejected": "✕", "failed": "✕", "timed_out": "✕", "blocked": "⊘",
+                 "awaiting_approval": "‖", "applying": "…", "verifying": "…", "discovering": "…"}
 
 
 @functools.cache
@@ -45,8 +48,24 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(base=BASE, phase_labels=PHASE_LABELS, phase_symbols=PHASE_SYMBOLS)
+    env.globals.update(base=BASE, phase_labels=PHASE_LABELS, phase_symbols=PHASE_SYMBOLS, group_titles=GROUP_TITLES)
+    env.filters["when"] = when
     return env
+
+
+def when(value: object) -> str:
+    """An ISO 8601 instant as a person reads it (`2026-12-02 05:47 UTC`); anything else as it is."""
+    from datetime import UTC, datetime
+
+    if not isinstance(value, str) or not value:
+        return "" if value is None else str(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def render(template: str, **context: Any) -> str:
