@@ -12,6 +12,9 @@ NODE_STAMP := node_modules/.installed
 # Kerberos (auth: kerberos, and the tests' KDC) needs MIT Kerberos from Debian. As root (CI, a fresh machine)
 # they are installed when missing; otherwise the Kerberos tests skip and say what is missing.
 KRB5_DEBS := krb5-kdc krb5-admin-server krb5-user libkrb5-dev faketime
+# The approval console's browser tests (tests/console) drive Debian's Chromium through its driver; as root they
+# are installed when missing, otherwise those tests skip and say what is missing.
+BROWSER_DEBS := chromium chromium-driver
 
 # requirements.txt is the deployed tree locked with hashes (from requirements.in); requirements-local.txt is what
 # only the CLI and the local host need; requirements-dev.txt the tests and stand-ins.
@@ -21,6 +24,11 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt requireme
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(KRB5_DEBS); \
 	  else echo "note: not root: skipping apt-get install $(KRB5_DEBS); the Kerberos tests will skip"; fi; \
+	fi
+	@if ! test -x /usr/bin/chromium || ! test -x /usr/bin/chromedriver; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_DEBS); \
+	  else echo "note: not root: skipping apt-get install $(BROWSER_DEBS); the console's browser tests will skip"; fi; \
 	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

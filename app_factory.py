@@ -16,6 +16,7 @@ def build_app() -> df.DFApp:
     """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
     from functions import (
         activities,
+        console,
         fleet,
         http_api,
         http_offboarding,
@@ -32,7 +33,7 @@ def build_app() -> df.DFApp:
 
     check_configuration()  # a channel that isn't https, or malformed, is an error at start, naming the field
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-    for blueprint in (http_api.bp, http_offboarding.bp, http_rotation.bp, timers.bp, activities.bp, fleet.bp,
+    for blueprint in (console.bp, http_api.bp, http_offboarding.bp, http_rotation.bp, timers.bp, activities.bp, fleet.bp,
                       notifications.bp, offboarding.bp, rotation.bp, onboarding.bp, verification.bp,
                       offboarding_workflow.bp, rotation_orchestrator.bp, notification_delivery.bp):
         app.register_functions(blueprint)

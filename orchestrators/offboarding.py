@@ -107,7 +107,7 @@ class OffboardingRun(OnboardingRun):
             exchange = {}
             plan = plan_prune(tenant, ours, self.spec.tenant_domain, now)
         self.before_tenant = tenant
-        self.progress.set_plan(plan)
+        self.progress.set_plan(plan, self.context.current_utc_datetime)
         if plan.is_blocked:
             raise Ended("blocked")
         return exchange, plan

@@ -109,7 +109,7 @@ class OnboardingRun:
         plan = plan_onboarding(
             exchange, tenant, self.spec.tenant_domain, self.context.current_utc_datetime, tenant_id=self.spec.tenant_id
         )
-        self.progress.set_plan(plan)
+        self.progress.set_plan(plan, self.context.current_utc_datetime)
         if plan.is_blocked:
             raise Ended("blocked")
         return exchange, plan

@@ -49,6 +49,10 @@ DEFAULTS: dict[str, str | None] = {
     "PUSHPROXY_NOTIFICATION_CHANNELS": None,
     "PUSHPROXY_NOTIFICATION_CHANNELS_FILE": None,
     "PUSHPROXY_PUBLIC_URL": None,
+    # The approval console's own key (at least 16 characters) for the tokens of its decision forms
+    # (pushproxy.console.csrf). In Azure a Key Vault reference to a secret the deployment makes; `pushproxy serve`
+    # makes a random one per run when unset (open pages then ask to be reloaded after a restart).
+    "PUSHPROXY_CONSOLE_KEY": None,
 }
 
 # Read only on one machine (the local host, the CLI); never set in the Function App.

@@ -31,7 +31,8 @@ def runtime_status_name(status: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def _iso(value: Any) -> str | None:
+def iso_time(value: Any) -> str | None:
+    """A Durable timestamp as ISO 8601 text (None stays None)."""
     if value is None:
         return None
     return value.isoformat() if isinstance(value, datetime) else str(value)
@@ -58,11 +59,11 @@ def onboarding_view(status: Any) -> dict[str, Any]:
         "done": custom.get("done") or [],
         # What the run noted, e.g. an approval event it ignored and why (pushproxy.approvals).
         "notes": custom.get("notes") or [],
-        "requested_by": given.get("requested_by"),
+        "requested_by": given.get("requested_by") or custom.get("requested_by"),
         "remediation": bool(given.get("remediation", False)),
         "output": json_value(getattr(status, "output", None)),
-        "created": _iso(getattr(status, "created_time", None)),
-        "last_updated": _iso(getattr(status, "last_updated_time", None)),
+        "created": iso_time(getattr(status, "created_time", None)),
+        "last_updated": iso_time(getattr(status, "last_updated_time", None)),
     }
 
 
@@ -83,13 +84,13 @@ def tenant_row(tenant: TenantRecord, verification: VerificationRecord | None) ->
         "state": "offboarded" if tenant.is_offboarded else (verification.state if verification else "unverified"),
         "reasons": [f.message for f in verification.findings] if verification else [],
         "findings": [f.to_dict() for f in verification.findings] if verification else [],
-        "verified_at": _iso(verification.verified_at) if verification else None,
+        "verified_at": iso_time(verification.verified_at) if verification else None,
         "remediation_id": verification.remediation_id if verification else None,
         # A staged next certificate (issue 15): "rotation staged, publishes on D" instead of an expiry warning.
         "rotation": (verification.facts or {}).get("rotation") if verification else None,
-        "onboarded_at": _iso(tenant.onboarded_at),
+        "onboarded_at": iso_time(tenant.onboarded_at),
         "last_onboarding_id": tenant.last_onboarding_id,
-        "offboarded_at": _iso(tenant.offboarded_at),
+        "offboarded_at": iso_time(tenant.offboarded_at),
         "offboarded_by": list(tenant.offboarded_by),
         "last_offboarding_id": tenant.last_offboarding_id,
     }
@@ -116,7 +117,7 @@ def tenant_view(
         **tenant_row(tenant, verification),
         "spec": tenant.spec,
         "registered_by": tenant.registered_by,
-        "registered_at": _iso(tenant.registered_at),
+        "registered_at": iso_time(tenant.registered_at),
         "secrets": secret_bindings_view(tenant),
         "verification": verification.to_dict() if verification else None,
         "onboardings": [o.to_dict() for o in onboardings],

@@ -2,6 +2,10 @@
 
 HTTP functions at /api/<route>, the Durable management API, timer triggers, and the orchestrations themselves on
 the local host (SQLite). Function keys are not checked locally: every route is served anonymously.
+
+Who is calling: with `--principal NAME`, every request is NAME's (a person's own machine, listening on loopback
+only); without it, the X-MS-CLIENT-PRINCIPAL-NAME header that the operator's authenticating reverse proxy sets.
+Either way the roles come from PUSHPROXY_ROLES_FILE. The approval console is at /api/console.
 """
 
 from __future__ import annotations
@@ -38,7 +42,36 @@ def register(sub: Any) -> None:
         default=None,
         help="SQLite file (default $PUSHPROXY_LOCAL_DB or ~/.local/share/pushproxy/local.sqlite)",
     )
+    parser.add_argument(
+        "--principal", default=None, metavar="NAME",
+        help="serve every request as NAME (replacing any X-MS-CLIENT-PRINCIPAL-NAME a client sent): for one person "
+        "on their own machine; only with a loopback --host. Without it, an authenticating reverse proxy must set "
+        "X-MS-CLIENT-PRINCIPAL-NAME (README, \"The approval console\")",
+    )
     parser.set_defaults(func=run)
+
+
+def fixed_principal(name: str | None, host: str) -> dict[str, str]:
+    """The header `--principal NAME` sets on every request; refused unless only this machine can connect (anyone
+    who reaches the port would act as NAME)."""
+    if name is None:
+        return {}
+    import ipaddress
+
+    from pushproxy.principals import PrincipalError, canonical_principal
+
+    try:
+        canonical_principal(name, "--principal")
+    except PrincipalError as exc:
+        raise SpecError("--principal", str(exc)) from None
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SpecError("--principal", f"only with a loopback --host (127.0.0.1, ::1): on {host} anyone who reaches "
+                        "the port would act as this principal; put an authenticating reverse proxy in front instead")
+    return {"X-MS-CLIENT-PRINCIPAL-NAME": name}
 
 
 def load_app(spec: str) -> Any:
@@ -106,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
     # Roles on one machine come from PUSHPROXY_ROLES_FILE (pushproxy.api.roles); X-MS-CLIENT-PRINCIPAL, which only
     # App Service can vouch for, is ignored here. The reverse proxy in front sets X-MS-CLIENT-PRINCIPAL-NAME.
     os.environ["PUSHPROXY_ROLE_SOURCE"] = "file"
+    front_headers = fixed_principal(args.principal, args.host)
+    if not setting("PUSHPROXY_CONSOLE_KEY"):
+        import secrets
+
+        # The console's decision tokens need a key of the app's own; one per run is enough on one machine.
+        os.environ["PUSHPROXY_CONSOLE_KEY"] = secrets.token_urlsafe(32)
     import logging
 
     access = logging.getLogger("pushproxy.serve.access")
@@ -131,18 +170,19 @@ def run(args: argparse.Namespace) -> int:
     task_hub = configured.get("task_hub") or setting("PUSHPROXY_TASK_HUB") or "pushproxy"
     host = LocalHost(app, database=database, max_activities=configured.get("max_activities", 16), task_hub=task_hub)
     try:
-        asyncio.run(_serve(host, args.host, args.port, task_hub, configured.get("route_prefix", "api")))
+        asyncio.run(_serve(host, args.host, args.port, task_hub, configured.get("route_prefix", "api"), front_headers))
     finally:
         host.close()
     return 0
 
 
-async def _serve(host: Any, address: str, port: int, task_hub: str, route_prefix: str) -> None:
+async def _serve(host: Any, address: str, port: int, task_hub: str, route_prefix: str,
+                 front_headers: dict[str, str] | None = None) -> None:
     from aiohttp import web
 
     from pushproxy.local.http_api import LocalFunctionsServer
 
-    server = LocalFunctionsServer(host, task_hub, route_prefix=route_prefix)
+    server = LocalFunctionsServer(host, task_hub, route_prefix=route_prefix, front_headers=front_headers)
     runner = web.AppRunner(server.make_app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, address, port)
@@ -158,6 +198,9 @@ async def _serve(host: Any, address: str, port: int, task_hub: str, route_prefix
     print(
         "pushproxy serve: function keys are not checked locally; every route is anonymous", file=sys.stderr, flush=True
     )
+    if front_headers:
+        print(f"pushproxy serve: every request is served as {front_headers['X-MS-CLIENT-PRINCIPAL-NAME']!r} (--principal); "
+              f"the approval console: {server.base_url}/api/console", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

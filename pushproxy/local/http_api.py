@@ -128,8 +128,12 @@ def _route_regex(template: str) -> re.Pattern[str]:
 class LocalFunctionsServer:
     """The aiohttp application behind `pushproxy serve`. The host's engine runs in its own thread."""
 
-    def __init__(self, host: LocalHost, task_hub: str, poll_interval: float = 0.5, route_prefix: str = "api") -> None:
+    def __init__(self, host: LocalHost, task_hub: str, poll_interval: float = 0.5, route_prefix: str = "api",
+                 front_headers: dict[str, str] | None = None) -> None:
         self.host = host
+        # Headers the front end sets on every request to the app's functions, replacing any copy the client sent
+        # (as App Service authentication does with its principal headers): `pushproxy serve --principal NAME`.
+        self.front_headers = dict(front_headers or {})
         self.task_hub = task_hub
         self.route_prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
         self.poll_interval = poll_interval
@@ -230,10 +234,12 @@ class LocalFunctionsServer:
                 refused_method = True
                 continue
             body = await request.read()
+            headers = {k: v for k, v in request.headers.items()
+                       if k.lower() not in {h.lower() for h in self.front_headers}}
             req = func.HttpRequest(
                 method=request.method,
                 url=str(request.url),
-                headers=dict(request.headers),
+                headers={**headers, **self.front_headers},
                 params=dict(request.query),
                 route_params={k: v for k, v in match.groupdict().items() if v is not None},
                 body=body,

@@ -49,6 +49,7 @@ APPROVAL_ROUTES: dict[str, str] = {
     "offboarding": "/api/offboardings/{id}/approval",
     "prune": "/api/offboardings/{id}/approval",
 }
+CONSOLE_ROUTE = "/api/console/workflows/{id}"
 # Fixed namespace of our event ids (uuid5): the same event, raised again after a crash or a replay, has the same id.
 EVENT_NAMESPACE = uuid.UUID("6f1c2a8e-41f0-5d3e-9b7a-2c54e0d9a1f3")
 
@@ -164,6 +165,8 @@ def _links(workflow: str, instance_id: str, *, approval: bool = False, tenant: s
     links = {"status": route.format(id=instance_id) if route else f"/api/tenants/{tenant or ''}"}
     if approval and workflow in APPROVAL_ROUTES:
         links["approval"] = APPROVAL_ROUTES[workflow].format(id=instance_id)
+        # The approval console's page of the workflow: what a person opens from the notification to decide.
+        links["console"] = CONSOLE_ROUTE.format(id=instance_id)
     if tenant:
         links["tenant"] = f"/api/tenants/{tenant}"
     return links

@@ -64,7 +64,8 @@ def adaptive_card(event: dict[str, Any]) -> dict[str, Any]:
         body.append({"type": "TextBlock", "text": f"- {line}", "wrap": True, "spacing": "Small"})
     links = event.get("links") or {}
     actions = [{"type": "Action.OpenUrl", "title": title, "url": links[key]}
-               for key, title in (("approval", "Approve or reject"), ("status", "Open the status"))
+               # The console page, not the approval route: a person opening a link makes a GET, the route takes a POST.
+               for key, title in (("console", "Approve or reject"), ("status", "Open the status"))
                if isinstance(links.get(key), str) and links[key].startswith("https://")]
     card: dict[str, Any] = {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION, "body": body}
     if actions:

@@ -46,9 +46,13 @@ class Progress:
     waiting_until: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
+    # When the state the plan was made from was read (the orchestration's clock at planning): an approver sees how
+    # old what they approve is.
+    state_read_at: datetime | None = None
 
-    def set_plan(self, plan: OnboardingPlan) -> None:
+    def set_plan(self, plan: OnboardingPlan, read_at: datetime | None = None) -> None:
         self.plan = plan
+        self.state_read_at = read_at
 
     def note(self, text: str) -> None:
         self.notes = (self.notes + [text])[-MAX_NOTES:]
@@ -79,10 +83,13 @@ class Progress:
         return {
             "phase": self.phase,
             "tenant": self.tenant,
+            # Also in the input; here too because listing instances (get_status_by) returns no input in Azure.
+            "requested_by": self.requested_by,
             "plan": [c.to_dict() for c in plan.changes] if plan else [],
             "blocking": [p.to_dict() for p in plan.blocking] if plan else [],
             "plan_notes": list(plan.notes) if plan else [],
             "state_hash": plan.state_hash if plan else None,
+            "state_read_at": self.state_read_at.isoformat() if self.state_read_at else None,
             "awaiting": self.awaiting,
             "current": self.current,
             "done": [{k: v for k, v in d.items() if k != "result"} for d in self.done],

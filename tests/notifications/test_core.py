@@ -150,7 +150,8 @@ def test_the_teams_card_has_what_the_adaptive_card_schema_requires(linked: bool)
             assert element["url"].startswith("https://") and element["title"]
     actions = {a["title"]: a["url"] for a in card.get("actions", [])}
     if linked:
-        assert actions["Approve or reject"] == "https://pushproxy.example.com/api/onboardings/onboarding-fabrikam.com/approval"
+        # A person opens the console's page of the workflow (a GET); the approval route itself takes only a POST.
+        assert actions["Approve or reject"] == "https://pushproxy.example.com/api/console/workflows/onboarding-fabrikam.com"
     else:
         assert not actions and any("Status: /api/onboardings/" in e.get("text", "") for e in card["body"])
     json.dumps(message)  # plain JSON

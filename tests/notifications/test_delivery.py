@@ -68,6 +68,7 @@ def test_an_onboarding_awaiting_approval_then_approved_tells_both_in_order(host:
     assert awaited["workflow_id"] == completed["workflow_id"] == IID
     assert awaited["data"]["group"] == "on_premises" and awaited["data"]["changes"]
     assert awaited["links"]["approval"] == f"{PUBLIC_URL}/api/onboardings/{IID}/approval"
+    assert awaited["links"]["console"] == f"{PUBLIC_URL}/api/console/workflows/{IID}"
     assert completed["links"]["status"] == f"{PUBLIC_URL}/api/onboardings/{IID}"
     assert completed["data"]["changed"] == ["enable_push_proxy"] and completed["data"]["outcome"] == "done"
     assert len({b["id"] for b in bodies}) == 2

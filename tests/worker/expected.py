@@ -35,6 +35,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "get_rotation": _http("rotations/{id}", "GET", True),
     "approve_rotation": _http("rotations/{id}/approval", "POST", True),
     "openapi": _http("openapi.json", "GET", False, "ANONYMOUS"),
+    # The approval console: anonymous at the Functions level (a browser has no function key); App Service
+    # authentication in front, and the roles checked by the app (functions/console.py).
+    "console_home": _http("console", "GET", True, "ANONYMOUS"),
+    "console_workflow": _http("console/workflows/{id}", "GET", True, "ANONYMOUS"),
+    "console_decision": _http("console/workflows/{id}/decision", "POST", True, "ANONYMOUS"),
+    "console_static": _http("console/static/{name}", "GET", False, "ANONYMOUS"),
     "start_offboarding": _http("tenants/{tenant}/offboarding", "POST", True),
     "start_prune": _http("tenants/{tenant}/prune", "POST", True),
     "get_offboarding": _http("offboardings/{id}", "GET", True),

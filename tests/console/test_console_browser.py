@@ -1,0 +1,213 @@
+"""The approval console in a real browser (headless Chromium) against `pushproxy serve` and both stand-ins: find
+the waiting onboarding, read its plan, approve with a comment, see the outcome; self-approval refused on the page;
+a stale plan refused with a reload link; a `<script>` from Graph and from a comment shown as text; a rejected
+offboarding changes nothing; a form posted from another origin is refused. Screenshots at desktop and phone width
+go to screenshots/ (README)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from pushproxy.secrets import tenant_env_name
+from tests.api.served import OPERATOR, Served
+from tests.console import browser
+
+pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=browser.missing() or "")
+
+PASSWORD_ENV = "PUSHPROXY_TEST_EXCHANGE_PASSWORD"
+ID = "onboarding-fabrikam.com"
+OFF = "offboarding-fabrikam.com"
+ALICE, BOB, CAROL = "alice@provider.example", "bob@provider.example", "carol@provider.example"
+EVIL_SP = "<script>document.title='owned'</script>Office 365 Exchange Online"
+EVIL_COMMENT = "<script>alert('comment')</script> checked with the change board"
+
+
+@pytest.fixture(scope="module")
+def standins() -> Iterator[tuple[Any, Any]]:
+    from tests.support.exchange_standin import start_exchange_standin
+    from tests.support.graph_standin import start_graph_standin
+
+    with start_graph_standin() as graph:
+        state = graph.state()
+        for tenant in state["tenants"].values():
+            for sp in tenant["servicePrincipals"]:
+                sp["displayName"] = EVIL_SP  # what Graph says is shown, never run
+        graph.put_state(state)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SSL_CERT_FILE", str(graph.cert_path))
+            exchange = start_exchange_standin("--tenant-state", f"{graph.url}/_emulator/state")
+        with exchange:
+            yield exchange, graph
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, standins: tuple[Any, Any]) -> Iterator[Served]:
+    exchange, graph = standins
+    server = Served(tmp_path_factory.mktemp("console"),
+                    {tenant_env_name("fabrikam.com", PASSWORD_ENV): exchange.password, **graph.env(domains=("fabrikam.com",))},
+                    roles={OPERATOR: ["operator", "requester"], ALICE: ["requester", "approver"],
+                           BOB: ["approver"], CAROL: ["approver"]})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    chrome = browser.start()
+    try:
+        yield chrome
+    finally:
+        chrome.quit()
+
+
+def spec(exchange: Any, graph: Any) -> dict[str, Any]:
+    return {
+        "tenant_id": "11111111-2222-3333-4444-555555555555",
+        "exchange": {"url": exchange.url, "auth": "ntlm", "username": exchange.user, "password_ref": f"env:{PASSWORD_ENV}"},
+        "graph": graph.credential_spec("secret"),
+        "verification": {"wait_s": 0, "probe_deadline_s": 5, "probe_interval_s": 1},
+        "retry": {"first_retry_interval_s": 1, "max_attempts": 2},
+    }
+
+
+def api(served: Served, method: str, path: str, body: Any = None, who: str = ALICE) -> Any:
+    return served.request(method, path, who=who, data=None if body is None else json.dumps(body),
+                          headers={"Content-Type": "application/json"})
+
+
+def wait_for(served: Served, path: str, predicate: Any, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = api(served, "GET", path)
+        if response.status_code == 200:
+            last = response.json()
+            if predicate(last):
+                return last
+        time.sleep(0.2)
+    raise AssertionError(f"not reached; last: {json.dumps(last)[:2000]}\n{served.log_path.read_text()[-3000:]}")
+
+
+def awaiting(group: str) -> Any:
+    return lambda v: v["phase"] == "awaiting_approval" and (v["awaiting"] or {}).get("group") == group
+
+
+def text(driver: Any) -> str:
+    return str(driver.find_element("tag name", "body").text)
+
+
+def open_page(driver: Any, served: Served, path: str) -> None:
+    driver.get(served.url(path))
+
+
+def test_approve_an_onboarding_from_the_console(served: Served, standins: tuple[Any, Any], driver: Any) -> None:
+    exchange, graph = standins
+    assert served.register("fabrikam.com", spec(exchange, graph)).status_code == 201
+    assert api(served, "POST", "/api/tenants/fabrikam.com/onboarding", {"comment": "ticket 42"}).status_code == 202
+    wait_for(served, f"/api/onboardings/{ID}", awaiting("on_premises"))
+
+    # The requester opens the console: the onboarding waits, she can read it, but not approve her own request.
+    browser.sign_in(driver, ALICE)
+    open_page(driver, served, "/api/console")
+    waiting = driver.find_element("css selector", "#waiting-h + .cards")
+    assert "fabrikam.com" in waiting.text and "Waiting for approval" in waiting.text
+    browser.screenshot(driver, "console-desktop", browser.DESKTOP)
+    browser.screenshot(driver, "console-phone", browser.PHONE)
+    driver.find_element("link text", "Onboarding of fabrikam.com").click()
+    assert "Who" not in driver.title
+    body = text(driver)
+    assert "AuthMetadataUrl" in body and "Push-notification proxy" in body  # the diff: where, setting, from → to
+    assert "Requested by" in body and ALICE in body and "State read at" in body and "Decide by" in body
+    driver.find_element("id", "comment").send_keys("my own")
+    driver.find_element("id", "approve").click()
+    assert "requested this onboarding and cannot approve it" in text(driver), text(driver)
+
+    # Bob opens the page; meanwhile Carol approves the on-premises group through the API: Bob's page is stale.
+    browser.sign_in(driver, BOB)
+    open_page(driver, served, f"/api/console/workflows/{ID}")
+    shown = wait_for(served, f"/api/onboardings/{ID}", awaiting("on_premises"))
+    browser.screenshot(driver, "workflow-desktop", browser.DESKTOP)
+    browser.screenshot(driver, "workflow-phone", browser.PHONE)
+    assert api(served, "POST", f"/api/onboardings/{ID}/approval",
+               {"decision": "approve", "state_hash": shown["awaiting"]["state_hash"]}, who=CAROL).status_code == 202
+    wait_for(served, f"/api/onboardings/{ID}", awaiting("tenant"))
+    driver.find_element("id", "approve").click()
+    error = driver.find_element("id", "decision-error")
+    assert "not the one you saw" in error.text
+    driver.find_element("id", "reload").click()
+
+    # The tenant group now: its key row, and Graph's display name as text (the script never ran).
+    body = text(driver)
+    assert "waiting for your decision" in body and "Keys" in body and "keyCredentials" in body
+    assert EVIL_SP in body and driver.title != "owned"
+    driver.find_element("id", "comment").send_keys(EVIL_COMMENT)
+    driver.find_element("id", "approve").click()
+    assert "Your decision (approve) was recorded" in driver.find_element("id", "decided").text
+
+    done = wait_for(served, f"/api/onboardings/{ID}", lambda v: v["runtime_status"] == "Completed")
+    assert done["output"]["outcome"] == "done", done
+    open_page(driver, served, f"/api/console/workflows/{ID}")
+    assert "Done" in driver.find_element("id", "outcome").text
+    assert EVIL_COMMENT in text(driver)  # the comment, as text
+    assert not [s for s in driver.find_elements("tag name", "script") if "alert" in (s.get_attribute("innerHTML") or "")]
+    approvals = [a for a in done["approvals"]]
+    assert [(a["group"], a["approver"]) for a in approvals] == [("on_premises", CAROL), ("tenant", BOB)]
+    assert approvals[1]["comment"] == EVIL_COMMENT
+    open_page(driver, served, "/api/console")
+    assert "fabrikam.com" in driver.find_element("css selector", "#recent-h + .cards").text
+
+
+class _Attacker(BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        page = (f'<!doctype html><form method="post" action="{self.target}">'
+                '<input type="hidden" name="decision" value="approve"><input type="hidden" name="state_hash" value="00">'
+                '<input type="hidden" name="csrf_token" value="guess"><button id="go">Win a prize</button></form>')
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(page.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_rejected_offboarding_changes_nothing_and_another_origin_cannot_decide(
+        served: Served, standins: tuple[Any, Any], driver: Any) -> None:
+    exchange, _ = standins
+    before = exchange.org_state()
+    assert api(served, "POST", "/api/tenants/fabrikam.com/offboarding", {"comment": "leaving"}).status_code == 202
+    wait_for(served, f"/api/offboardings/{OFF}", awaiting("on_premises"))
+
+    # Another origin's page, opened by a signed-in approver, posts a decision: refused, and the workflow still waits.
+    attacker = ThreadingHTTPServer(("127.0.0.1", 0), type("A", (_Attacker,), {"target": served.url(f"/api/console/workflows/{OFF}/decision")}))
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        browser.sign_in(driver, BOB)
+        driver.get(f"http://127.0.0.1:{attacker.server_address[1]}/")
+        driver.find_element("id", "go").click()
+        assert "Refused: not from the console" in text(driver)
+    finally:
+        attacker.shutdown()
+    assert wait_for(served, f"/api/offboardings/{OFF}", awaiting("on_premises"))["approvals"] == []
+
+    open_page(driver, served, f"/api/console/workflows/{OFF}")
+    assert "Disable" in text(driver)
+    driver.find_element("id", "comment").send_keys("not this quarter")
+    driver.find_element("id", "reject").click()
+    assert "Your decision (reject) was recorded" in driver.find_element("id", "decided").text
+    ended = wait_for(served, f"/api/offboardings/{OFF}", lambda v: v["runtime_status"] == "Completed")
+    assert ended["output"]["outcome"] == "rejected"
+    assert exchange.org_state() == before  # nothing changed on Exchange
+    open_page(driver, served, f"/api/console/workflows/{OFF}")
+    assert "Rejected" in driver.find_element("id", "outcome").text
