@@ -406,3 +406,36 @@ def test_without_policy_read_the_rotation_notes_it_and_the_tenant_refuses_the_5_
     assert any("Policy.Read.All" in n for n in view["notes"])
     assert world.org()["auth_config"]["current"] == old  # never staged: the organisation keeps working
     assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
+    # The plan said, before anything was created, that the policy was not checked and what happens if it refuses.
+    assert any("could not be read" in n and "removed" in n for n in view["plan"]["notes"]), view["plan"]["notes"]
+    assert_created_certificate_removed(world, view, old)
+
+
+def assert_created_certificate_removed(world: World, view: dict[str, Any], old: str) -> None:
+    """The certificate the refused run created is gone from every server, recorded; everything else is as it was."""
+    new = view["new_certificate"]["thumbprint"]
+    journal = world.exchange.journal()
+    removals = [e for e in journal if ok_op("Remove-ExchangeCertificate")(e)]
+    # Once on each of the two Mailbox servers (two AD sites: created on one, imported on the other).
+    assert len({str(e["parameters"]["Server"]).lower() for e in removals}) == len(removals) == 2, removals
+    assert all(e["parameters"]["Thumbprint"] == new for e in removals), removals
+    assert new not in {c["thumbprint"] for c in world.org()["certificates"]}
+    assert old in {c["thumbprint"] for c in world.org()["certificates"]}
+    removal = next(c for c in view["changes"] if c["kind"] == "remove_created_certificate")
+    assert removal["outcome"] == "removed" and len(removal["result"]["removed"]) == 2
+    assert "removed from" in (view["error"] or "") and "current certificate stays" in (view["error"] or "")
+
+
+def test_a_refused_key_upload_removes_the_certificate_this_run_made(onboarded: tuple[World, str]) -> None:
+    """403 on the upload (the consent was revoked after the pre-check, which blocks a plan whose token lacks
+    Application.ReadWrite.All). The run ends failed with Graph's own message, and the certificate it created and
+    imported does not stay on the servers, unstaged."""
+    world, old = onboarded
+    world.graph.faults([{"when": {"operation": "PATCH /v1.0/servicePrincipals"},
+                         "fail": {"kind": "http", "status": 403, "code": "Authorization_RequestDenied",
+                                  "message": "Insufficient privileges to complete the operation."}}])
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+    assert view["outcome"] == "failed", view
+    assert "Insufficient privileges to complete the operation" in (view["error"] or ""), view["error"]
+    assert world.org()["auth_config"]["current"] == old
+    assert_created_certificate_removed(world, view, old)
