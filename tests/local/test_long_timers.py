@@ -98,3 +98,26 @@ def test_a_ten_day_deadline_times_out_after_ten_days_not_three(timers_host: Loca
     status = timers_host.get_status(iid)
     assert status.output["decision"] == "timed_out"
     assert len(timers_created(status.history)) == 4
+
+
+def test_an_instance_waiting_on_one_long_timer_of_the_old_code_finishes_on_the_chained_code(
+    timers_host: LocalHost, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Why the chained timers needed no new orchestration version (docs/deploy.md): the old code's single 28-day
+    timer (made before this host refused it) and the new code's first interval share the timer id."""
+    from pushproxy.local import episode
+    from tests.local.apps import long_timer_app
+
+    monkeypatch.setitem(long_timer_app.CODE, "wait", "single")
+    monkeypatch.setattr(episode, "STORAGE_MAX_DELAY", timedelta(days=365))  # the host as it was
+    iid = timers_host.start_new("upgraded")
+    timers_host.run_until_idle()
+    monkeypatch.setattr(episode, "STORAGE_MAX_DELAY", timedelta(days=6))
+    monkeypatch.setitem(long_timer_app.CODE, "wait", "chained")  # the deployment, while it waits
+    step_days(timers_host, clock, 3)
+    assert timers_host.get_status(iid).runtime_status.value == "Running"  # replayed without a mismatch
+    step_days(timers_host, clock, 25)
+    status = timers_host.get_status(iid)
+    assert status.runtime_status.value == "Completed", status.output
+    assert status.output == "Hello after the wait!"
+    assert len(timers_created(status.history)) == 1
