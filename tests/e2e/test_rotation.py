@@ -422,6 +422,8 @@ def test_the_cli_stops_at_the_wait_and_status_shows_the_phase_and_the_next_date(
     dry = cli("rotate", "--spec", str(spec_path), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["mode"] == "renew"
+    # The test app has no Policy.Read.All: the dry run's plan says so, as the workflow's does.
+    assert any("could not be read" in n for n in json.loads(dry.stdout)["notes"]), dry.stdout
     done = cli("rotate", "--spec", str(spec_path), "--auto-approve", "--json")
     assert done.returncode == 6, done.stderr  # waits on its effective date: the same command continues it
     view = json.loads(done.stdout)
