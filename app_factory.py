@@ -12,8 +12,11 @@ import azure.durable_functions as df
 import azure.functions as func
 
 
-def build_app() -> df.DFApp:
-    """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators."""
+def build_app(rotation_orchestrator_bp: df.Blueprint | None = None) -> df.DFApp:
+    """A new DFApp with every function of the product: HTTP API, timer, activities and orchestrators.
+
+    `rotation_orchestrator_bp`: another version of the rotation orchestrator in place of this one (the deployment
+    test brings a version "3" that way, tests/e2e/rotation_v3_app.py)."""
     from functions import (
         activities,
         console,
@@ -35,6 +38,7 @@ def build_app() -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
     for blueprint in (console.bp, http_api.bp, http_offboarding.bp, http_rotation.bp, timers.bp, activities.bp, fleet.bp,
                       notifications.bp, offboarding.bp, rotation.bp, onboarding.bp, verification.bp,
-                      offboarding_workflow.bp, rotation_orchestrator.bp, notification_delivery.bp):
+                      offboarding_workflow.bp, rotation_orchestrator_bp or rotation_orchestrator.bp,
+                      notification_delivery.bp):
         app.register_functions(blueprint)
     return app

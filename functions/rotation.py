@@ -25,6 +25,11 @@ def create_next_certificate(payload: dict) -> dict:
     return guarded(steps.create_next_certificate, payload)
 
 
+@bp.activity_trigger(input_name="payload", activity=Activity.REMOVE_CREATED_CERTIFICATE)
+def remove_created_certificate(payload: dict) -> dict:
+    return guarded(steps.remove_created_certificate, payload)
+
+
 @bp.activity_trigger(input_name="payload", activity=Activity.STAGE_AUTH_CERTIFICATE)
 def stage_auth_certificate(payload: dict) -> dict:
     return guarded(steps.stage_auth_certificate, payload)

@@ -66,7 +66,12 @@ class Replan(Exception):
 @bp.orchestration_trigger(context_name="context", orchestration=Orchestrator.ROTATION)
 def rotation(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     """Renew one organisation's Auth certificate, from the plan to the retired old key."""
-    run = RotationRun(context)
+    return (yield from run_rotation(RotationRun(context)))
+
+
+def run_rotation(run: RotationRun) -> Generator[Any, Any, dict[str, Any]]:
+    """One run to its end, whatever ends it. A later version's orchestrator (docs/deploy.md) hands its own
+    RotationRun subclass here, under the same orchestration name."""
     try:
         phase = yield from run.main()
         error = None
@@ -177,9 +182,10 @@ class RotationRun:
                            (Activity.READ_KEY_POLICY, {"spec": self.spec_dict})], self.retry)
         policy = found.pop()
         limit = policy["result"].get("max_days") if policy["ok"] else None
+        unread = None
         if not policy["ok"] or not policy["result"].get("readable"):
-            why = message(policy) if not policy["ok"] else policy["result"].get("error")
-            note = f"the tenant's key-lifetime policy could not be read ({why}); grant Policy.Read.All to check it first"
+            unread = str(message(policy) if not policy["ok"] else policy["result"].get("error"))
+            note = f"the tenant's key-lifetime policy could not be read ({unread}); grant Policy.Read.All to check it first"
             if note not in self.status["notes"]:
                 self.note(note)
         for outcome in found:
@@ -190,7 +196,7 @@ class RotationRun:
                 advice = f" If the Auth certificate has expired: {EXPIRED_CERTIFICATE_ADVICE}" if hint else ""
                 raise Ended("failed", f"discovery failed: {message(outcome)}{advice}")
         exchange, tenant = found[0]["result"], found[1]["result"]
-        plan = plan_rotation(exchange, tenant, self.spec, self.now, key_lifetime_limit_days=limit,
+        plan = plan_rotation(exchange, tenant, self.spec, self.now, key_lifetime_limit_days=limit, key_policy_unread=unread,
                              force=self.force and not self.status["new_certificate"])
         return exchange, tenant, plan
 
@@ -204,7 +210,8 @@ class RotationRun:
                 self.note(f"after the change: {plan.reason}; this rotation stops here (never fights another change)")
                 return "superseded"
             return "nothing_to_do"
-        decision = yield from self.approval("plan", plan.state_hash, plan.summary())
+        # The approver sees the plan's notes too (a policy that could not be read, a lifetime made shorter).
+        decision = yield from self.approval("plan", plan.state_hash, plan.summary() + [f"Note: {n}" for n in plan.notes])
         if decision["decision"] != "approve":
             raise Ended("rejected", f"the plan was rejected by {decision['approver']}: nothing changed")
         _, _, again = yield from self.discover_and_plan()
@@ -241,17 +248,45 @@ class RotationRun:
         self.publish("creating")
         # The change's marker (pushproxy.exactly_once): a retried create finds the certificate it made, no other.
         created = yield from self.step(Activity.CREATE_NEXT_CERTIFICATE, self.payload(
-            server=create["server"], lifetime_days=create["lifetime_days"],
-            operation=operation_id(self.context.instance_id, datetime.fromisoformat(self.status["started_at"]),
-                                   Activity.CREATE_NEXT_CERTIFICATE)))
+            server=create["server"], lifetime_days=create["lifetime_days"], operation=self.create_operation))
         cert = created["result"]["certificate"]
         thumbprint = str(cert["thumbprint"])
         self.publish(new_certificate={"thumbprint": thumbprint, "not_after": cert["not_after"]})
         yield from self.import_to(thumbprint, plan)
         self.publish("uploading")
-        yield from self.step(Activity.UPLOAD_TENANT_KEY, {"spec": self.spec_dict, "keys": [
-            {"source": "rotation", "thumbprint": thumbprint, "der_b64": cert["der_b64"]}]}, "tenant")
+        uploaded = yield from self.step(Activity.UPLOAD_TENANT_KEY, {"spec": self.spec_dict, "keys": [
+            {"source": "rotation", "thumbprint": thumbprint, "der_b64": cert["der_b64"]}]}, "tenant", required=False)
+        if not uploaded["ok"]:
+            refused = message(uploaded)
+            if uploaded["error"].get("transient"):
+                # Retries used up: the key may have landed after all, so the certificate is kept for a rerun.
+                raise Ended("failed", f"{Activity.UPLOAD_TENANT_KEY} failed: {refused}")
+            yield from self.remove_created(thumbprint, [str(create["server"]), *plan.import_to], refused)
         return thumbprint
+
+    @property
+    def create_operation(self) -> str:
+        """This run's create (pushproxy.exactly_once): its certificate carries the marker derived from it."""
+        started = datetime.fromisoformat(str(self.status["started_at"]))
+        return operation_id(self.context.instance_id, started, Activity.CREATE_NEXT_CERTIFICATE)
+
+    def remove_created(self, thumbprint: str, servers: list[str], refused: str) -> Steps:
+        """The tenant refused the key for good: a certificate nobody can use would stay on the servers, unstaged.
+        Remove the one this run created (only it: by its marker) from every server it was put on, then end failed
+        with Graph's own message. The current certificate is never touched."""
+        self.publish("removing_created_certificate")
+        removal = yield from self.step(Activity.REMOVE_CREATED_CERTIFICATE, self.payload(
+            operation=self.create_operation, servers=list(dict.fromkeys(servers))), required=False)
+        if removal["ok"]:
+            gone = sorted({r["server"] for r in removal["result"].get("removed") or ()})
+            done = (f"the certificate {thumbprint} this run created was removed from {', '.join(gone)}" if gone
+                    else f"the certificate {thumbprint} this run created was already gone")
+        else:
+            done = (f"removing the certificate {thumbprint} this run created failed ({message(removal)}): remove it "
+                    f"by hand (Remove-ExchangeCertificate -Thumbprint {thumbprint} -Server <each Mailbox server>)")
+        self.note(done)
+        raise Ended("failed", f"the tenant refused the new certificate's key: {refused}; {done}; the current "
+                              "certificate stays")
 
     def import_to(self, thumbprint: str, plan: RotationPlan) -> Steps:
         if not plan.import_to:

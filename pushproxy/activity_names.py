@@ -40,6 +40,7 @@ class Activity(_Name):
     # The Auth certificate's renewal (rotation); it also calls discovery, import, upload, assign and the probe.
     READ_KEY_POLICY = "read_key_policy"
     CREATE_NEXT_CERTIFICATE = "create_next_certificate"
+    REMOVE_CREATED_CERTIFICATE = "remove_created_certificate"
     STAGE_AUTH_CERTIFICATE = "stage_auth_certificate"
     PUBLISH_AUTH_CERTIFICATE = "publish_auth_certificate"
     RESTART_AUTH_SERVICES = "restart_auth_services"

@@ -233,11 +233,13 @@ def plan_rotation(
     now: datetime,
     *,
     key_lifetime_limit_days: int | None = None,
+    key_policy_unread: str | None = None,
     force: bool = False,
 ) -> RotationPlan:
     """Whether a rotation is due for this state at `now`, and what it will do.
 
-    `key_lifetime_limit_days`: the tenant's key-credential lifetime policy, when Graph exposes one. `force`: renew
+    `key_lifetime_limit_days`: the tenant's key-credential lifetime policy, when Graph exposes one;
+    `key_policy_unread`: why it could not be read (the plan then says what happens if the tenant refuses the key). `force`: renew
     even when the current certificate is not within `renew_before_days` (an operator's explicit request)."""
     f = Facts.of(exchange, tenant)
     domain = spec.tenant_domain
@@ -295,6 +297,10 @@ def plan_rotation(
         notes.append(f"the tenant's key-credential lifetime policy allows {key_lifetime_limit_days} days: the new "
                      f"certificate lives {key_lifetime_limit_days} days instead of {lifetime}")
         lifetime = key_lifetime_limit_days
+    if key_policy_unread:
+        notes.append(f"the tenant's key-lifetime policy could not be read ({key_policy_unread}): should it refuse a "
+                     f"{lifetime}-day key, the upload fails and the certificate made for it is removed from the servers "
+                     "again; grant Policy.Read.All to check it before anything is created")
     if mode == "emergency":
         notes.append(f"if a step fails on Exchange: {EXPIRED_CERTIFICATE_ADVICE}")
     creator = f.mailbox[0]

@@ -89,6 +89,34 @@ def create_next_certificate(payload: dict[str, Any]) -> dict[str, Any]:
     return ok({"certificate": created.to_dict(), "server": server}, "created")
 
 
+def remove_created_certificate(payload: dict[str, Any]) -> dict[str, Any]:
+    """Remove, from each of `servers`, the certificate this change created (the one carrying its marker): the
+    compensation when the tenant refused its key. Never a certificate AuthConfig uses (current, next or previous):
+    one of those is no longer a stray. Idempotent: a server that no longer has it is skipped."""
+    from pushproxy.exchange import operations as ops
+    from pushproxy.onboarding.steps import _marker
+
+    spec = spec_of(payload)
+    marker = _marker(payload)
+    if marker is None:
+        raise SpecError("operation", "required: only the certificate carrying this change's marker is removed")
+    removed: list[dict[str, str]] = []
+    kept: list[dict[str, str]] = []
+    with exchange_session(spec) as session:
+        cfg = ops.get_auth_config(session)
+        in_use = {t for t in (cfg.current_thumbprint, cfg.next_thumbprint, cfg.previous_thumbprint) if t}
+        for server in (ops._server_name(str(s), "servers") for s in payload.get("servers") or ()):
+            cert = ops.find_marked_certificate(session, server, marker)
+            if cert is None:
+                continue
+            if cert.thumbprint in in_use:
+                kept.append({"server": server, "thumbprint": cert.thumbprint, "why": "the Auth configuration uses it"})
+                continue
+            ops.remove_certificate(session, server, cert.thumbprint)
+            removed.append({"server": server, "thumbprint": cert.thumbprint})
+    return ok({"removed": removed, "kept": kept}, "removed" if removed else "none")
+
+
 def _import_generated(session: Any, server: str, now: datetime, lifetime_days: int, marker: str | None) -> Any:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization

@@ -8,6 +8,7 @@ same instance goes on (its id is `rotation-<domain>`).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,21 @@ class RotationApprover(TerminalApprover):
 def dry_run(spec: Any) -> dict[str, Any]:
     from datetime import UTC, datetime
 
+    from pushproxy.outcome import message
     from pushproxy.rotation import plan_rotation
+    from pushproxy.rotation_steps import read_key_policy
 
     _, exchange, tenant = runner.dry_run(spec)
-    return plan_rotation(exchange, tenant, spec, datetime.now(UTC)).to_dict()
+    # The tenant's key-lifetime policy, as the workflow reads it (read-only): the plan shortens the lifetime, or
+    # says that the policy could not be read.
+    from pushproxy.onboarding.steps import operator_registration
+
+    with operator_registration(spec):  # the operator's own spec, in this process, as runner.dry_run binds it
+        policy = asyncio.run(read_key_policy({"spec": spec.to_dict()}))
+    result = policy["result"] if policy.get("ok") else {}
+    unread = None if result.get("readable") else str(result.get("error") or message(policy))
+    return plan_rotation(exchange, tenant, spec, datetime.now(UTC), key_lifetime_limit_days=result.get("max_days"),
+                         key_policy_unread=unread).to_dict()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -336,6 +336,14 @@ def ensure_auth_server(session: ExchangeSession, realm: str, *, tenant_id: str |
     return AuthServerChange("created", _reread_auth_server(session, AUTH_SERVER_NAME), f"created {AUTH_SERVER_NAME!r} for {realm}")
 
 
+def remove_certificate(session: ExchangeSession, server: str, thumbprint: str) -> None:
+    """Remove-ExchangeCertificate -Thumbprint T -Server S -Confirm:$false (a Remove- task prompts, and a prompt
+    fails over remoting). The caller has checked that T is no certificate Exchange signs or will sign with."""
+    server = _server_name(server)
+    session.invoke("Remove-ExchangeCertificate", {"Thumbprint": _thumbprint(thumbprint), "Server": server, "Confirm": False},
+                   server=server)
+
+
 def remove_auth_server(session: ExchangeSession, name: str, auth_metadata_url: str | None) -> bool:
     """Remove the AuthServer `name` (Remove-AuthServer -Confirm:$false: it prompts, and a prompt fails over
     remoting), only while it still points at `auth_metadata_url`: an AuthServer of that name pointing elsewhere is

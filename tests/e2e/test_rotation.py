@@ -338,6 +338,70 @@ def test_a_waiting_rotation_survives_a_deployment_on_the_version_it_started_with
     assert len(index(world.exchange.journal(), ok_op("Set-AuthConfig", PublishCertificate=1))) == 1
 
 
+def test_a_deployment_of_version_3_finishes_waiting_v2_instances_on_v2_and_starts_new_ones_as_v3(
+    onboarded: tuple[World, str],
+) -> None:
+    """A rotation started under "2" waits (staged); the deployment brings a version "3" whose code after the wait
+    differs (tests/e2e/rotation_v3_app.py). The waiting instance resumes and finishes on the v2 path; a new one
+    starts as "3" and takes the v3 path; while it waits, an older ("2") host refuses it (Reject) and leaves it."""
+    from pushproxy.local import LocalHost
+    from pushproxy.onboarding import runner
+    from tests.e2e.rotation_v3_app import V3_NOTE
+
+    world, _ = onboarded
+    clock = synced_clock(world)
+    spec = rotation_spec(world)
+    versioning = {"version_match": "CurrentOrOlder", "version_failure": "Reject"}
+
+    def v3_host() -> LocalHost:
+        host = LocalHost(runner.product_app("tests.e2e.rotation_v3_app:build_app"), database=world.database,
+                         clock=clock, default_version="3", **versioning)
+        world.hosts.append(host)
+        return host
+
+    def published() -> int:
+        return len(index(world.exchange.journal(), ok_op("Set-AuthConfig", PublishCertificate=1)))
+
+    def jump_over(view: dict[str, Any]) -> None:
+        clock.jump_to(datetime.fromisoformat(view["next_date"]) + timedelta(seconds=1))
+
+    v2 = world.host(clock=clock)
+    instance_id, _ = rotation_runner.start_or_resume(v2, spec, requested_by="e2e")
+    waiting = rotation_view(rotation_runner.run(v2, instance_id, timeout=120))
+    assert (waiting["phase"], waiting["version"]) == ("staged", "2")
+    v2.close()
+
+    # The deployment: version "3" takes over while the v2 instance waits.
+    new_code = v3_host()
+    jump_over(waiting)
+    first = rotate(world, spec, clock, host=new_code)
+    assert (first["outcome"], first["version"]) == ("done", "2"), first
+    assert V3_NOTE not in first["notes"]  # finished on the path it started on
+    assert published() == 1
+
+    # A new rotation (the certificate expires again) starts as "3".
+    expiring_current(world, days_left=29)
+    instance_id, _ = rotation_runner.start_or_resume(new_code, spec, requested_by="e2e")
+    staged = rotation_view(rotation_runner.run(new_code, instance_id, timeout=120))
+    assert (staged["phase"], staged["version"]) == ("staged", "3")
+    new_code.close()
+
+    # Rolled back to "2" meanwhile: that host does not run a "3" instance when its wait ends (Reject: left as is).
+    old_code = world.host(clock=clock)
+    assert old_code.default_version == "2"
+    jump_over(staged)
+    old_code.run_until_idle()
+    assert rotation_view(old_code.get_status(instance_id))["phase"] == "staged"
+    assert published() == 1
+    old_code.close()
+
+    clock.advance(seconds=31)  # the rejected work is looked at again, by version "3"
+    second = rotate(world, spec, clock, host=v3_host())
+    assert (second["outcome"], second["version"]) == ("done", "3"), second
+    assert V3_NOTE in second["notes"]
+    assert published() == 2
+
+
 def test_the_cli_stops_at_the_wait_and_status_shows_the_phase_and_the_next_date(onboarded: tuple[World, str]) -> None:
     import json
     import os
@@ -358,6 +422,8 @@ def test_the_cli_stops_at_the_wait_and_status_shows_the_phase_and_the_next_date(
     dry = cli("rotate", "--spec", str(spec_path), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["mode"] == "renew"
+    # The test app has no Policy.Read.All: the dry run's plan says so, as the workflow's does.
+    assert any("could not be read" in n for n in json.loads(dry.stdout)["notes"]), dry.stdout
     done = cli("rotate", "--spec", str(spec_path), "--auto-approve", "--json")
     assert done.returncode == 6, done.stderr  # waits on its effective date: the same command continues it
     view = json.loads(done.stdout)
@@ -406,3 +472,36 @@ def test_without_policy_read_the_rotation_notes_it_and_the_tenant_refuses_the_5_
     assert any("Policy.Read.All" in n for n in view["notes"])
     assert world.org()["auth_config"]["current"] == old  # never staged: the organisation keeps working
     assert count_ok(world.exchange.journal(), "Set-AuthConfig") == 0
+    # The plan said, before anything was created, that the policy was not checked and what happens if it refuses.
+    assert any("could not be read" in n and "removed" in n for n in view["plan"]["notes"]), view["plan"]["notes"]
+    assert_created_certificate_removed(world, view, old)
+
+
+def assert_created_certificate_removed(world: World, view: dict[str, Any], old: str) -> None:
+    """The certificate the refused run created is gone from every server, recorded; everything else is as it was."""
+    new = view["new_certificate"]["thumbprint"]
+    journal = world.exchange.journal()
+    removals = [e for e in journal if ok_op("Remove-ExchangeCertificate")(e)]
+    # Once on each of the two Mailbox servers (two AD sites: created on one, imported on the other).
+    assert len({str(e["parameters"]["Server"]).lower() for e in removals}) == len(removals) == 2, removals
+    assert all(e["parameters"]["Thumbprint"] == new for e in removals), removals
+    assert new not in {c["thumbprint"] for c in world.org()["certificates"]}
+    assert old in {c["thumbprint"] for c in world.org()["certificates"]}
+    removal = next(c for c in view["changes"] if c["kind"] == "remove_created_certificate")
+    assert removal["outcome"] == "removed" and len(removal["result"]["removed"]) == 2
+    assert "removed from" in (view["error"] or "") and "current certificate stays" in (view["error"] or "")
+
+
+def test_a_refused_key_upload_removes_the_certificate_this_run_made(onboarded: tuple[World, str]) -> None:
+    """403 on the upload (the consent was revoked after the pre-check, which blocks a plan whose token lacks
+    Application.ReadWrite.All). The run ends failed with Graph's own message, and the certificate it created and
+    imported does not stay on the servers, unstaged."""
+    world, old = onboarded
+    world.graph.faults([{"when": {"operation": "PATCH /v1.0/servicePrincipals"},
+                         "fail": {"kind": "http", "status": 403, "code": "Authorization_RequestDenied",
+                                  "message": "Insufficient privileges to complete the operation."}}])
+    view = rotate(world, rotation_spec(world), synced_clock(world))
+    assert view["outcome"] == "failed", view
+    assert "Insufficient privileges to complete the operation" in (view["error"] or ""), view["error"]
+    assert world.org()["auth_config"]["current"] == old
+    assert_created_certificate_removed(world, view, old)

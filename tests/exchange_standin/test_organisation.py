@@ -167,6 +167,23 @@ def test_new_certificate_exists_only_on_its_server_and_publishing_copies_nothing
     assert run(pool, "Get-ExchangeCertificate", Thumbprint=thumbprint, Server="FABRIKAM-EX2").output == []
 
 
+def test_remove_exchange_certificate_prompts_refuses_the_auth_certificates_and_names_a_missing_one(
+    pool: RunspacePool,
+) -> None:
+    """README row 35."""
+    stray = _new_auth_cert(pool, "FABRIKAM-EX1")
+    prompted = run(pool, "Remove-ExchangeCertificate", Thumbprint=stray, Server="FABRIKAM-EX1")
+    assert prompted.had_errors and prompted.streams.error[0].fq_error == "HostFunctionNotImplemented"
+    assert not run(pool, "Remove-ExchangeCertificate", Thumbprint=stray, Server="FABRIKAM-EX1", Confirm=False).streams.error
+    assert run(pool, "Get-ExchangeCertificate", Thumbprint=stray, Server="FABRIKAM-EX1").output == []
+    missing = run(pool, "Remove-ExchangeCertificate", Thumbprint=stray, Server="FABRIKAM-EX1", Confirm=False)
+    assert "ManagementObjectNotFoundException" in str(missing.streams.error[0].fq_error)
+    current = run(pool, "Get-AuthConfig").output[0].adapted_properties["CurrentCertificateThumbprint"]
+    refused = run(pool, "Remove-ExchangeCertificate", Thumbprint=current, Server="FABRIKAM-EX1", Confirm=False)
+    assert "InvalidOperationException" in str(refused.streams.error[0].fq_error)
+    assert len(run(pool, "Get-ExchangeCertificate", Thumbprint=current, Server="FABRIKAM-EX1").output) == 1
+
+
 def test_set_auth_config_rotates_and_clears(pool: RunspacePool) -> None:
     old = run(pool, "Get-AuthConfig").output[0].adapted_properties["CurrentCertificateThumbprint"]
     new = _new_auth_cert(pool)

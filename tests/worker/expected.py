@@ -54,7 +54,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "ensure_auth_server", "upload_tenant_key", "enable_push_proxy", "restart_health_manager", "run_probe",
         "record_onboarding", "list_fleet", "verify_tenant", "record_verification_summary",
         "discover_ours", "disable_push_proxy", "remove_auth_server", "remove_tenant_keys", "record_offboarding",
-        "read_key_policy", "create_next_certificate", "stage_auth_certificate", "publish_auth_certificate",
+        "read_key_policy", "create_next_certificate", "remove_created_certificate", "stage_auth_certificate", "publish_auth_certificate",
         "restart_auth_services",
         "clear_previous_certificate", "remove_retired_key", "record_rotation")},
     "start_remediation": _activity(client=True),

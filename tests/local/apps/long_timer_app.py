@@ -46,3 +46,18 @@ def deadline(context: df.DurableOrchestrationContext):
     decided = yield from await_decision(context, awaiting, ApprovalRules(), deadline=until,
                                         publish=lambda _wait: None, note=lambda _text: None)
     return {"decision": decided.decision, "approver": decided.approver, "at": context.current_utc_datetime.isoformat()}
+
+
+# Which code the `upgraded` orchestrator runs: "single" (one timer, as before pushproxy.timers) or "chained".
+CODE = {"wait": "single"}
+
+
+@app.orchestration_trigger(context_name="context")
+def upgraded(context: df.DurableOrchestrationContext):
+    """A 28-day wait whose code changes from one timer to the chain while an instance waits."""
+    when = context.current_utc_datetime + timedelta(days=28)
+    if CODE["wait"] == "single":
+        yield context.create_timer(when)
+    else:
+        yield from sleep_until(context, when)
+    return (yield context.call_activity(hello, "after the wait"))
