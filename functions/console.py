@@ -139,6 +139,10 @@ async def console_home(req: func.HttpRequest, client: df.DurableOrchestrationCli
 def console_key() -> bytes:
     """The app's own key for decision tokens (PUSHPROXY_CONSOLE_KEY; `pushproxy serve` makes one if unset)."""
     key = setting("PUSHPROXY_CONSOLE_KEY")
+    if key and key.startswith("@Microsoft.KeyVault("):
+        # App Service leaves a reference it could not resolve as the literal text: a known value, never a key.
+        raise ApiError(503, "console_unavailable", "PUSHPROXY_CONSOLE_KEY is a Key Vault reference App Service could "
+                       "not resolve: store the console-key secret (docs/deploy.md, the azd postprovision hook)")
     if not key or len(key) < 16:
         raise ApiError(503, "console_unavailable", "PUSHPROXY_CONSOLE_KEY is not set (at least 16 characters): the "
                        "console can't protect its decision form without it")
