@@ -184,14 +184,12 @@ async def console_workflow(req: func.HttpRequest, client: df.DurableOrchestratio
 
 
 def _allowed_origins(req: func.HttpRequest) -> set[str]:
-    """The app's own origins: the one the request was made to, and its public address (behind a proxy)."""
+    """The app's own origins: the one the request was made to, and its public address (PUSHPROXY_PUBLIC_URL: a
+    custom domain in Azure, the reverse proxy's address on one machine). Forwarded headers are not trusted."""
     found = {csrf.origin_of(req.url)}
     public = setting("PUSHPROXY_PUBLIC_URL")
     if public:
         found.add(csrf.origin_of(public))
-    host = req.headers.get("x-forwarded-host") or req.headers.get("X-Forwarded-Host")
-    if host and setting("PUSHPROXY_ROLE_SOURCE") != "file":
-        found.add(csrf.origin_of(f"https://{host}"))  # App Service's front end: always https
     return {o for o in found if o}
 
 
