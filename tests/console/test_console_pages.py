@@ -133,3 +133,22 @@ def test_a_decision_without_origin_or_with_a_forged_token_is_refused(served: Ser
     assert forged.status_code == 403 and "token" in forged.text
     elsewhere = served.request("POST", path, who=APPROVER, data=form, headers={"Origin": "https://evil.example"})
     assert elsewhere.status_code == 403
+
+
+def test_a_rotation_waiting_on_its_plan_shows_the_new_certificate_and_its_steps() -> None:
+    view = {"id": "rotation-x.example", "tenant": "x.example", "runtime_status": "Running", "phase": "awaiting_approval",
+            "requested_by": "a@x", "mode": "renew",
+            "plan": {"mode": "renew", "state_hash": "ef" * 32, "create": {"server": "EX1", "key_size": 2048, "lifetime_days": 1825},
+                     "import_to": ["EX2"], "import_from": "EX1", "effective": "2027-01-05T00:00:00+00:00",
+                     "current": {"thumbprint": "OLD1"}},
+            "awaiting": {"group": "plan", "state_hash": "12" * 32, "deadline": "2026-12-05T00:00:00+00:00",
+                         "steps": ["Create a new Auth certificate on EX1", "Stage it"]}}
+    page = model.workflow_page(view, "rotation")
+    assert page.waiting and page.state_hash == "ef" * 32
+    (group,) = page.groups
+    (change,) = group.changes
+    assert change.summary == "Create a new Auth certificate on EX1; Stage it"
+    assert [r.where for r in change.rows] == ["EX1", "EX2", "Exchange organisation (Get-AuthConfig)"]
+    assert change.keys[0].target.startswith("Exchange Online service principal")
+    html = pages.render("workflow.html", principal="b@x", page=page, token="t", error=None, decided=None)
+    assert "Rotation plan" in html and 'name="decision" value="approve"' in html
