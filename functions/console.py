@@ -18,6 +18,7 @@ again itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from typing import Any
@@ -79,7 +80,6 @@ def _principal(req: func.HttpRequest, *allowed: str) -> str | func.HttpResponse:
 
 def page(handler: Any) -> Any:
     """Errors as HTML pages (never JSON, never internals): ours with their status and message."""
-    import functools
 
     @functools.wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> func.HttpResponse:
