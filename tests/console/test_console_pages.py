@@ -152,3 +152,29 @@ def test_a_rotation_waiting_on_its_plan_shows_the_new_certificate_and_its_steps(
     assert change.keys[0].target.startswith("Exchange Online service principal")
     html = pages.render("workflow.html", principal="b@x", page=page, token="t", error=None, decided=None)
     assert "Rotation plan" in html and 'name="decision" value="approve"' in html
+
+
+def test_in_azure_a_browser_nobody_signed_in_is_sent_to_sign_in_and_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import azure.functions as func
+
+    from functions.console import _principal
+
+    monkeypatch.delenv("PUSHPROXY_ROLE_SOURCE", raising=False)
+    monkeypatch.delenv("PUSHPROXY_ROLES_FILE", raising=False)
+    req = func.HttpRequest("GET", "https://func.example/api/console/workflows/onboarding-x.example?decided=approve",
+                           headers={}, body=b"")
+    answer = _principal(req, "approver")
+    assert isinstance(answer, func.HttpResponse) and answer.status_code == 302
+    assert answer.headers["Location"] == "/.auth/login/aad?post_login_redirect_uri=/api/console/workflows/onboarding-x.example"
+
+
+def test_an_unresolved_key_vault_reference_is_never_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.console import console_key
+    from pushproxy.api.errors import ApiError
+
+    monkeypatch.setenv("PUSHPROXY_CONSOLE_KEY", "@Microsoft.KeyVault(VaultName=kv;SecretName=console-key)")
+    with pytest.raises(ApiError, match="Key Vault reference"):
+        console_key()
+    monkeypatch.setenv("PUSHPROXY_CONSOLE_KEY", "short")
+    with pytest.raises(ApiError, match="at least 16"):
+        console_key()
