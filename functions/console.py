@@ -18,6 +18,7 @@ again itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from typing import Any
@@ -49,8 +50,16 @@ def _html(body: str, status: int = 200, headers: dict[str, str] | None = None) -
                              headers={**pages.HEADERS, **(headers or {})})
 
 
-def _error_page(principal: str | None, status: int, title: str, message: str) -> func.HttpResponse:
-    return _html(pages.render("error.html", principal=principal or "nobody", title=title, message=message), status)
+def _error_page(req: func.HttpRequest | None, status: int, title: str, message: str) -> func.HttpResponse:
+    return _html(pages.render("error.html", principal=_signed_in(req) or "nobody", title=title, message=message), status)
+
+
+def _signed_in(req: func.HttpRequest | None) -> str | None:
+    """Who the page says is signed in (no role needed; a name that isn't one shows as nobody)."""
+    try:
+        return roles.caller(req.headers).name if req is not None else None
+    except ApiError:
+        return None
 
 
 def _principal(req: func.HttpRequest, *allowed: str) -> str | func.HttpResponse:
@@ -66,28 +75,28 @@ def _principal(req: func.HttpRequest, *allowed: str) -> str | func.HttpResponse:
         message = exc.message if exc.code != "unauthenticated" else (
             "nobody is signed in: in Azure, App Service authentication signs you in; on one machine, "
             "`pushproxy serve --principal NAME` or the reverse proxy in front of it names you")
-        return _error_page(None, exc.status, "Not allowed", message)
+        return _error_page(req, exc.status, "Not allowed", message)
 
 
 def page(handler: Any) -> Any:
     """Errors as HTML pages (never JSON, never internals): ours with their status and message."""
-    import functools
 
     @functools.wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> func.HttpResponse:
+        req = kwargs.get("req", args[0] if args else None)
         try:
             response: func.HttpResponse = await handler(*args, **kwargs)
             return response
         except ApiError as exc:
-            return _error_page(None, exc.status, "Cannot show this", exc.message)
+            return _error_page(req, exc.status, "Cannot show this", exc.message)
         except SpecError as exc:
-            return _error_page(None, 400, "Cannot show this", str(exc))
+            return _error_page(req, 400, "Cannot show this", str(exc))
         except PushProxyError as exc:
             log.warning("console request failed: %s", exc)
-            return _error_page(None, 503 if exc.transient else 500, "Unavailable", str(exc))
+            return _error_page(req, 503 if exc.transient else 500, "Unavailable", str(exc))
         except Exception as exc:
             log.exception("console request failed (%s)", type(exc).__name__)
-            return _error_page(None, 500, "Internal error", "internal error")
+            return _error_page(req, 500, "Internal error", "internal error")
 
     return wrapper
 
@@ -139,6 +148,10 @@ async def console_home(req: func.HttpRequest, client: df.DurableOrchestrationCli
 def console_key() -> bytes:
     """The app's own key for decision tokens (PUSHPROXY_CONSOLE_KEY; `pushproxy serve` makes one if unset)."""
     key = setting("PUSHPROXY_CONSOLE_KEY")
+    if key and key.startswith("@Microsoft.KeyVault("):
+        # App Service leaves a reference it could not resolve as the literal text: a known value, never a key.
+        raise ApiError(503, "console_unavailable", "PUSHPROXY_CONSOLE_KEY is a Key Vault reference App Service could "
+                       "not resolve: store the console-key secret (docs/deploy.md, the azd postprovision hook)")
     if not key or len(key) < 16:
         raise ApiError(503, "console_unavailable", "PUSHPROXY_CONSOLE_KEY is not set (at least 16 characters): the "
                        "console can't protect its decision form without it")
@@ -180,14 +193,12 @@ async def console_workflow(req: func.HttpRequest, client: df.DurableOrchestratio
 
 
 def _allowed_origins(req: func.HttpRequest) -> set[str]:
-    """The app's own origins: the one the request was made to, and its public address (behind a proxy)."""
+    """The app's own origins: the one the request was made to, and its public address (PUSHPROXY_PUBLIC_URL: a
+    custom domain in Azure, the reverse proxy's address on one machine). Forwarded headers are not trusted."""
     found = {csrf.origin_of(req.url)}
     public = setting("PUSHPROXY_PUBLIC_URL")
     if public:
         found.add(csrf.origin_of(public))
-    host = req.headers.get("x-forwarded-host") or req.headers.get("X-Forwarded-Host")
-    if host and setting("PUSHPROXY_ROLE_SOURCE") != "file":
-        found.add(csrf.origin_of(f"https://{host}"))  # App Service's front end: always https
     return {o for o in found if o}
 
 
@@ -211,7 +222,7 @@ async def console_decision(req: func.HttpRequest, client: df.DurableOrchestratio
     try:
         csrf.check_same_origin(dict(req.headers), _allowed_origins(req))
     except csrf.CsrfRefused as exc:
-        return _error_page(None, 403, "Refused: not from the console", str(exc))
+        return _error_page(req, 403, "Refused: not from the console", str(exc))
     who = _principal(req, APPROVER)
     if isinstance(who, func.HttpResponse):
         return who
@@ -221,7 +232,7 @@ async def console_decision(req: func.HttpRequest, client: df.DurableOrchestratio
     try:
         csrf.check_token(console_key(), form.get(csrf.TOKEN_FIELD), who, instance_id, state_hash)
     except csrf.CsrfRefused as exc:
-        return _error_page(who, 403, "Refused: not from the console", str(exc))
+        return _error_page(req, 403, "Refused: not from the console", str(exc))
     workflow, status = await _workflow(client, instance_id)
     body: dict[str, Any] = {"decision": form.get("decision"), "comment": form.get("comment") or None, "state_hash": state_hash or None}
     if workflow == "rotation" and form.get("early_key_removal") == "true":

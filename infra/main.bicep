@@ -56,6 +56,9 @@ param gatewaySubnetPrefix string = '10.60.0.64/27'
 @description('Client id of the multi-tenant app registration the service uses for Graph (workload identity federation). Empty until you create it.')
 param graphClientId string = ''
 
+@description('Client id of the Entra ID app registration people sign in to the approval console with (App Service authentication, ID tokens; redirect URI: the CONSOLE_REDIRECT_URI output). Empty until you create it.')
+param consoleAuthClientId string = ''
+
 @description('Durable task hub name: letters and digits, starting with a letter.')
 param taskHubName string = 'pushproxy'
 
@@ -191,6 +194,7 @@ module api 'app/api.bicep' = {
     kerberosRealm: kerberosRealm
     kerberosKdcs: join(kdcHosts, ',')
     subnetId: connectivity == 'vnet' ? network.outputs.functionsSubnetId : ''
+    consoleAuthClientId: consoleAuthClientId
   }
 }
 
@@ -220,6 +224,8 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output AZURE_FUNCTION_APP_URL string = api.outputs.url
+output PUSHPROXY_CONSOLE_URL string = '${api.outputs.url}/api/console'
+output CONSOLE_REDIRECT_URI string = api.outputs.consoleRedirectUri
 output AZURE_CLIENT_ID string = identity.outputs.clientId
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

@@ -25,6 +25,10 @@ param kerberosKdcs string = ''
 param notificationChannels string = ''
 @description('vnet mode: the delegated subnet to integrate with; empty otherwise.')
 param subnetId string = ''
+@description('Client id of the Entra ID app registration people sign in to the approval console with (App Service authentication). Empty: authentication is left unconfigured, and every page and route answers 403.')
+param consoleAuthClientId string = ''
+@description('Key Vault secret holding the approval console key (the azd postprovision hook creates it: docs/deploy.md).')
+param consoleKeySecretName string = 'console-key'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
@@ -123,6 +127,12 @@ var baseSettings = [
     name: 'PUSHPROXY_PUBLIC_URL'
     value: 'https://${name}.azurewebsites.net'
   }
+  // The approval console's key for its decision-form tokens: a Key Vault reference, so the value never passes
+  // through this deployment (the azd postprovision hook stores a random one in the vault).
+  {
+    name: 'PUSHPROXY_CONSOLE_KEY'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${consoleKeySecretName})'
+  }
 ]
 
 // Elastic Premium only: the Azure Files content share, whose connection string is a secret and so a Key Vault
@@ -191,5 +201,48 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
+// App Service authentication (Easy Auth) with Entra ID, for the approval console (and every route: the app reads
+// who is calling from the headers it sets, and it strips copies a client sent). Unauthenticated requests pass
+// through (AllowAnonymous) so the JSON API keeps answering 403 in its own shape to a caller without a token; the
+// console's pages send a browser to /.auth/login/aad themselves (functions/console.py). Sign-in uses the ID token
+// (no client secret); the redirect URI to register on the app is https://<app>/.auth/login/aad/callback.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(consoleAuthClientId)) {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: consoleAuthClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            consoleAuthClientId
+            'api://${consoleAuthClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: true
+      }
+    }
+  }
+}
+
 output name string = functionApp.name
+output consoleRedirectUri string = 'https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback'
 output url string = 'https://${functionApp.properties.defaultHostName}'

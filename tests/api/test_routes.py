@@ -80,11 +80,11 @@ def test_openapi_document_is_served_and_is_the_one_in_the_repo(served: Served) -
 
 def test_every_http_function_is_in_the_document() -> None:
     import function_app  # noqa: F401  (registers the blueprints)
-    from functions import http_api, http_offboarding, http_rotation, notifications
+    from functions import console, http_api, http_offboarding, http_rotation, notifications
 
     document = json.loads((REPO / "openapi.json").read_text())
     routes = {f"/{fb._function.get_trigger().route}"
-              for bp in (http_api.bp, http_offboarding.bp, http_rotation.bp, notifications.bp)
+              for bp in (http_api.bp, http_offboarding.bp, http_rotation.bp, notifications.bp, console.bp)
               for fb in bp._function_builders if fb._function.get_trigger().get_binding_name() == "httpTrigger"}
     # The catch-all answers unknown routes with the error shape; it is not a route of the API.
     assert routes - {"/{*path}"} == set(document["paths"])

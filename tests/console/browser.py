@@ -61,3 +61,14 @@ def screenshot(driver: Any, name: str, size: tuple[int, int]) -> Path:
     driver.save_screenshot(str(path))
     driver.set_window_size(*DESKTOP)
     return path
+
+
+def click_and_load(driver: Any, locator: tuple[str, str], timeout: float = 30) -> None:
+    """Click what loads another page (a form's button, a link) and wait until that page has replaced this one."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element("tag name", "html")
+    driver.find_element(*locator).click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
