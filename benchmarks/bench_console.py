@@ -130,7 +130,8 @@ def main() -> int:
             print(f"{size:>8} {read_ms:>14.1f} {build_ms:>9.2f} {render_ms:>10.2f} {total:>9.1f} {len(html) / 1024:>9.1f}")
     one = workflow_view(all_statuses[0], "onboarding")
     wf_ms, html = median_ms(lambda: pages.render("workflow.html", principal="bob@x", page=model.workflow_page(one, "onboarding"),
-                                                 token="t" * 64, error=None, decided=None), args.repeat)
+                                                 token="t" * 64, error=None, decided=None,
+                                                 cannot_decide=None), args.repeat)
     print(f"one workflow page (6 changes): {wf_ms:.2f} ms, {len(html) / 1024:.1f} KiB")
     if len(rows) >= 2:
         (n0, t0), (n1, t1) = rows[0], rows[-1]

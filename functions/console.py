@@ -165,14 +165,22 @@ async def _workflow(client: df.DurableOrchestrationClient, instance_id: str) -> 
     return workflow, await workflow_status(client, instance_id, workflow)
 
 
-def _workflow_page(who: str, workflow: str, status: Any, status_code: int = 200, error: dict[str, Any] | None = None,
-                   decided: str | None = None) -> func.HttpResponse:
+def _workflow_page(req: func.HttpRequest, who: str, workflow: str, status: Any, status_code: int = 200,
+                   error: dict[str, Any] | None = None, decided: str | None = None) -> func.HttpResponse:
+    """The page; the decision form only for an approver (the requester too: the refusal then says why), and
+    only while the console's key is there to sign its token."""
     view = model.workflow_page(workflow_view(status, workflow), workflow)
-    token = ""
+    token, cannot_decide = "", None
     if view.waiting and view.awaiting:
-        token = csrf.decision_token(console_key(), who, view.row.id, str(view.awaiting.get("state_hash")))
-    return _html(pages.render("workflow.html", principal=who, page=view, token=token, error=error, decided=decided),
-                 status_code)
+        if not roles.caller(req.headers).has(APPROVER):
+            cannot_decide = f"{who} can read this page; deciding needs the approver role."
+        else:
+            try:
+                token = csrf.decision_token(console_key(), who, view.row.id, str(view.awaiting.get("state_hash")))
+            except ApiError as exc:
+                cannot_decide = f"Decisions can't be taken here now: {exc.message}"
+    return _html(pages.render("workflow.html", principal=who, page=view, token=token, error=error, decided=decided,
+                              cannot_decide=cannot_decide), status_code)
 
 
 @bp.route(route="console/workflows/{id}", methods=["GET"], auth_level=ANONYMOUS)
@@ -186,7 +194,7 @@ async def console_workflow(req: func.HttpRequest, client: df.DurableOrchestratio
     instance_id = validation.instance_id(req.route_params.get("id", ""))
     workflow, status = await _workflow(client, instance_id)
     decided = req.params.get("decided")
-    return _workflow_page(who, workflow, status, decided=decided if decided in ("approve", "reject") else None)
+    return _workflow_page(req, who, workflow, status, decided=decided if decided in ("approve", "reject") else None)
 
 
 # ------------------------------------------------------------------------------------------------ deciding
@@ -245,7 +253,7 @@ async def console_decision(req: func.HttpRequest, client: df.DurableOrchestratio
         reload = exc.code in ("stale_plan", "not_awaiting_approval")
         log.info("console decision on %s by %s refused: %s", instance_id, who, exc.code)
         fresh = await workflow_status(client, instance_id, workflow)
-        return _workflow_page(who, workflow, fresh, exc.status, {"code": exc.code, "message": exc.message, "reload": reload})
+        return _workflow_page(req, who, workflow, fresh, exc.status, {"code": exc.code, "message": exc.message, "reload": reload})
     log.info("console decision on %s by %s: %s", instance_id, who, decision.decision)
     # Post/Redirect/Get: a reload of the page never posts the decision twice.
     return func.HttpResponse(status_code=303, headers={

@@ -46,7 +46,7 @@ def test_a_script_in_a_tenant_value_is_escaped() -> None:
             "approvals": [{"group": "on_premises", "decision": "approve", "approver": "b@x", "comment": "<b>hi</b>",
                            "time": "2026-12-02T00:00:00+00:00"}], "custom": {}}
     html = pages.render("workflow.html", principal="<i>me</i>", page=model.workflow_page(view, "onboarding"),
-                        token="t", error=None, decided=None)
+                        token="t", error=None, decided=None, cannot_decide=None)
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html and "<b>hi</b>" not in html and "<i>me</i>" not in html
     assert "<script>" not in html.replace('<script src="/api/console/static/console.js" defer></script>', "")
@@ -150,7 +150,7 @@ def test_a_rotation_waiting_on_its_plan_shows_the_new_certificate_and_its_steps(
     assert change.summary == "Create a new Auth certificate on EX1; Stage it"
     assert [r.where for r in change.rows] == ["EX1", "EX2", "Exchange organisation (Get-AuthConfig)"]
     assert change.keys[0].target.startswith("Exchange Online service principal")
-    html = pages.render("workflow.html", principal="b@x", page=page, token="t", error=None, decided=None)
+    html = pages.render("workflow.html", principal="b@x", page=page, token="t", error=None, decided=None, cannot_decide=None)
     assert "Rotation plan" in html and 'name="decision" value="approve"' in html
 
 
@@ -178,3 +178,16 @@ def test_an_unresolved_key_vault_reference_is_never_the_key(monkeypatch: pytest.
     monkeypatch.setenv("PUSHPROXY_CONSOLE_KEY", "short")
     with pytest.raises(ApiError, match="at least 16"):
         console_key()
+
+
+
+def test_a_reader_sees_the_plan_but_no_decision_form() -> None:
+    view = {"id": "onboarding-x.example", "tenant": "x.example", "runtime_status": "Running", "phase": "awaiting_approval",
+            "requested_by": "a@x", "plan": [{"kind": "enable_push_proxy", "group": "on_premises", "summary": "Enable",
+                                             "details": {}}],
+            "awaiting": {"group": "on_premises", "state_hash": "ab" * 32, "deadline": "2026-12-05T00:00:00+00:00"},
+            "custom": {}}
+    html = pages.render("workflow.html", principal="r@x", page=model.workflow_page(view, "onboarding"), token="",
+                        error=None, decided=None, cannot_decide="r@x can read this page; deciding needs the approver role.")
+    assert "Enable" in html and "deciding needs the approver role" in html
+    assert "decision-form" not in html and "csrf_token" not in html
