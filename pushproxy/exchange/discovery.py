@@ -11,10 +11,10 @@ from pushproxy.exchange.models import (
     MIN_AUTH_KEY_SIZE,
     BlockingProblem,
     ExchangeDiscovery,
+    ExchangeServer,
     HybridFacts,
     ServerCertificate,
 )
-from pushproxy.exchange.models import ExchangeServer
 from pushproxy.exchange.session import ExchangeSession
 
 

@@ -24,12 +24,12 @@ from pushproxy.exchange.models import (
     AuthCertificate,
     AuthConfig,
     AuthServer,
-    SettingOverride,
     AuthServerChange,
     ExchangeServer,
     ProbeResult,
     PushProxyState,
     ServerCertificate,
+    SettingOverride,
 )
 from pushproxy.exchange.session import SWITCH, WINDOWS_POWERSHELL_CONFIGURATION, ExchangeSession
 
