@@ -13,3 +13,7 @@ def own_secret_scope() -> Iterator[None]:
 
     with tenant_scope(OWN):
         yield
+
+
+# Both stand-ins and a private registry, as the fleet tests have them.
+from tests.fleet.conftest import exchange, fleet_env, graph  # noqa: E402, F401

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from pushproxy.registry import open_registry
-from tests.fleet.conftest import exchange, fleet_env, graph  # noqa: F401  (the fixtures)
 from tests.fleet.fleet_support import EXCHANGE_ONLINE_APP_ID, OrgPlan, build_fleet, tenant_id_of
 
 ORG = "hybrid-contoso.com"
@@ -86,7 +85,7 @@ def keys_of(graph: Any, kind: str) -> list[str]:
 
 
 @pytest.fixture
-def spec(fleet_env: dict[str, str], exchange: Any, graph: Any) -> dict[str, Any]:  # noqa: F811
+def spec(fleet_env: dict[str, str], exchange: Any, graph: Any) -> dict[str, Any]:
     registry = open_registry()
     try:
         return build_fleet(exchange, graph, [OrgPlan.onboarded(ORG)], registry)[ORG]
@@ -95,7 +94,7 @@ def spec(fleet_env: dict[str, str], exchange: Any, graph: Any) -> dict[str, Any]
 
 
 def test_tenant_discovery_finds_the_app_exchange_names_with_its_keys_permission_and_consent(
-        spec: dict[str, Any], exchange: Any, graph: Any) -> None:  # noqa: F811
+        spec: dict[str, Any], exchange: Any, graph: Any) -> None:
     from pushproxy.onboarding import steps
 
     make_hybrid(exchange, graph)
@@ -107,7 +106,7 @@ def test_tenant_discovery_finds_the_app_exchange_names_with_its_keys_permission_
 
 
 def test_a_renewal_puts_the_new_key_on_the_principal_and_the_app_before_publish_keeping_every_foreign_key(
-        spec: dict[str, Any], exchange: Any, graph: Any) -> None:  # noqa: F811
+        spec: dict[str, Any], exchange: Any, graph: Any) -> None:
     from pushproxy import rotation_steps
     from pushproxy.onboarding import steps
 
@@ -138,7 +137,7 @@ def test_a_renewal_puts_the_new_key_on_the_principal_and_the_app_before_publish_
 
 
 def test_after_clean_up_mode_the_shared_principal_is_not_refilled_and_the_app_still_gets_the_key(
-        spec: dict[str, Any], exchange: Any, graph: Any) -> None:  # noqa: F811
+        spec: dict[str, Any], exchange: Any, graph: Any) -> None:
     from pushproxy.onboarding import steps
 
     make_hybrid(exchange, graph, cleanup_run=True)
@@ -160,7 +159,7 @@ def test_after_clean_up_mode_the_shared_principal_is_not_refilled_and_the_app_st
 
 
 def test_verification_reports_clean_up_mode_and_never_remediates_it(
-        spec: dict[str, Any], exchange: Any, graph: Any) -> None:  # noqa: F811
+        spec: dict[str, Any], exchange: Any, graph: Any) -> None:
     from pushproxy import fleet
     from pushproxy.verification import HYBRID_CLEANUP_RUN, remediation_workflow
 
@@ -179,7 +178,7 @@ def test_verification_reports_clean_up_mode_and_never_remediates_it(
     assert remediation_workflow(record) is None  # never fought: no onboarding started to put it back
 
 
-def test_verification_names_the_dedicated_app_mode(spec: dict[str, Any], exchange: Any, graph: Any) -> None:  # noqa: F811
+def test_verification_names_the_dedicated_app_mode(spec: dict[str, Any], exchange: Any, graph: Any) -> None:
     from pushproxy import fleet
 
     make_hybrid(exchange, graph)
