@@ -106,7 +106,8 @@ class OnboardingRun:
                 raise Ended("failed", f"discovery failed: {message(outcome)}")
         exchange, tenant = found[0]["result"], found[1]["result"]
         plan = plan_onboarding(
-            exchange, tenant, self.spec.tenant_domain, self.context.current_utc_datetime, tenant_id=self.spec.tenant_id
+            exchange, tenant, self.spec.tenant_domain, self.context.current_utc_datetime, tenant_id=self.spec.tenant_id,
+            shared_principal_key=self.spec.tenant.shared_principal_key,
         )
         self.progress.set_plan(plan)
         if plan.is_blocked:
