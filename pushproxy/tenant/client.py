@@ -419,7 +419,7 @@ class TenantClient:
             log.info(
                 "tenant %s: keyCredentials of %s %s written (%s %s; sent %s)",
                 self.tenant_id,
-                target.kind,
+                "service principal" if target.kind == "servicePrincipal" else "application",
                 sp.id,
                 action,
                 ", ".join(thumbprints),
