@@ -23,7 +23,7 @@ Modes:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -201,3 +201,20 @@ def describe_targets(targets: Sequence[tuple[KeyTarget, tuple[str, ...]]]) -> st
     """`the shared Exchange Online service principal and the application X`, for plans."""
     labels = [t.label for t, _ in targets]
     return " and ".join(labels) if labels else "no collection"
+
+
+def tenant_with_hybrid_apps(
+    context: Any, exchange: dict[str, Any], tenant: dict[str, Any], spec: dict[str, Any], retry: Any = None
+) -> Generator[Any, Any, dict[str, Any]]:
+    """The tenant discovery with the dedicated hybrid app(s) Exchange's discovery names: the two discoveries run in
+    parallel, and the app is known only once Exchange has named it, so an organisation whose EvoSts AuthServer names
+    one has its tenant read again with those appIds (an orchestrator step; the others pay nothing)."""
+    from pushproxy.activity_names import Activity
+    from pushproxy.exchange.models import ExchangeDiscovery
+    from pushproxy.workflow import call_step
+
+    app_ids = evo_sts_app_ids(ExchangeDiscovery.from_dict(exchange).auth_servers, spec.get("tenant_id"))
+    if not app_ids:
+        return tenant
+    again = yield from call_step(context, Activity.DISCOVER_TENANT, {"spec": spec, "hybrid_app_ids": list(app_ids)}, retry)
+    return again["result"] if again["ok"] else tenant

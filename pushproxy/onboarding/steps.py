@@ -468,17 +468,16 @@ async def hybrid_mode_of(spec: TenantSpec, client: Any, exchange_side: tuple[Any
 async def discover_tenant(payload: dict[str, Any]) -> dict[str, Any]:
     """Read-only: the organisation's verified domains, the Exchange Online service principal's keys, and the
     dedicated Exchange hybrid application Exchange names (its keys, permission and consent)."""
-    from pushproxy.hybrid import evo_sts_app_ids
     from pushproxy.tenant import client as tenant_client
 
     spec = spec_of(payload)
-    # The dedicated hybrid app is known by the appId Exchange's EvoSts AuthServer names: read it first (a caller
-    # that already has it passes `hybrid_app_ids`).
+    # The dedicated hybrid app is known by the appId Exchange's EvoSts AuthServer names: the caller passes it
+    # (pushproxy.hybrid.tenant_with_hybrid_apps, after Exchange's discovery). Tenant discovery never opens an
+    # Exchange session: it must work, and fast, when Exchange does not answer.
     given = payload.get("hybrid_app_ids")
-    if isinstance(given, list) and all(isinstance(a, str) for a in given):
-        app_ids = tuple(given)
-    else:
-        app_ids = evo_sts_app_ids(read_hybrid_exchange(spec)[1], spec.tenant_id)
+    if given is not None and (not isinstance(given, list) or not all(isinstance(a, str) for a in given)):
+        raise SpecError("hybrid_app_ids", "must be a list of application ids")
+    app_ids = tuple(given or ())
 
     async def work(client: Any) -> dict[str, Any]:
         found = await tenant_client.discover_tenant(client, spec.tenant_domain, app_ids)

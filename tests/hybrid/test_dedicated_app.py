@@ -98,7 +98,7 @@ def test_tenant_discovery_finds_the_app_exchange_names_with_its_keys_permission_
     from pushproxy.onboarding import steps
 
     make_hybrid(exchange, graph)
-    found = asyncio.run(steps.discover_tenant({"spec": spec}))
+    found = asyncio.run(steps.discover_tenant({"spec": spec, "hybrid_app_ids": [APP_ID]}))
     assert found["ok"], found
     (app,) = found["result"]["hybrid_applications"]
     assert app["found"] and app["app_id"] == APP_ID and app["id"] == APP_OBJECT_ID
