@@ -97,3 +97,23 @@ def test_the_tenants_evosts_is_preferred_and_exchange_onlines_own_id_is_not_a_de
     first_party = AuthServer(name="EvoSTS", auth_metadata_url="x", realm=TENANT, enabled=True, type="AzureAD",
                              application_identifier=EXCHANGE_ONLINE_APP_ID)
     assert evo_sts_app_ids([other, EVO, first_party], TENANT) == (APP, other.application_identifier)
+
+
+def test_the_spec_field_defaults_to_keep_and_refuses_anything_else_by_name() -> None:
+    from pushproxy.errors import SpecError
+    from pushproxy.spec import TenantSpec
+
+    base = {"tenant_domain": "contoso.com", "tenant_id": TENANT,
+            "exchange": {"url": "https://mail.contoso.com/PowerShell", "auth": "ntlm", "username": "svc",
+                         "password_ref": "env:X"},
+            "graph": {"mode": "secret", "client_id": APP, "secret_ref": "env:Y"}}
+    assert TenantSpec.from_dict(base).tenant.shared_principal_key == "keep"
+    spec = TenantSpec.from_dict({**base, "tenant": {"shared_principal_key": "leave_to_cleanup"}})
+    assert spec.tenant.shared_principal_key == "leave_to_cleanup"
+    assert TenantSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(SpecError) as bad:
+        TenantSpec.from_dict({**base, "tenant": {"shared_principal_key": "remove"}})
+    assert bad.value.field == "tenant.shared_principal_key" and "keep, leave_to_cleanup" in str(bad.value)
+    with pytest.raises(SpecError) as unknown:
+        TenantSpec.from_dict({**base, "tenant": {"shared_key": "keep"}})
+    assert unknown.value.field == "tenant.shared_key"
