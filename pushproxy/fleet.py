@@ -125,6 +125,7 @@ async def observe(spec: Any) -> TenantObservation:
     return TenantObservation(
         domain=spec.tenant_domain,
         tenant_id=spec.tenant_id,
+        shared_principal_key=spec.tenant.shared_principal_key,
         exchange=exchange,
         exchange_error=exchange_error,
         tenant=tenant,

@@ -190,6 +190,9 @@ class TenantObservation:
     # The spec's tenant id: an AuthServer naming the tenant by id (Hybrid Wizard's `ACS - {guid}`) is ours too.
     # None: the id the tenant discovery read, if any.
     tenant_id: str | None = None
+    # The spec's tenant.shared_principal_key: under leave_to_cleanup, a dedicated-app organisation's shared
+    # principal lacking our key is the operator's decision, not drift.
+    shared_principal_key: str = "keep"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,6 +206,7 @@ class TenantObservation:
             "probe_error": self.probe_error,
             "durations_ms": self.durations_ms,
             "key_uploads": [u.to_dict() for u in self.key_uploads],
+            "shared_principal_key": self.shared_principal_key,
         }
 
     @classmethod
@@ -218,6 +222,7 @@ class TenantObservation:
             durations_ms=data.get("durations_ms"),
             key_uploads=tuple(KeyUpload.from_dict(u) for u in data.get("key_uploads") or ()),
             tenant_id=data.get("tenant_id") or None,
+            shared_principal_key=str(data.get("shared_principal_key") or "keep"),
         )
 
 
@@ -249,7 +254,14 @@ def classify(
         tenant_id = observation.tenant_id or (tn.facts.tenant_id if tn is not None else None) or None
         findings += _exchange_findings(ex, observation.domain, facts, tenant_id)
         findings += _certificate_findings(ex, tn, now, expiry_warning_days, facts, observation.key_uploads)
-        findings += _hybrid_findings(ex, tn, facts, observation.key_uploads, tenant_id)
+        hybrid = _hybrid_findings(ex, tn, facts, observation.key_uploads, tenant_id)
+        if observation.shared_principal_key == "leave_to_cleanup" and (facts.get("hybrid") or {}).get("application") \
+                and facts["hybrid"]["mode"] != "shared_principal":
+            # The operator gave the shared principal up to clean-up mode: its missing keys are not drift.
+            facts["hybrid"]["shared_principal_key"] = "leave_to_cleanup"
+            findings = [f for f in findings if f.kind not in (KEY_MISSING, KEY_REMOVED, NEXT_CERT_KEY_MISSING)]
+            hybrid = [f for f in hybrid if f.kind != HYBRID_CLEANUP_RUN]
+        findings += hybrid
 
         findings += _probe_findings(observation, facts)
 

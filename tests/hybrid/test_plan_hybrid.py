@@ -55,3 +55,19 @@ def test_a_shared_principal_organisation_plans_as_before() -> None:
     plan = plan_onboarding(exchange(), tenant(keys=()), DOMAIN, NOW)
     (upload,) = [c for c in plan.changes if c.kind == "upload_tenant_key"]
     assert "Office 365 Exchange Online" in upload.summary
+
+
+def test_verification_of_clean_up_mode_depends_on_the_tenants_decision() -> None:
+    from pushproxy.verification import HYBRID_CLEANUP_RUN, KEY_MISSING, KEY_REMOVED, TenantObservation, classify
+
+    ex = ExchangeDiscovery.from_dict(hybrid_exchange())
+    tn = TenantDiscovery.from_dict(hybrid_tenant((), (THUMB,)))  # clean-up removed the key; the app holds it
+    kinds = {}
+    for policy in ("keep", "leave_to_cleanup"):
+        observation = TenantObservation(domain=DOMAIN, exchange=ex, tenant=tn, tenant_id=TENANT, shared_principal_key=policy)
+        record = classify(observation, now=NOW, expiry_warning_days=30)
+        kinds[policy] = {f.kind for f in record.findings}
+        assert record.facts["hybrid"]["mode"] == "cleanup_run"
+    assert HYBRID_CLEANUP_RUN in kinds["keep"] and (KEY_MISSING in kinds["keep"] or KEY_REMOVED in kinds["keep"])
+    # The operator gave the shared principal up: its missing key is their decision, not drift or failure.
+    assert not kinds["leave_to_cleanup"] & {HYBRID_CLEANUP_RUN, KEY_MISSING, KEY_REMOVED}
