@@ -468,6 +468,12 @@ def set_auth_server(ctx: Invocation, p: dict[str, Any]) -> None:
 
 
 def get_setting_override(ctx: Invocation, p: dict[str, Any]) -> None:
+    # The setting override cmdlets came with Exchange 2016 (CSS-Exchange SettingOverridesCheck.md lists them for
+    # 2016 and 2019; Exchange 2013 controls the same through registry values): a 2013 server does not know it.
+    if ctx.via.version_parts[:2] == (15, 0):
+        from emulators.exchange.runtime import command_not_found
+
+        raise command_not_found("Get-SettingOverride")
     identity = p.get("Identity")
     found = [o for o in ctx.org.setting_overrides if identity is None or o.name.lower() == str(identity).lower()]
     if identity is not None and not found:

@@ -80,3 +80,19 @@ def test_an_organisation_without_hybrid_shows_none_of_it(standin: Any) -> None:
     found = discover(standin)
     assert found.hybrid.read and not found.hybrid.override_enabled and found.hybrid.overrides == ()
     assert not found.hybrid.hybrid_configuration and found.hybrid.features == ()
+
+
+def test_exchange_2013_has_no_setting_overrides_and_discovery_goes_on(standin: Any) -> None:
+    original = standin.state()
+
+    def downgrade(org: dict[str, Any]) -> None:
+        for server in org["servers"]:
+            server["version"] = "15.0.1497.2"  # Exchange 2013 CU23
+
+    standin.put_state(with_org(original, downgrade))
+    try:
+        found = discover(standin)
+    finally:
+        standin.put_state(original)
+    assert found.hybrid.overrides == () and not found.hybrid.override_enabled
+    assert found.hybrid.unsupported_servers == ("FABRIKAM-EX1", "FABRIKAM-EX2")  # 2013 never gets the dedicated app
