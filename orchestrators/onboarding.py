@@ -18,6 +18,7 @@ import azure.durable_functions as df
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
 from pushproxy.exactly_once import operation_id
+from pushproxy.hybrid import tenant_with_hybrid_apps
 from pushproxy.notifications import events
 from pushproxy.notifications.workflow import notify
 from pushproxy.onboarding.payloads import NOT_EXPORTABLE, change_payload
@@ -106,8 +107,10 @@ class OnboardingRun:
             if not outcome["ok"]:
                 raise Ended("failed", f"discovery failed: {message(outcome)}")
         exchange, tenant = found[0]["result"], found[1]["result"]
+        tenant = yield from tenant_with_hybrid_apps(self.context, exchange, tenant, self.spec_dict, self.retry)
         plan = plan_onboarding(
-            exchange, tenant, self.spec.tenant_domain, self.context.current_utc_datetime, tenant_id=self.spec.tenant_id
+            exchange, tenant, self.spec.tenant_domain, self.context.current_utc_datetime, tenant_id=self.spec.tenant_id,
+            shared_principal_key=self.spec.tenant.shared_principal_key,
         )
         self.progress.set_plan(plan, self.context.current_utc_datetime)
         if plan.is_blocked:

@@ -31,6 +31,7 @@ import azure.durable_functions as df
 from pushproxy.activity_names import Activity, Orchestrator
 from pushproxy.approvals import ApprovalRules, Awaiting, await_decision, open_wait
 from pushproxy.exactly_once import operation_id
+from pushproxy.hybrid import tenant_with_hybrid_apps
 from pushproxy.notifications import events
 from pushproxy.notifications.workflow import notify
 from pushproxy.outcome import message
@@ -196,7 +197,10 @@ class RotationRun:
                 advice = f" If the Auth certificate has expired: {EXPIRED_CERTIFICATE_ADVICE}" if hint else ""
                 raise Ended("failed", f"discovery failed: {message(outcome)}{advice}")
         exchange, tenant = found[0]["result"], found[1]["result"]
-        plan = plan_rotation(exchange, tenant, self.spec, self.now, key_lifetime_limit_days=limit, key_policy_unread=unread,
+        # The dedicated hybrid app Exchange names, read in the tenant (issue 16): keys there count too.
+        tenant = yield from tenant_with_hybrid_apps(self.context, exchange, tenant, self.spec_dict, self.retry)
+        plan = plan_rotation(exchange, tenant, self.spec, self.now, key_lifetime_limit_days=limit,
+                             key_policy_unread=unread,
                              force=self.force and not self.status["new_certificate"])
         return exchange, tenant, plan
 

@@ -73,6 +73,23 @@ def parse_admin_display_version(value: Any) -> Build:
     return Build.parse(text)
 
 
+# The first build of each CU line that supports the dedicated Exchange hybrid application (the April 2025 HU; SE RTM
+# has it from the start): Microsoft Learn "Deploy dedicated Exchange hybrid app", as in
+# /work/briefs/research/hybrid-app-notes.md. Exchange 2013 and older CUs of 2016/2019 never get it. CSS-Exchange's
+# ConfigureExchangeHybridApplication.ps1 checks the same ("-MinimumSU Apr25HU", every build from 2019 CU15 on).
+DEDICATED_HYBRID_APP_BUILDS: tuple[tuple[Build, Build], ...] = (
+    # (first supporting build, first build of the next CU line): a build in [first, next) supports it
+    (Build(15, 1, 2507, 55), Build(15, 2, 0, 0)),  # Exchange 2016 CU23 Apr25HU (the last 2016 CU)
+    (Build(15, 2, 1544, 25), Build(15, 2, 1748, 0)),  # Exchange 2019 CU14 Apr25HU
+    (Build(15, 2, 1748, 24), Build(16, 0, 0, 0)),  # Exchange 2019 CU15 Apr25HU, and SE (15.2.2562.17 and later)
+)
+
+
+def supports_dedicated_hybrid_app(build: Build) -> bool:
+    """Whether Exchange on this build can use the dedicated Exchange hybrid application (April 2025 HU or later)."""
+    return any(first <= build < end for first, end in DEDICATED_HYBRID_APP_BUILDS)
+
+
 def meets_minimum(build: Build) -> bool:
     """True when the push-notification proxy is supported on this build (Exchange 2013 CU3 or later)."""
     return build >= MINIMUM_BUILD

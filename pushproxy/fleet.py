@@ -82,6 +82,29 @@ async def _observe_tenant(spec: Any) -> tuple[Any, str | None]:
         return None, _reason(exc)
 
 
+async def _with_hybrid_applications(spec: Any, exchange: Any, tenant: Any) -> Any:
+    """The tenant discovery with the dedicated hybrid app(s) Exchange's AuthServers name, read after both sides
+    (the two reads stay parallel; the app is known only once Exchange has named it)."""
+    from dataclasses import replace as with_apps
+
+    from pushproxy.hybrid import evo_sts_app_ids
+    from pushproxy.onboarding.steps import tenant_client as bound_tenant_client
+
+    app_ids = evo_sts_app_ids(exchange.auth_servers, spec.tenant_id)
+    if not app_ids:
+        return tenant
+    try:
+        graph = bound_tenant_client(spec)
+        try:
+            apps = tuple([await graph.get_hybrid_application(a) for a in app_ids])
+        finally:
+            await graph.close()
+    except Exception as exc:  # the rest of the tenant was read: report without the app rather than not at all
+        log.warning("the dedicated hybrid app of %s could not be read: %s", spec.tenant_domain, _reason(exc))
+        return tenant
+    return with_apps(tenant, hybrid_applications=apps)
+
+
 async def _timed(work: Any, durations: dict[str, int], name: str) -> Any:
     started = time.perf_counter()
     try:
@@ -97,9 +120,12 @@ async def observe(spec: Any) -> TenantObservation:
         _timed(asyncio.to_thread(_observe_exchange, spec), durations, "exchange"),
         _timed(_observe_tenant(spec), durations, "tenant"),
     )
+    if exchange is not None and tenant is not None:
+        tenant = await _with_hybrid_applications(spec, exchange, tenant)
     return TenantObservation(
         domain=spec.tenant_domain,
         tenant_id=spec.tenant_id,
+        shared_principal_key=spec.tenant.shared_principal_key,
         exchange=exchange,
         exchange_error=exchange_error,
         tenant=tenant,

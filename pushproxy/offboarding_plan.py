@@ -333,7 +333,10 @@ def plan_prune(tenant: Mapping[str, Any], ours: OurFootprint, tenant_domain: str
     notes = [f"keys we did not upload are never pruned: {census['foreign']} (of which {census['foreign_expired']} expired)"]
     changes: tuple[Change, ...] = ()
     if selection.remove:
-        changes = (_remove_keys_change(tn, selection, "their certificates have expired"),)
+        change = _remove_keys_change(tn, selection, "their certificates have expired")
+        # A prune also takes these expired keys off the dedicated hybrid app where we put them (offboarding does
+        # not: the app's keys serve hybrid, not the proxy).
+        changes = (Change(change.kind, change.group, change.summary, {**change.details, "prune": True}),)
     return OnboardingPlan(domain, state_hash, changes, (), None, tuple(notes))
 
 

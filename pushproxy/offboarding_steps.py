@@ -71,10 +71,17 @@ async def remove_tenant_keys(payload: dict[str, Any]) -> dict[str, Any]:
     """Remove the planned keys (ours) from the Exchange Online service principal in one PATCH, every other key sent
     back as read. Only thumbprints the approved plan names; idempotent (none left: no write)."""
     spec = spec_of(payload)
-    thumbprints = ((payload.get("change") or {}).get("details") or {}).get("thumbprints")
+    details = (payload.get("change") or {}).get("details") or {}
+    thumbprints = details.get("thumbprints")
     if not isinstance(thumbprints, list) or not thumbprints or not all(isinstance(t, str) for t in thumbprints):
         raise SpecError("change.details.thumbprints", "a non-empty list of the planned keys' thumbprints is required")
+    if details.get("prune"):
+        from pushproxy.rotation_steps import uploaded_by_us
 
+        # Pruning handles both collections: the shared principal, and the dedicated hybrid app where we put them.
+        return await key_change(spec, lambda client, target, thumbs: client.remove_keys(thumbs, target),
+                                thumbprints=[str(t).upper() for t in thumbprints], adding=False,
+                                on_application=lambda t: uploaded_by_us(spec.tenant_domain, t, "application"))
     return await key_change(spec, lambda client: client.remove_keys(thumbprints))
 
 

@@ -22,6 +22,7 @@ from pushproxy.exchange.models import (
     AuthCertificate,
     ExchangeDiscovery,
 )
+from pushproxy.hybrid import HybridMode, classify, describe_targets, key_targets, organisation_certificates
 from pushproxy.tenant.models import TenantDiscovery
 
 Group = Literal["on_premises", "tenant"]
@@ -153,8 +154,12 @@ def plan_onboarding(
     now: datetime,
     *,
     tenant_id: str | None = None,
+    shared_principal_key: str = "keep",
 ) -> OnboardingPlan:
     """The plan for `tenant_domain` given the discoveries (their `to_dict()` shapes) at time `now`.
+
+    `shared_principal_key` (the spec's tenant.shared_principal_key) decides, with the organisation's hybrid mode
+    (pushproxy.hybrid), whether a key goes on the shared principal as well as on a dedicated hybrid app.
 
     `tenant_id` (the spec's) lets an AuthServer naming the tenant by its id count as ours; without it, the id the
     tenant discovery read is used (the same tenant: Graph was signed in to the spec's tenant id).
@@ -255,6 +260,19 @@ def plan_onboarding(
 
     sp = tn.service_principal
     assert sp is not None  # no service principal is a blocking problem, handled above
+    hybrid = hybrid_mode(ex, tn, tid)
+    if hybrid is not None:
+        notes.append(f"hybrid: {hybrid.mode}: {hybrid.summary}; push notifications: {hybrid.push}")
+        notes.extend(f"hybrid: {p}" for p in hybrid.problems)
+
+    def missing(thumbprint: str) -> bool:
+        """Whether a collection this key belongs on (pushproxy.hybrid.key_targets) lacks it."""
+        if hybrid is None:
+            return not sp.has_key(thumbprint)
+        targets = key_targets(hybrid, shared_principal_key, [thumbprint], organisation_certificates(ex.auth_config))
+        app = hybrid.application
+        return any(not (sp.has_key(thumbprint) if t.kind == "servicePrincipal" else app is not None and app.has_key(thumbprint))
+                   for t, _ in targets)
     # Every key this run puts on the service principal goes in ONE change, so ONE PATCH: two read-modify-write
     # PATCHes in a row can drop the first one's key when the second reads a replica that hasn't caught up.
     uploads: list[dict[str, Any]] = []
@@ -262,7 +280,7 @@ def plan_onboarding(
     if cert is None:
         uploads.append({"thumbprint": None, "source": "create_auth_certificate"})
         summaries.append("the new Auth certificate's public key")
-    elif not sp.has_key(cert.thumbprint):
+    elif missing(cert.thumbprint):
         uploads.append({"thumbprint": cert.thumbprint, "source": "discovery", "not_after": cert.not_after.isoformat()})
         summaries.append(f"the public key of Auth certificate {cert.thumbprint}")
 
@@ -270,7 +288,7 @@ def plan_onboarding(
     # its effective date on: its key must be on the service principal by then, or the proxy breaks that day. One
     # that can't be uploaded (missing somewhere, expired, weak) is a person's to fix: a note, never a blocker.
     staged, staged_reason = staged_next_certificate(ex, now)
-    if staged is not None and not sp.has_key(staged.thumbprint):
+    if staged is not None and missing(staged.thumbprint):
         effective = ex.auth_config.next_effective_date
         when = f"takes effect {effective.isoformat()}" if effective else "has no effective date yet"
         uploads.append(
@@ -287,6 +305,12 @@ def plan_onboarding(
     if uploads:
         target = sp.display_name or "the Exchange Online service principal"
         summary = f"Add {' and '.join(summaries)} to {target} in one write (keeping its {len(sp.key_credentials)} existing key(s))"
+        if hybrid is not None and hybrid.application is not None and hybrid.override_set:
+            where = describe_targets(key_targets(hybrid, shared_principal_key, ["0" * 40]))
+            summary = (f"Add {' and '.join(summaries)} to {where} (one write each, every existing key kept: "
+                       f"{len(sp.key_credentials)} on the shared principal, {len(hybrid.application.key_credentials)} on the app)")
+            if hybrid.mode == "cleanup_run":
+                summary += "; not to the shared principal for a key clean-up mode removed from it"
         # `thumbprint`/`source` repeat the first key for readers of one-key changes (reports, verification).
         details: dict[str, Any] = {**uploads[0], "service_principal_id": sp.id, "keys": uploads}
         changes.append(Change(Activity.UPLOAD_TENANT_KEY, "tenant", summary, details))
@@ -310,6 +334,14 @@ def plan_onboarding(
 
     changes.sort(key=lambda c: KINDS.index(c.kind))
     return OnboardingPlan(domain, state_hash, tuple(changes), (), probe_server, tuple(notes))
+
+
+def hybrid_mode(ex: ExchangeDiscovery, tn: TenantDiscovery, tenant_id: str | None) -> HybridMode | None:
+    """The organisation's hybrid mode from the two discoveries (None when the Exchange discovery predates it)."""
+    if not ex.hybrid.read:
+        return None
+    return classify(ex.hybrid, ex.auth_servers, ex.auth_config, tn.service_principal, tn.hybrid_applications,
+                    tenant_id=tenant_id)
 
 
 def _server_of(ex: ExchangeDiscovery, name: str) -> str:
@@ -459,4 +491,12 @@ def state_fingerprint(exchange: Mapping[str, Any], tenant: Mapping[str, Any]) ->
         if sp is None
         else [sp.id, sorted([k.key_id, k.thumbprint or ""] for k in sp.key_credentials)],
     }
+    # Only when there is something hybrid to say, so that a state without it hashes as it always did.
+    if ex.hybrid.override_enabled or tn.hybrid_applications:
+        facts["hybrid"] = [
+            sorted(o.name for o in ex.hybrid.overrides if o.enables),
+            sorted((a.application_identifier or "").lower() for a in ex.auth_servers if a.application_identifier),
+            sorted([a.app_id, a.found, a.admin_consent, sorted([k.key_id, k.thumbprint or ""] for k in a.key_credentials)]
+                   for a in tn.hybrid_applications),
+        ]
     return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -157,8 +157,11 @@ class Facts:
         return [c for c in self.ex.auth_certificates if c.slot == slot and c.thumbprint == thumbprint]
 
     def has_key(self, thumbprint: str) -> bool:
+        """Whether the tenant holds the key: on the shared principal, or on the dedicated hybrid app (after clean-up
+        mode, or under tenant.shared_principal_key leave_to_cleanup, the upload puts it only there)."""
         sp = self.tn.service_principal
-        return bool(sp and sp.has_key(thumbprint))
+        app = self.tn.hybrid_application()
+        return bool(sp and sp.has_key(thumbprint)) or bool(app and app.has_key(thumbprint))
 
 
 def short_name(server: str, ex: ExchangeDiscovery | None = None) -> str:

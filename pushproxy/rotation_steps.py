@@ -273,8 +273,9 @@ def clear_previous_certificate(payload: dict[str, Any]) -> dict[str, Any]:
     return ok({"thumbprint": thumbprint}, "cleared")
 
 
-def uploaded_by_us(domain: str, thumbprint: str) -> bool:
-    """Whether the registry records a key upload of ours for this certificate (onboarding or rotation)."""
+def uploaded_by_us(domain: str, thumbprint: str, target: str = "servicePrincipal") -> bool:
+    """Whether the registry records a key upload of ours for this certificate (onboarding or rotation); with
+    `target` "application", one that added it to the dedicated hybrid app's keys (not one that found it there)."""
     from pushproxy.registry import open_registry
 
     registry = open_registry()
@@ -289,6 +290,12 @@ def uploaded_by_us(domain: str, thumbprint: str) -> bool:
             if change.get("kind") != "upload_tenant_key" or change.get("outcome") in ("failed", None):
                 continue
             result = change.get("result") or {}
+            if target == "application":
+                if any(t.get("action") == "added" and (t.get("target") or {}).get("kind") == "application"
+                       and thumbprint in {str(x).upper() for x in t.get("thumbprints") or ()}
+                       for t in result.get("targets") or ()):
+                    return True
+                continue
             thumbs = {str(t).upper() for t in result.get("thumbprints") or ()}
             thumbs |= {str(k.get("thumbprint") or "").upper() for k in (change.get("details") or {}).get("keys") or ()}
             if thumbprint in thumbs and change.get("outcome") != "none":
@@ -297,7 +304,8 @@ def uploaded_by_us(domain: str, thumbprint: str) -> bool:
 
 
 async def remove_retired_key(payload: dict[str, Any]) -> dict[str, Any]:
-    """Take the retired certificate's key off the Exchange Online service principal, keeping every other key.
+    """Take the retired certificate's key off the Exchange Online service principal (and the dedicated hybrid app,
+    where we put it), keeping every other key.
 
     Only a key the registry says we uploaded (never anyone else's), and not before the certificate expired unless a
     person approved earlier removal (`early`)."""
@@ -311,7 +319,10 @@ async def remove_retired_key(payload: dict[str, Any]) -> dict[str, Any]:
         raise SpecError("not_after", f"the certificate {thumbprint} is valid until {not_after.isoformat()}: its key "
                         "stays until then unless a person approves earlier removal")
 
-    return await key_change(spec, lambda client: client.remove_key(thumbprint))
+    # Off the shared principal and, where we put it there, off the dedicated hybrid app (the shared key_change).
+    return await key_change(spec, lambda client, target, thumbs: client.remove_keys(thumbs, target),
+                            thumbprints=[thumbprint], adding=False,
+                            on_application=lambda t: uploaded_by_us(spec.tenant_domain, t, "application"))
 
 
 # ----------------------------------------------------------------------------------------------- registry

@@ -308,6 +308,28 @@ class RotationSpec:
                 "retire_after_days": self.retire_after_days}
 
 
+# What pushproxy does with the shared Exchange Online service principal's key when the organisation uses the dedicated
+# Exchange hybrid application (pushproxy.hybrid): `keep` puts and keeps the proxy's key there (the push proxy is
+# only documented through the shared principal), `leave_to_cleanup` leaves that principal to hybrid clean-up mode.
+SHARED_PRINCIPAL_KEY_POLICIES = ("keep", "leave_to_cleanup")
+
+
+@dataclass(frozen=True)
+class TenantKeysSpec:
+    """Where the tenant's keys go besides the dedicated hybrid application: `shared_principal_key` (see above)."""
+
+    shared_principal_key: str = "keep"
+
+    @classmethod
+    def from_dict(cls, d: object, prefix: str = "tenant.") -> TenantKeysSpec:
+        d = _obj(d, prefix.rstrip("."))
+        _unknown(d, {"shared_principal_key"}, prefix)
+        return cls(_choice(d, "shared_principal_key", prefix + "shared_principal_key", SHARED_PRINCIPAL_KEY_POLICIES, "keep"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shared_principal_key": self.shared_principal_key}
+
+
 @dataclass(frozen=True)
 class TenantSpec:
     """One organisation to onboard: its tenant, its Exchange, its Graph credentials, approval and verification."""
@@ -323,6 +345,7 @@ class TenantSpec:
     remediation: RemediationSpec | None = None
     certificate: CertificateSpec = CertificateSpec()
     rotation: RotationSpec = RotationSpec()
+    tenant: TenantKeysSpec = TenantKeysSpec()
 
     @classmethod
     def from_dict(cls, d: object) -> TenantSpec:
@@ -349,6 +372,7 @@ class TenantSpec:
             remediation=RemediationSpec.from_dict(d["remediation"]) if d.get("remediation") is not None else None,
             certificate=CertificateSpec.from_dict(d.get("certificate", {})),
             rotation=RotationSpec.from_dict(d.get("rotation", {})),
+            tenant=TenantKeysSpec.from_dict(d.get("tenant", {})),
         )
 
     @classmethod
@@ -368,6 +392,7 @@ class TenantSpec:
             **({"remediation": self.remediation.to_dict()} if self.remediation else {}),
             "certificate": self.certificate.to_dict(),
             "rotation": self.rotation.to_dict(),
+            "tenant": self.tenant.to_dict(),
         }
 
     def to_json(self) -> str:

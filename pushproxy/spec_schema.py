@@ -148,6 +148,19 @@ SCHEMA: dict[str, Any] = {
                 "retire_after_days": _n("days after publishing before the old certificate is retired (asks first)", 7.0, 0, 365),
             },
         },
+        "tenant": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "the tenant's keys when the organisation uses the dedicated Exchange hybrid application",
+            "properties": {
+                "shared_principal_key": _s("keep puts and keeps the proxy's key on the shared Exchange Online service "
+                                           "principal (the push proxy is documented only through it) as well as on the "
+                                           "dedicated app; leave_to_cleanup puts keys only on the dedicated app and "
+                                           "leaves the shared principal to hybrid clean-up mode (push notifications "
+                                           "stop once its key is gone)", enum=["keep", "leave_to_cleanup"],
+                                           default="keep"),
+            },
+        },
     },
 }
 

@@ -47,6 +47,11 @@ KEY_REMOVED = "key_removed"
 NEXT_CERT_KEY_MISSING = "next_cert_key_missing"
 EXPIRED_KEY = "expired_key"
 PROBE_FAILED = "probe_failed"
+# The dedicated Exchange hybrid application (pushproxy.hybrid): clean-up mode removed the on-premises keys from the
+# shared principal (push notifications need one there), or the dedicated app lacks the current certificate's key
+# (hybrid free/busy and MailTips fail).
+HYBRID_CLEANUP_RUN = "hybrid_cleanup_run"
+HYBRID_APP_KEY_MISSING = "hybrid_app_key_missing"
 
 DRIFT_KINDS: tuple[str, ...] = (
     UNVERIFIABLE,
@@ -65,6 +70,8 @@ DRIFT_KINDS: tuple[str, ...] = (
     KEY_MISSING,
     KEY_REMOVED,
     NEXT_CERT_KEY_MISSING,
+    HYBRID_CLEANUP_RUN,
+    HYBRID_APP_KEY_MISSING,
     EXPIRED_KEY,
     PROBE_FAILED,
 )
@@ -75,7 +82,7 @@ DRIFT_KINDS: tuple[str, ...] = (
 # `uploadable`): one staged but unpublished, expired or weak is a person's to fix, and remediating it would loop.
 REMEDIABLE_KINDS: frozenset[str] = frozenset(
     {PROXY_DISABLED, AUTH_SERVER_MISSING, AUTH_SERVER_WRONG, CERT_MISSING, CERT_NOT_EVERYWHERE, CERT_EXPIRED,
-     KEY_MISSING, NEXT_CERT_KEY_MISSING}
+     KEY_MISSING, NEXT_CERT_KEY_MISSING, HYBRID_APP_KEY_MISSING}
 )
 # The finding details remediable_findings() reads: the verification workflow keeps them when it slims a record.
 DECISION_DETAIL: frozenset[str] = frozenset({"uploadable"})
@@ -84,13 +91,13 @@ DECISION_DETAIL: frozenset[str] = frozenset({"uploadable"})
 # (Exchange hybrid clean-up mode) removed, every day, is the loop DOMAIN.md forbids; a person decides instead.
 PREVENTS_REMEDIATION: frozenset[str] = frozenset(
     {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, EXCHANGE_BLOCKED, SERVER_BELOW_GATE,
-     KEY_REMOVED}
+     KEY_REMOVED, HYBRID_CLEANUP_RUN}
 )
 # Findings that make a tenant "failing" rather than "drifting" (we could not check, it is broken, or a person
 # must decide: a removed key is the last two).
 FAILURE_KINDS: frozenset[str] = frozenset(
     {UNVERIFIABLE, EXCHANGE_UNREACHABLE, TENANT_UNREACHABLE, TENANT_BLOCKED, EXCHANGE_BLOCKED, SERVER_BELOW_GATE,
-     CERT_EXPIRED, KEY_REMOVED, PROBE_FAILED}
+     CERT_EXPIRED, KEY_REMOVED, PROBE_FAILED, HYBRID_CLEANUP_RUN}
 )
 
 UPLOAD_CHANGE = "upload_tenant_key"  # the onboarding change that puts a key on the service principal (pushproxy.plan)
@@ -183,6 +190,9 @@ class TenantObservation:
     # The spec's tenant id: an AuthServer naming the tenant by id (Hybrid Wizard's `ACS - {guid}`) is ours too.
     # None: the id the tenant discovery read, if any.
     tenant_id: str | None = None
+    # The spec's tenant.shared_principal_key: under leave_to_cleanup, a dedicated-app organisation's shared
+    # principal lacking our key is the operator's decision, not drift.
+    shared_principal_key: str = "keep"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -196,6 +206,7 @@ class TenantObservation:
             "probe_error": self.probe_error,
             "durations_ms": self.durations_ms,
             "key_uploads": [u.to_dict() for u in self.key_uploads],
+            "shared_principal_key": self.shared_principal_key,
         }
 
     @classmethod
@@ -211,6 +222,7 @@ class TenantObservation:
             durations_ms=data.get("durations_ms"),
             key_uploads=tuple(KeyUpload.from_dict(u) for u in data.get("key_uploads") or ()),
             tenant_id=data.get("tenant_id") or None,
+            shared_principal_key=str(data.get("shared_principal_key") or "keep"),
         )
 
 
@@ -242,6 +254,14 @@ def classify(
         tenant_id = observation.tenant_id or (tn.facts.tenant_id if tn is not None else None) or None
         findings += _exchange_findings(ex, observation.domain, facts, tenant_id)
         findings += _certificate_findings(ex, tn, now, expiry_warning_days, facts, observation.key_uploads)
+        hybrid = _hybrid_findings(ex, tn, facts, observation.key_uploads, tenant_id)
+        if observation.shared_principal_key == "leave_to_cleanup" and (facts.get("hybrid") or {}).get("application") \
+                and facts["hybrid"]["mode"] != "shared_principal":
+            # The operator gave the shared principal up to clean-up mode: its missing keys are not drift.
+            facts["hybrid"]["shared_principal_key"] = "leave_to_cleanup"
+            findings = [f for f in findings if f.kind not in (KEY_MISSING, KEY_REMOVED, NEXT_CERT_KEY_MISSING)]
+            hybrid = [f for f in hybrid if f.kind != HYBRID_CLEANUP_RUN]
+        findings += hybrid
 
         findings += _probe_findings(observation, facts)
 
@@ -372,6 +392,34 @@ def _certificate_findings(
     if (next_thumbprint and next_thumbprint != thumbprint and tn is not None and tn.service_principal is not None
             and not tn.has_key(next_thumbprint)):
         findings.append(_next_key_finding(ex, next_thumbprint, tn, now, uploads))
+    return findings
+
+
+def _hybrid_findings(ex: ExchangeDiscovery, tn: TenantDiscovery | None, facts: dict[str, Any],
+                     uploads: tuple[KeyUpload, ...], tenant_id: str | None) -> list[Finding]:
+    """Which hybrid mode the organisation is in (a fact, always), clean-up mode reported as such, and a dedicated
+    app lacking the current certificate's key (which an onboarding puts there)."""
+    from pushproxy.hybrid import classify
+
+    if not ex.hybrid.read:
+        return []
+    shared = tn.service_principal if tn is not None else None
+    mode = classify(ex.hybrid, ex.auth_servers, ex.auth_config, shared,
+                    tn.hybrid_applications if tn is not None else None,
+                    ours=[u.thumbprint for u in uploads if u.thumbprint], tenant_id=tenant_id)
+    facts["hybrid"] = {"mode": mode.mode, "summary": mode.summary, "push": mode.push,
+                       "application": {"app_id": mode.application.app_id, "id": mode.application.id}
+                       if mode.application else None, "problems": list(mode.problems)}
+    findings: list[Finding] = []
+    if mode.mode == "cleanup_run":
+        findings.append(_finding(HYBRID_CLEANUP_RUN, f"{mode.summary}: {mode.push}", mode=mode.mode,
+                                 app_id=mode.application.app_id if mode.application else None))
+    current = ex.auth_config.current_thumbprint
+    if mode.application is not None and mode.override_set and current and not mode.application.has_key(current):
+        findings.append(_finding(HYBRID_APP_KEY_MISSING, f"the dedicated Exchange hybrid application "
+                                 f"{mode.application.app_id} lacks the key of the current Auth certificate {current}: "
+                                 "free/busy, MailTips and the other hybrid features fail", thumbprint=current,
+                                 app_id=mode.application.app_id))
     return findings
 
 

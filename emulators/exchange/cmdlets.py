@@ -488,7 +488,36 @@ def set_auth_server(ctx: Invocation, p: dict[str, Any]) -> None:
             auth.enabled = p["Enabled"]
         if "Name" in p:
             auth.name = p["Name"]
+        # ConfigureExchangeHybridApplication.ps1 -ConfigureAuthServer: Set-AuthServer -ApplicationIdentifier -DomainName
+        if "ApplicationIdentifier" in p:
+            auth.application_identifier = str(p["ApplicationIdentifier"] or "")
+        if "DomainName" in p:
+            auth.domain_name = [str(d) for d in p["DomainName"] or []]
     ctx.state.save()
+
+
+# ---- the dedicated Exchange hybrid application: setting overrides, hybrid configuration --------------------------
+
+
+def get_setting_override(ctx: Invocation, p: dict[str, Any]) -> None:
+    # The setting override cmdlets came with Exchange 2016 (CSS-Exchange SettingOverridesCheck.md lists them for
+    # 2016 and 2019; Exchange 2013 controls the same through registry values): a 2013 server does not know it.
+    if ctx.via.version_parts[:2] == (15, 0):
+        from emulators.exchange.runtime import command_not_found
+
+        raise command_not_found("Get-SettingOverride")
+    identity = p.get("Identity")
+    found = [o for o in ctx.org.setting_overrides if identity is None or o.name.lower() == str(identity).lower()]
+    if identity is not None and not found:
+        ctx.error(_not_found(ctx, identity))
+    for override in found:
+        ctx.write(objects.setting_override(ctx.org, override, ctx.via, ctx.runspace_id))
+
+
+def get_hybrid_configuration(ctx: Invocation, p: dict[str, Any]) -> None:
+    # No object at all when the Hybrid Configuration Wizard never ran (HealthChecker treats $null as "not hybrid").
+    if ctx.org.hybrid_features is not None:
+        ctx.write(objects.hybrid_configuration(ctx.org, ctx.via, ctx.runspace_id))
 
 
 def remove_auth_server(ctx: Invocation, p: dict[str, Any]) -> None:
@@ -699,7 +728,10 @@ EXCHANGE_CMDLETS: dict[str, Cmdlet] = {c.name.lower(): c for c in [
        Param("DomainController")),
     _c("Set-AuthServer", set_auth_server, Param("Identity", mandatory=True, position=0), Param("AuthMetadataUrl"),
        Param("Enabled", "bool"), Param("Name"), Param("RefreshAuthMetadata", "switch"),
-       Param("TrustAnySSLCertificate", "switch"), Param("DomainController")),
+       Param("TrustAnySSLCertificate", "switch"), Param("ApplicationIdentifier"), Param("DomainName", "strings"),
+       Param("DomainController")),
+    _c("Get-SettingOverride", get_setting_override, Param("Identity", position=0), Param("DomainController")),
+    _c("Get-HybridConfiguration", get_hybrid_configuration, Param("DomainController")),
     _c("Remove-AuthServer", remove_auth_server, Param("Identity", mandatory=True, position=0),
        Param("DomainController")),
     _c("Get-PowerShellVirtualDirectory", get_powershell_virtual_directory, Param("Identity", position=0),

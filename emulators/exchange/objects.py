@@ -196,7 +196,7 @@ def auth_server(org: Organisation, auth, server: Server, runspace_id: uuid.UUID)
         ("Realm", auth.realm),
         ("Enabled", auth.enabled),
         ("IsDefaultAuthorizationEndpoint", False),
-        ("DomainName", clixml.multi_valued(clixml.STRING_LIST_TYPES, [])),
+        ("DomainName", clixml.multi_valued(clixml.STRING_LIST_TYPES, list(auth.domain_name))),
     ]
     obj = _ad_configuration_object(
         org, server, runspace_id,
@@ -422,3 +422,57 @@ def process(name: str, started: dt.datetime, server: Server, runspace_id: uuid.U
     )
     return clixml.RawObject.from_element(obj)
 
+
+
+def _capture_of(name: str, org: Organisation, server: Server, swaps: tuple[tuple[str, str], ...] = ()) -> ET.Element:
+    """A capture from another lab (365labs.net, server EX-02: the CSS-Exchange test data), renamed to ours."""
+    text = _template_text(name)
+    dc = ",".join(f"DC={part}" for part in org.realm.split("."))
+    for old, new in (*swaps, ("DC=365labs,DC=net", dc), ("ex-02.365labs.net", server.fqdn.lower()),
+                     ("dc-01.365labs.net", f"dc1.{org.realm}"), ("365labs.net", org.realm)):
+        text = text.replace(old, new)
+    obj = clixml.compact(clixml.load_capture_text(text)[0])
+    # This capture defines some type chains inside objects pypsrp reads only in part (the ADObjectId lists): spell
+    # every type reference out in full, which PowerShell accepts as well.
+    defined = {tn.get("RefId"): tn for tn in obj.iter("TN")}
+    for parent in list(obj.iter()):
+        for index, child in enumerate(list(parent)):
+            if child.tag == "TNRef" and child.get("RefId") in defined:
+                parent[index] = copy.deepcopy(defined[str(child.get("RefId"))])
+    return obj
+
+
+def setting_override(org: Organisation, override, server: Server, runspace_id: uuid.UUID) -> clixml.RawObject:  # type: ignore[no-untyped-def]
+    """A SettingOverride, from the capture of the dedicated hybrid app's override (GetSettingOverride2.xml)."""
+    obj = _capture_of("e19-GetSettingOverride.xml", org, server, (
+        ("EnableExchangeHybrid3PAppFeature", override.name),
+        ("ExchangeOnpremAsThirdPartyAppId", override.section),
+        ('CN="Global"', f'CN="{override.component}"'),
+    ))
+    clixml.set_text(obj, "ComponentName", override.component)
+    clixml.set_text(obj, "Reason", override.reason)
+    clixml.set_prop(obj, "Parameters", clixml.multi_valued(clixml.STRING_LIST_TYPES, list(override.parameters)))
+    _stamp(obj, server, runspace_id)
+    return clixml.RawObject.from_element(clixml.renumber(obj))
+
+
+def hybrid_configuration(org: Organisation, server: Server, runspace_id: uuid.UUID) -> clixml.RawObject:
+    """The HybridConfiguration, from the capture (GetHybridConfiguration.xml), with this organisation's Features."""
+    from emulators.exchange.organisation import HYBRID_FEATURES
+
+    obj = _capture_of("e19-GetHybridConfiguration.xml", org, server)
+    # Rewrite the captured Features list in place: its type chains stay the captured ones.
+    lst = clixml.prop(obj, "Features").find("LST")
+    assert lst is not None
+    first = copy.deepcopy(lst[0])
+    for child in list(lst):
+        lst.remove(child)
+    for feature in org.hybrid_features or []:
+        item = copy.deepcopy(first)
+        clixml.set_to_string(item, feature)
+        number = item.find("I32")
+        assert number is not None
+        number.text = str(HYBRID_FEATURES.index(feature))
+        lst.append(item)
+    _stamp(obj, server, runspace_id)
+    return clixml.RawObject.from_element(clixml.renumber(obj))

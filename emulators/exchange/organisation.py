@@ -172,10 +172,12 @@ class AuthServer:
     issuer_identifier: str = ""
     token_issuing_endpoint: str = ""
     application_identifier: str = ""
+    # DomainName: the tenant's domains on an EvoSts AuthServer of the dedicated hybrid app (Set-AuthServer -DomainName)
+    domain_name: list[str] = field(default_factory=list)
     guid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "domain_name": list(self.domain_name)}
 
     @classmethod
     def from_json(cls, d: Any, where: str) -> AuthServer:
@@ -187,11 +189,49 @@ class AuthServer:
             raise StateError(f"{where}: unknown field(s) {sorted(unknown)}")
         server = cls(name=_str(d, "name", where), auth_metadata_url=_str(d, "auth_metadata_url", where))
         for key, value in d.items():
+            if key == "domain_name":
+                if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                    raise StateError(f"{where}.domain_name: expected a list of domain names")
+                server.domain_name = list(value)
+                continue
             expected = bool if key == "enabled" else str
             if not isinstance(value, expected):
                 raise StateError(f"{where}.{key}: expected a {expected.__name__}")
             setattr(server, key, value)
         return server
+
+
+@dataclass
+class SettingOverride:
+    """A setting override (New-SettingOverride): Name, Component, Section, Parameters ("Key=Value"), Reason."""
+
+    name: str
+    component: str
+    section: str
+    parameters: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "parameters": list(self.parameters)}
+
+    @classmethod
+    def from_json(cls, d: Any, where: str) -> SettingOverride:
+        if not isinstance(d, dict):
+            raise StateError(f"{where}: expected an object")
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise StateError(f"{where}: unknown field(s) {sorted(unknown)}")
+        params = d.get("parameters", [])
+        if not isinstance(params, list) or not all(isinstance(x, str) and "=" in x for x in params):
+            raise StateError(f"{where}.parameters: expected a list of \"Key=Value\" strings")
+        return cls(name=_str(d, "name", where), component=_str(d, "component", where),
+                   section=_str(d, "section", where), parameters=list(params), reason=_str(d, "reason", where, ""))
+
+
+# HybridFeature values as Get-HybridConfiguration lists them (the capture templates/e19-GetHybridConfiguration.xml
+# shows FreeBusy 0, MoveMailbox 1, Mailtips 2, MessageTracking 3, OwaRedirection 4, ...; the rest in its order).
+HYBRID_FEATURES = ("FreeBusy", "MoveMailbox", "Mailtips", "MessageTracking", "OwaRedirection", "OnlineArchive",
+                   "SecureMail", "CentralizedTransport", "Photos")
 
 
 @dataclass
@@ -264,6 +304,9 @@ class Organisation:
     # PowerShellMaxConcurrency of the throttling policy: open shells per user.
     max_concurrent_shells: int = 18
     powershell_vdir: VirtualDirectoryAuth = field(default_factory=VirtualDirectoryAuth)
+    setting_overrides: list[SettingOverride] = field(default_factory=list)
+    # Get-HybridConfiguration: None when the Hybrid Configuration Wizard never ran (no object), else its Features.
+    hybrid_features: list[str] | None = None
 
     @property
     def ad_domain(self) -> str:
@@ -379,6 +422,8 @@ class ExchangeState:
             "auth_servers": [a.to_json() for a in org.auth_servers],
             "push_proxy": org.push_proxy.to_json(),
             "powershell_virtual_directory": org.powershell_vdir.to_json(),
+            "setting_overrides": [o.to_json() for o in org.setting_overrides],
+            "hybrid_configuration": None if org.hybrid_features is None else {"features": list(org.hybrid_features)},
         }
 
     def replace(self, data: Any) -> None:
@@ -457,6 +502,16 @@ class ExchangeState:
         if not isinstance(auth_servers, list):
             raise StateError(f"{where}.auth_servers: expected a list")
         org.auth_servers = [AuthServer.from_json(a, f"{where}.auth_servers[{i}]") for i, a in enumerate(auth_servers)]
+        overrides = body.get("setting_overrides", [])
+        if not isinstance(overrides, list):
+            raise StateError(f"{where}.setting_overrides: expected a list")
+        org.setting_overrides = [SettingOverride.from_json(o, f"{where}.setting_overrides[{i}]") for i, o in enumerate(overrides)]
+        hybrid = body.get("hybrid_configuration")
+        if hybrid is not None:
+            features = hybrid.get("features", []) if isinstance(hybrid, dict) else None
+            if not isinstance(features, list) or any(f not in HYBRID_FEATURES for f in features):
+                raise StateError(f"{where}.hybrid_configuration.features: expected a list of {', '.join(HYBRID_FEATURES)}")
+            org.hybrid_features = list(features)
         org.powershell_vdir = VirtualDirectoryAuth.from_json(
             body.get("powershell_virtual_directory"), f"{where}.powershell_virtual_directory", self.default_vdir)
         pp = body.get("push_proxy", {})

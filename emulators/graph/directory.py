@@ -110,6 +110,25 @@ class Directory:
                 sp.setdefault("id", str(uuid.uuid4()))
                 sp.setdefault("displayName", sp["appId"])
                 sp.setdefault("keyCredentials", [])
+                # Admin consent to an application permission is an appRoleAssignment on the client's service
+                # principal (Graph v1.0 servicePrincipal: list appRoleAssignments).
+                sp.setdefault("appRoleAssignments", [])
+                for grant in sp["appRoleAssignments"]:
+                    if not isinstance(grant, dict) or "appRoleId" not in grant or "resourceId" not in grant:
+                        raise ValueError(f"tenants.{tid}.servicePrincipals: each appRoleAssignment needs appRoleId and resourceId")
+                    grant.setdefault("id", str(uuid.uuid4()))
+                    grant.setdefault("principalId", sp["id"])
+            # The tenant's own app registrations (GET/PATCH /applications): the dedicated Exchange hybrid app lives
+            # here. Not `applications` at the top, which are the clients that sign in to the stand-in.
+            tenant.setdefault("applications", [])
+            for app in tenant["applications"]:
+                if not isinstance(app, dict) or "appId" not in app:
+                    raise ValueError(f"tenants.{tid}.applications: each needs an appId")
+                app.setdefault("id", str(uuid.uuid4()))
+                app.setdefault("displayName", app["appId"])
+                app.setdefault("keyCredentials", [])
+                app.setdefault("requiredResourceAccess", [])
+                app.setdefault("owners", [])
         apps = new.setdefault("applications", {})
         if not isinstance(apps, dict):
             raise ValueError("applications must be an object")
@@ -192,10 +211,22 @@ class Directory:
             f"Resource {what} does not exist or one of its queried reference-property objects are not present.",
         )
 
+    def tenant_application(self, tenant: dict[str, Any], object_id: str) -> dict[str, Any]:
+        """One of the tenant's app registrations by object id (404 as Graph answers it)."""
+        for app in tenant.get("applications", []):
+            if app["id"].lower() == object_id.lower():
+                return app
+        raise GraphError(
+            404,
+            "Request_ResourceNotFound",
+            f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not present.",
+        )
+
     # ------------------------------------------------------------------------------------------ writes
 
     def patch_service_principal(self, tenant: dict[str, Any], sp: dict[str, Any], body: Any, *, now: datetime) -> None:
-        """Apply a PATCH body to a service principal, with Graph's rules. Only keyCredentials is writable here."""
+        """Apply a PATCH body to a service principal or an application, with Graph's rules (the same for both:
+        PATCH replaces the whole keyCredentials collection). Only keyCredentials is writable here."""
         if not isinstance(body, dict):
             raise GraphError(
                 400,

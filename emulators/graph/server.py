@@ -45,6 +45,11 @@ WRITE_APP_ROLES = {"Application.ReadWrite.All"}
 _SP_BY_APP_ID = re.compile(r"^/v1\.0/servicePrincipals\(appId='([^']*)'\)$", re.IGNORECASE)
 _SP_BY_ID = re.compile(r"^/v1\.0/servicePrincipals/([^/]+)$", re.IGNORECASE)
 _SP_COLLECTION = re.compile(r"^/v1\.0/servicePrincipals/?$", re.IGNORECASE)
+_APP_BY_ID = re.compile(r"^/v1\.0/applications/([^/]+)$", re.IGNORECASE)
+_APP_COLLECTION = re.compile(r"^/v1\.0/applications/?$", re.IGNORECASE)
+_SP_ROLE_ASSIGNMENTS = re.compile(r"^/v1\.0/servicePrincipals/([^/]+)/appRoleAssignments/?$", re.IGNORECASE)
+# An application's own credentials may be written with Application.ReadWrite.OwnedBy by an owner of the app.
+WRITE_OWNED_APP_ROLES = {"Application.ReadWrite.OwnedBy"}
 _ORGANIZATION = re.compile(r"^/v1\.0/organization/?$", re.IGNORECASE)
 _DEFAULT_APP_POLICY = re.compile(r"^/v1\.0/policies/defaultAppManagementPolicy/?$", re.IGNORECASE)
 # GET policies/defaultAppManagementPolicy (Graph v1.0 tenantAppManagementPolicy): Policy.Read.All is the least
@@ -307,6 +312,19 @@ class GraphStandIn:
         if _ORGANIZATION.match(path) and method == "GET":
             _require(caller, READ_ORG_ROLES)
             return web.json_response(self._organization(request, tenant))
+        if _APP_COLLECTION.match(path) and method == "GET":
+            _require(caller, READ_APP_ROLES)
+            return web.json_response(self._app_collection(request, tenant))
+        if m := _APP_BY_ID.match(path):
+            return await self._one_app(request, caller, tenant, self.directory.tenant_application(tenant, m.group(1)))
+        if (m := _SP_ROLE_ASSIGNMENTS.match(path)) and method == "GET":
+            _require(caller, READ_APP_ROLES)
+            sp = self.directory.service_principal(tenant, sp_id=m.group(1))
+            return web.json_response({
+                "@odata.context": f"{self._base(request)}/v1.0/$metadata#servicePrincipals('{sp['id']}')/appRoleAssignments",
+                "value": [dict(g, principalDisplayName=sp["displayName"], principalType="ServicePrincipal")
+                          for g in sp["appRoleAssignments"]],
+            })
         if m := _SP_BY_APP_ID.match(path):
             sp = self.directory.service_principal(tenant, app_id=m.group(1))
             return await self._one_sp(request, caller, tenant, sp)
@@ -345,6 +363,57 @@ class GraphStandIn:
             self.directory.patch_service_principal(tenant, sp, payload, now=_now())
             return web.Response(status=204)
         raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
+
+    async def _one_app(
+        self, request: web.Request, caller: Caller, tenant: dict[str, Any], app: dict[str, Any]
+    ) -> web.StreamResponse:
+        """GET and PATCH /applications/{id}: the same keyCredentials rules, replicas and errors as a service
+        principal's (Graph v1.0 application: update replaces the collection)."""
+        if request.method == "GET":
+            _require(caller, READ_APP_ROLES)
+            select = _select(request)
+            replica, keys = self.directory.read_keys(app)
+            if replica is not None:
+                request["journal"]["replica"] = replica
+            body = _render_app(dict(app, keyCredentials=keys), select,
+                               with_key=select is not None and "keyCredentials" in select)
+            body["@odata.context"] = f"{self._base(request)}/v1.0/$metadata#applications/$entity"
+            return web.json_response(body)
+        if request.method == "PATCH":
+            if not (WRITE_APP_ROLES.intersection(caller.roles)
+                    or (WRITE_OWNED_APP_ROLES.intersection(caller.roles) and caller.app_id in app["owners"])):
+                raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+            try:
+                payload = await request.json()
+            except ValueError:
+                raise GraphError(
+                    400,
+                    "BadRequest",
+                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+                ) from None
+            self.directory.patch_service_principal(tenant, app, payload, now=_now())
+            return web.Response(status=204)
+        raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
+
+    def _app_collection(self, request: web.Request, tenant: dict[str, Any]) -> dict[str, Any]:
+        apps = tenant["applications"]
+        flt = request.query.get("$filter")
+        if flt is not None:
+            m = _FILTER_APP_ID.match(flt)
+            if not m:
+                raise GraphError(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "Unsupported or invalid query filter clause specified for property of resource 'Application'.",
+                )
+            apps = [a for a in apps if a["appId"].lower() == m.group(1).lower()]
+        select = _select(request)
+        # As for service principals: a collection never carries the key bytes.
+        return {
+            "@odata.context": f"{self._base(request)}/v1.0/$metadata#applications",
+            "value": [_render_app(dict(a, keyCredentials=self.directory.read_keys(a)[1]), select, with_key=False)
+                      for a in apps],
+        }
 
     def _organization(self, request: web.Request, tenant: dict[str, Any]) -> dict[str, Any]:
         org = {
@@ -471,6 +540,20 @@ def _render_sp(sp: dict[str, Any], select: set[str] | None, *, with_key: bool) -
         "accountEnabled": True,
         "servicePrincipalType": "Application",
         "keyCredentials": [render_key(k, with_key=with_key) for k in sp["keyCredentials"]],
+    }
+    if select is None:
+        return full
+    return {k: v for k, v in full.items() if k in select or k == "id"}
+
+
+def _render_app(app: dict[str, Any], select: set[str] | None, *, with_key: bool) -> dict[str, Any]:
+    full = {
+        "id": app["id"],
+        "appId": app["appId"],
+        "displayName": app["displayName"],
+        "signInAudience": "AzureADMyOrg",
+        "keyCredentials": [render_key(k, with_key=with_key) for k in app["keyCredentials"]],
+        "requiredResourceAccess": app["requiredResourceAccess"],
     }
     if select is None:
         return full

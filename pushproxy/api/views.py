@@ -88,6 +88,8 @@ def tenant_row(tenant: TenantRecord, verification: VerificationRecord | None) ->
         "remediation_id": verification.remediation_id if verification else None,
         # A staged next certificate (issue 15): "rotation staged, publishes on D" instead of an expiry warning.
         "rotation": (verification.facts or {}).get("rotation") if verification else None,
+        # The dedicated Exchange hybrid application (issue 16): which mode, and what it means for push.
+        "hybrid": (verification.facts or {}).get("hybrid") if verification else None,
         "onboarded_at": iso_time(tenant.onboarded_at),
         "last_onboarding_id": tenant.last_onboarding_id,
         "offboarded_at": iso_time(tenant.offboarded_at),

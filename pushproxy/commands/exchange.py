@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pushproxy.errors import SecretError, SpecError
@@ -175,6 +176,7 @@ def _inspect(
     if args.json:
         serving = serving_auth_servers(discovery, tenant_id)
         print(json.dumps({**discovery.to_dict(), "tenant_id": tenant_id, "serving_auth_servers": serving,
+                          "hybrid_mode": exchange_side_mode(discovery, tenant_id).to_dict(),
                           "offered_auth": list(offered) if offered is not None else None,
                           "elapsed_s": round(elapsed, 3), "wsman_requests": wsman_messages}, indent=2))
     else:
@@ -188,6 +190,14 @@ def _offered(endpoint: ExchangeEndpoint) -> tuple[str, ...] | None:
         return probe_offered_auth(endpoint, timeout_s=min(15.0, endpoint.connect_timeout_s))
     except requests.exceptions.RequestException:
         return None  # the sign-in that follows reports the connection problem in full
+
+
+def exchange_side_mode(d: ExchangeDiscovery, tenant_id: str | None) -> Any:
+    """The hybrid mode as Exchange alone shows it (the override, the EvoSts AuthServer's app): the tenant's side
+    (the app's keys, clean-up mode) needs `pushproxy onboard --dry-run` or `pushproxy verify`."""
+    from pushproxy.hybrid import classify
+
+    return classify(d.hybrid, d.auth_servers, d.auth_config, None, None, tenant_id=tenant_id)
 
 
 def serving_auth_servers(d: ExchangeDiscovery, tenant_id: str | None = None) -> list[str]:
@@ -249,6 +259,16 @@ def print_discovery(
     else:
         console.print(f"Push proxy: {'enabled' if p.enabled else 'disabled'}, organization {p.organization or '-'}, {p.uri or '-'}")
 
+    mode = exchange_side_mode(d, tenant_id)
+    overrides = ", ".join(f"{o.name} ({'; '.join(o.parameters)})" for o in d.hybrid.overrides) or "none"
+    console.print(escape(f"Hybrid: {mode.mode}: {mode.summary}. Override {overrides}; hybrid configuration "
+                         + (", ".join(d.hybrid.features) or "none" if d.hybrid.hybrid_configuration else "absent")
+                         + (f"; before the April 2025 HU: {', '.join(d.hybrid.unsupported_servers)}"
+                            if d.hybrid.unsupported_servers else "")))
+    if mode.override_set:
+        console.print(escape(f"  push notifications: {mode.push}"))
+    for problem in mode.problems:
+        console.print(escape(f"  • {problem}"))
     for fact in d.facts:
         console.print(f"  • {fact}")
     if d.blocking:

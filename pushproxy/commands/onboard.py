@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         plan, _, _ = runner.dry_run(spec)
         render.print_plan(console, [c.to_dict() for c in plan.changes], [p.to_dict() for p in plan.blocking])
+        for note in plan.notes:
+            if note.startswith("hybrid: "):  # which hybrid mode, what it means for push, what the app lacks
+                console.print(f"  • {render.e(note)}")
         if args.json:
             print(json.dumps(plan.to_dict(), indent=2))
         return exit_codes.BLOCKED if plan.is_blocked else exit_codes.DONE

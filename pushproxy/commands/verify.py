@@ -142,6 +142,10 @@ def print_fleet(fleet: dict[str, Any]) -> None:
     for row in fleet["tenants"]:
         state = row["state"]
         reasons = list(row["reasons"]) + ([row["rotation"]["message"]] if row.get("rotation") else [])
+        hybrid = row.get("hybrid")
+        if hybrid:  # which hybrid mode, and what it means for push notifications
+            reasons.append(f"hybrid: {hybrid['mode']}: {hybrid['summary']}"
+                           + (f" (push notifications: {hybrid['push']})" if hybrid["mode"] != "shared_principal" else ""))
         table.add_row(e(row["tenant"]), f"[{STYLES.get(state, '')}]{e(state)}[/]", e("\n".join(reasons) or "-"))
     console.print(table)
     summary = fleet.get("summary")

@@ -11,6 +11,8 @@ from pushproxy.exchange.models import (
     MIN_AUTH_KEY_SIZE,
     BlockingProblem,
     ExchangeDiscovery,
+    ExchangeServer,
+    HybridFacts,
     ServerCertificate,
 )
 from pushproxy.exchange.session import ExchangeSession
@@ -42,6 +44,7 @@ def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | N
 
     auth_servers = operations.get_auth_servers(session)
     push_proxy = operations.get_push_proxy(session)
+    hybrid = discover_hybrid(session, servers)
 
     blocking: list[BlockingProblem] = []
     facts: list[str] = []
@@ -86,4 +89,29 @@ def discover_exchange(session: ExchangeSession, realm: str, *, now: datetime | N
         push_proxy=push_proxy,
         blocking=tuple(blocking),
         facts=tuple(facts),
+        hybrid=hybrid,
     )
+
+
+def discover_hybrid(session: ExchangeSession, servers: tuple[ExchangeServer, ...]) -> HybridFacts:
+    """The dedicated Exchange hybrid application's switch (the setting override), the hybrid configuration, and which
+    Mailbox servers' builds predate the April 2025 HU (pushproxy.builds.supports_dedicated_hybrid_app)."""
+    overrides = tuple(
+        o for o in operations.get_setting_overrides(session)
+        if o.component.lower() == operations.HYBRID_APP_OVERRIDE_COMPONENT.lower()
+        and o.section.lower() == operations.HYBRID_APP_OVERRIDE_SECTION.lower()
+    )
+    present, features = operations.get_hybrid_configuration(session)
+    unsupported = []
+    for s in servers:
+        if not s.is_mailbox or s.is_edge:
+            continue
+        try:
+            build = builds.Build.parse(s.build or "")
+        except ValueError:
+            unsupported.append(s.name)
+            continue
+        if not builds.supports_dedicated_hybrid_app(build):
+            unsupported.append(s.name)
+    return HybridFacts(overrides=overrides, hybrid_configuration=present, features=features,
+                       unsupported_servers=tuple(sorted(unsupported, key=str.lower)))

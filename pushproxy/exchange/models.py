@@ -8,6 +8,7 @@ Collections are tuples, sorted where order carries no meaning, so two discoverie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -225,6 +226,11 @@ class AuthServer:
     issuer_identifier: str | None = None
     type: str | None = None  # Exchange's AuthServerType, e.g. "MicrosoftACS", "AzureAD"
     identity: str | None = None
+    # The EvoSts (AzureAD) AuthServer of a dedicated-hybrid-app organisation carries the app's appId here and the
+    # tenant's domains in DomainName (ConfigureExchangeHybridApplication.ps1 -ConfigureAuthServer: Set-AuthServer
+    # -ApplicationIdentifier $appId -DomainName $domainsToAdd).
+    application_identifier: str | None = None
+    domain_names: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -235,6 +241,8 @@ class AuthServer:
             "issuer_identifier": self.issuer_identifier,
             "type": self.type,
             "identity": self.identity,
+            "application_identifier": self.application_identifier,
+            "domain_names": list(self.domain_names),
         }
 
     @classmethod
@@ -247,7 +255,81 @@ class AuthServer:
             issuer_identifier=_str_or_none(d.get("issuer_identifier")),
             type=_str_or_none(d.get("type")),
             identity=_str_or_none(d.get("identity")),
+            application_identifier=_str_or_none(d.get("application_identifier")),
+            domain_names=tuple(str(x) for x in d.get("domain_names") or ()),
         )
+
+
+@dataclass(frozen=True)
+class SettingOverride:
+    """One Get-SettingOverride object, the fields that say what it switches (Parameters as Exchange lists them)."""
+
+    name: str
+    component: str
+    section: str
+    parameters: tuple[str, ...] = ()
+    status: str | None = None
+
+    @property
+    def enables(self) -> bool | None:
+        """Whether its Parameters say Enabled=true (True), Enabled=false (False), or neither (None): the script's own
+        test, `Enabled = true|false` in any case and spacing (ConfigureExchangeHybridApplication.ps1)."""
+        for parameter in self.parameters:
+            m = _ENABLED.fullmatch(parameter)
+            if m:
+                return m.group(1).lower() == "true"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "component": self.component, "section": self.section,
+                "parameters": list(self.parameters), "status": self.status}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SettingOverride:
+        return cls(name=str(d.get("name") or ""), component=str(d.get("component") or ""),
+                   section=str(d.get("section") or ""), parameters=tuple(str(x) for x in d.get("parameters") or ()),
+                   status=_str_or_none(d.get("status")))
+
+
+_ENABLED = re.compile(r"\s*Enabled\s*=\s*(true|false)\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class HybridFacts:
+    """What Exchange says about the dedicated Exchange hybrid application, read-only.
+
+    - `overrides`: the setting overrides in component Global, section ExchangeOnpremAsThirdPartyAppId (the feature
+      switch; the script creates `EnableExchangeHybrid3PAppFeature` with Enabled=true);
+    - `hybrid_configuration`: whether Get-HybridConfiguration returned an object, and its Features (CSS-Exchange
+      issue #2346: rich coexistence, FreeBusy/MailTips/Photos, is what needs the dedicated app);
+    - `unsupported_servers`: Mailbox servers whose build predates the April 2025 HU (they keep using the shared
+      principal even with the override set: the script's own warning).
+    The EvoSts AuthServers with their ApplicationIdentifier are in ExchangeDiscovery.auth_servers."""
+
+    overrides: tuple[SettingOverride, ...] = ()
+    hybrid_configuration: bool = False
+    features: tuple[str, ...] = ()
+    unsupported_servers: tuple[str, ...] = ()
+    read: bool = True  # False: an older discovery that did not read these
+
+    @property
+    def override_enabled(self) -> bool:
+        return any(o.enables for o in self.overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"overrides": [o.to_dict() for o in self.overrides], "hybrid_configuration": self.hybrid_configuration,
+                "features": list(self.features), "unsupported_servers": list(self.unsupported_servers),
+                "read": self.read}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> HybridFacts:
+        if not d:
+            return cls(read=False)
+        return cls(overrides=tuple(SettingOverride.from_dict(o) for o in d.get("overrides") or ()),
+                   hybrid_configuration=bool(d.get("hybrid_configuration")),
+                   features=tuple(str(f) for f in d.get("features") or ()),
+                   unsupported_servers=tuple(str(s) for s in d.get("unsupported_servers") or ()),
+                   read=bool(d.get("read", True)))
 
 
 @dataclass(frozen=True)
@@ -363,6 +445,7 @@ class ExchangeDiscovery:
     push_proxy: PushProxyState
     blocking: tuple[BlockingProblem, ...]
     facts: tuple[str, ...] = ()  # not blocking, worth telling: expired or short-key certificate, etc.
+    hybrid: HybridFacts = HybridFacts(read=False)
 
     @property
     def mailbox_servers(self) -> tuple[ExchangeServer, ...]:
@@ -391,6 +474,7 @@ class ExchangeDiscovery:
             "push_proxy": self.push_proxy.to_dict(),
             "blocking": [b.to_dict() for b in self.blocking],
             "facts": list(self.facts),
+            "hybrid": self.hybrid.to_dict(),
         }
 
     @classmethod
@@ -404,4 +488,5 @@ class ExchangeDiscovery:
             push_proxy=PushProxyState.from_dict(d.get("push_proxy") or {}),
             blocking=tuple(BlockingProblem.from_dict(b) for b in d.get("blocking", ())),
             facts=tuple(str(f) for f in d.get("facts", ())),
+            hybrid=HybridFacts.from_dict(d.get("hybrid")),
         )

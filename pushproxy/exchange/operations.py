@@ -29,6 +29,7 @@ from pushproxy.exchange.models import (
     ProbeResult,
     PushProxyState,
     ServerCertificate,
+    SettingOverride,
 )
 from pushproxy.exchange.session import SWITCH, WINDOWS_POWERSHELL_CONFIGURATION, ExchangeSession
 
@@ -300,7 +301,50 @@ def parse_auth_server(obj: Any) -> AuthServer:
         issuer_identifier=values.text(p.get("IssuerIdentifier")),
         type=values.text(p.get("Type")),
         identity=values.text(p.get("Identity")) or name,
+        application_identifier=values.text(p.get("ApplicationIdentifier")),
+        domain_names=tuple(values.multi_valued(p.get("DomainName"))),
     )
+
+
+# The setting override that switches Exchange to the dedicated Exchange hybrid application: component Global, section
+# ExchangeOnpremAsThirdPartyAppId (ConfigureExchangeHybridApplication.ps1 -EnableExchangeHybridApplicationOverride;
+# HealthChecker's Invoke-AnalyzerHybridInformation.ps1 filters Get-SettingOverride output the same way).
+HYBRID_APP_OVERRIDE_COMPONENT = "Global"
+HYBRID_APP_OVERRIDE_SECTION = "ExchangeOnpremAsThirdPartyAppId"
+
+
+def _absent_cmdlet(exc: ExchangeError) -> bool:
+    """Exchange 2013 has no Get-SettingOverride: the cmdlet is not found (nothing to read, not a failure)."""
+    return not exc.transient and "commandnotfound" in f"{exc.error_id or ''} {exc.message}".lower().replace(" ", "")
+
+
+def get_setting_overrides(session: ExchangeSession) -> tuple[SettingOverride, ...]:
+    """Every Get-SettingOverride object (Name, ComponentName, SectionName, Parameters, Status)."""
+    try:
+        objects = session.invoke("Get-SettingOverride")
+    except ExchangeError as exc:
+        if _absent_cmdlet(exc):
+            return ()
+        raise
+    out = []
+    for obj in objects:
+        p = values.properties(obj)
+        out.append(SettingOverride(
+            name=values.text(p.get("Name")) or values.text(obj) or "?",
+            component=values.text(p.get("ComponentName")) or "",
+            section=values.text(p.get("SectionName")) or "",
+            parameters=tuple(values.multi_valued(p.get("Parameters"))),
+            status=values.text(p.get("Status")),
+        ))
+    return tuple(out)
+
+
+def get_hybrid_configuration(session: ExchangeSession) -> tuple[bool, tuple[str, ...]]:
+    """Whether Get-HybridConfiguration returns an object (the Hybrid Configuration Wizard ran), and its Features."""
+    objects = session.invoke("Get-HybridConfiguration")
+    if not objects:
+        return False, ()
+    return True, tuple(values.multi_valued(values.properties(objects[0]).get("Features")))
 
 
 def get_auth_servers(session: ExchangeSession) -> tuple[AuthServer, ...]:

@@ -192,9 +192,17 @@ def dry_run(spec: TenantSpec) -> tuple[OnboardingPlan, dict[str, Any], dict[str,
     # The operator's own spec file, in this process: it binds its secrets for the dry run, without registering.
     with steps.operator_registration(spec):
         exchange = steps.discover_exchange(payload)
-        tenant = asyncio.run(steps.discover_tenant(payload))
+        tenant_payload: dict[str, Any] = dict(payload)
+        if exchange.get("ok"):  # the dedicated hybrid app Exchange names: read once, here
+            from pushproxy.exchange.models import ExchangeDiscovery
+            from pushproxy.hybrid import evo_sts_app_ids
+
+            found = ExchangeDiscovery.from_dict(exchange["result"])
+            tenant_payload["hybrid_app_ids"] = list(evo_sts_app_ids(found.auth_servers, spec.tenant_id))
+        tenant = asyncio.run(steps.discover_tenant(tenant_payload))
     for result in (exchange, tenant):
         if not result.get("ok"):
             raise PushProxyError(result["error"]["message"])
-    plan = plan_onboarding(exchange["result"], tenant["result"], spec.tenant_domain, datetime.now(UTC), tenant_id=spec.tenant_id)
+    plan = plan_onboarding(exchange["result"], tenant["result"], spec.tenant_domain, datetime.now(UTC), tenant_id=spec.tenant_id,
+                           shared_principal_key=spec.tenant.shared_principal_key)
     return plan, exchange["result"], tenant["result"]

@@ -12,7 +12,7 @@ import base64
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -387,28 +387,100 @@ async def _with_tenant(spec: TenantSpec, work: Callable[[Any], Any]) -> Any:
         await client.close()
 
 
-async def key_change(spec: TenantSpec, make: Callable[[Any], Any]) -> dict[str, Any]:
-    """One change of the service principal's keys through a TenantClient (`make(client)` returns its KeyChange),
-    in the outcome shape with the Graph request count: the upload, a removal and a retired key's removal alike."""
+async def key_change(
+    spec: TenantSpec,
+    make: Callable[..., Any],
+    *,
+    thumbprints: Sequence[str] | None = None,
+    adding: bool = True,
+    on_application: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """One change of the tenant's keys through a TenantClient, in the outcome shape with the Graph request count:
+    the upload, a removal and a retired key's removal alike.
+
+    Without `thumbprints`, `make(client)` changes the shared service principal's keys and returns its KeyChange.
+    With them, the change goes everywhere Exchange Online looks for the keys (pushproxy.hybrid): `make(client,
+    target, thumbprints)` runs once per collection, the shared principal and, when the organisation uses one, the
+    dedicated Exchange hybrid application, each through the same TenantClient code. Which ones is decided from
+    reads made now (Exchange's override and AuthServer, the tenant's app), never from an old snapshot. A removal
+    (`adding` False) takes a key off the application only where `on_application(thumbprint)` says it is ours there."""
 
     async def work(client: Any) -> dict[str, Any]:
-        change = await make(client)
-        result = change.to_dict()
+        if thumbprints is None:
+            change = await make(client)
+            result = change.to_dict()
+            result["graph_requests"] = client.graph_requests
+            return ok(result, change.action)
+        from pushproxy.hybrid import key_targets, organisation_certificates
+        from pushproxy.tenant.models import SHARED_PRINCIPAL, KeyChange
+
+        wanted = tuple(dict.fromkeys(thumbprints))
+        exchange_side = read_hybrid_exchange(spec)
+        mode = await hybrid_mode_of(spec, client, exchange_side)
+        if adding:
+            targets = key_targets(mode, spec.tenant.shared_principal_key, wanted,
+                                  organisation_certificates(exchange_side[2]))
+        else:
+            # Our keys come off the shared principal whatever the mode; off the app only the ones we put there.
+            targets = [(SHARED_PRINCIPAL, wanted)]
+            if mode.application is not None and on_application is not None:
+                mine = tuple(t for t in wanted if on_application(t))
+                if mine:
+                    targets.append((mode.application.target, mine))
+        changes = [await make(client, target, thumbs) for target, thumbs in targets]
+        principal = next((c for c in changes if c.target == SHARED_PRINCIPAL), None)
+        if principal is None:
+            principal = KeyChange("none", wanted[0], "", thumbprints=wanted)
+        result = principal.to_dict()
+        result["targets"] = [c.to_dict() for c in changes]
+        result["hybrid"] = {"mode": mode.mode, "summary": mode.summary, "push": mode.push}
+        if all(t != SHARED_PRINCIPAL for t, _ in targets):
+            result["shared_principal"] = ("left alone: " + ("tenant.shared_principal_key is leave_to_cleanup"
+                                          if spec.tenant.shared_principal_key == "leave_to_cleanup"
+                                          else "clean-up mode removed these keys from it; pushproxy does not re-add them"))
         result["graph_requests"] = client.graph_requests
-        return ok(result, change.action)
+        action = next((c.action for c in changes if c.action != "none"), "none")
+        return ok(result, action)
 
     result: dict[str, Any] = await _with_tenant(spec, work)
     return result
 
 
+def read_hybrid_exchange(spec: TenantSpec) -> tuple[Any, Any, Any]:
+    """Exchange's side of the dedicated hybrid app, read now: (HybridFacts, AuthServers, AuthConfig)."""
+    from pushproxy.exchange import operations
+    from pushproxy.exchange.discovery import discover_hybrid
+
+    with exchange_session(spec) as session:
+        return discover_hybrid(session, ()), operations.get_auth_servers(session), operations.get_auth_config(session)
+
+
+async def hybrid_mode_of(spec: TenantSpec, client: Any, exchange_side: tuple[Any, Any, Any]) -> Any:
+    """The organisation's hybrid mode from Exchange's side and the tenant's (the shared principal, the app)."""
+    from pushproxy.hybrid import classify, evo_sts_app_ids
+
+    facts, auth_servers, auth_config = exchange_side
+    apps = [await client.get_hybrid_application(a) for a in evo_sts_app_ids(auth_servers, spec.tenant_id)]
+    shared = await client.get_exchange_service_principal()
+    return classify(facts, auth_servers, auth_config, shared, apps, tenant_id=spec.tenant_id)
+
+
 async def discover_tenant(payload: dict[str, Any]) -> dict[str, Any]:
-    """Read-only: the organisation's verified domains and the Exchange Online service principal's keys."""
+    """Read-only: the organisation's verified domains, the Exchange Online service principal's keys, and the
+    dedicated Exchange hybrid application Exchange names (its keys, permission and consent)."""
     from pushproxy.tenant import client as tenant_client
 
     spec = spec_of(payload)
+    # The dedicated hybrid app is known by the appId Exchange's EvoSts AuthServer names: the caller passes it
+    # (pushproxy.hybrid.tenant_with_hybrid_apps, after Exchange's discovery). Tenant discovery never opens an
+    # Exchange session: it must work, and fast, when Exchange does not answer.
+    given = payload.get("hybrid_app_ids")
+    if given is not None and (not isinstance(given, list) or not all(isinstance(a, str) for a in given)):
+        raise SpecError("hybrid_app_ids", "must be a list of application ids")
+    app_ids = tuple(given or ())
 
     async def work(client: Any) -> dict[str, Any]:
-        found = await tenant_client.discover_tenant(client, spec.tenant_domain)
+        found = await tenant_client.discover_tenant(client, spec.tenant_domain, app_ids)
         return ok(found.to_dict(), "none")
 
     result: dict[str, Any] = await _with_tenant(spec, work)
@@ -417,7 +489,7 @@ async def discover_tenant(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def upload_tenant_key(payload: dict[str, Any]) -> dict[str, Any]:
     """Add the Auth certificates' public keys to the Exchange Online service principal in one PATCH, keeping every
-    other key as it is.
+    other key as it is, and to the dedicated Exchange hybrid application's keys when the organisation uses one.
 
     Input `keys`: `[{"source", "thumbprint", "der_b64"}]` (the current or new certificate, and a staged next one).
     The client skips the PATCH when every key is already there (idempotent). A key that names its certificate
@@ -444,7 +516,14 @@ async def upload_tenant_key(payload: dict[str, Any]) -> dict[str, Any]:
             raise SpecError(field, f"is certificate {thumbprint_of(der)}, not the planned {str(planned).upper()}")
         ders.append(der)
 
-    return await key_change(spec, lambda client: client.add_certificate_keys(ders))
+    from pushproxy.tenant.models import thumbprint_of as of
+
+    # Everywhere Exchange Online looks: the shared principal (for the proxy) and the dedicated hybrid app.
+    return await key_change(
+        spec,
+        lambda client, target, thumbs: client.add_certificate_keys([d for d in ders if of(d) in thumbs], target),
+        thumbprints=[of(d) for d in ders],
+    )
 
 
 # ----------------------------------------------------------------------------------------------- registry

@@ -34,6 +34,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.applications.applications_request_builder import ApplicationsRequestBuilder
+from msgraph.generated.applications.item.application_item_request_builder import ApplicationItemRequestBuilder
+from msgraph.generated.models.application import Application as GraphApplication
 from msgraph.generated.models.key_credential import KeyCredential
 from msgraph.generated.models.organization import Organization
 from msgraph.generated.models.service_principal import ServicePrincipal as GraphServicePrincipal
@@ -59,9 +62,13 @@ from pushproxy.tenant.keys import (
 )
 from pushproxy.tenant.models import (
     EXCHANGE_ONLINE_APP_ID,
+    FULL_ACCESS_AS_APP_ROLE_ID,
+    SHARED_PRINCIPAL,
     GraphCredentialSpec,
+    HybridApplication,
     KeyChange,
     KeyCredentialInfo,
+    KeyTarget,
     ServicePrincipal,
     TenantFacts,
     normalize_thumbprint,
@@ -71,7 +78,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 # What Entra accepts in an authority path (azure-identity checks the same characters).
 _TENANT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$")
+# An appId goes into an OData filter: only what an application id can hold (no quote can close the literal).
+_CLIENT_ID_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SP_SELECT = ["id", "appId", "displayName", "keyCredentials"]
+APP_SELECT = ["id", "appId", "displayName", "keyCredentials", "requiredResourceAccess"]
 
 
 class TenantClient:
@@ -230,15 +240,75 @@ class TenantClient:
             raise
         return _service_principal(sp) if sp is not None else None
 
+    async def _find_application(self, app_id: str) -> GraphApplication | None:
+        """The application with this appId (`GET /applications?$filter=appId eq '…'`, then by id with
+        keyCredentials selected: as for a service principal, a collection never carries the key bytes)."""
+        if not _CLIENT_ID_SAFE.fullmatch(app_id):
+            raise SpecError("app_id", "must be an application (client) id")
+        query = ApplicationsRequestBuilder.ApplicationsRequestBuilderGetQueryParameters(
+            filter=f"appId eq '{app_id}'", select=["id", "appId"]
+        )
+        found = await self._call(
+            f"GET /applications?$filter=appId eq '{app_id}'",
+            lambda: self._graph.applications.get(request_configuration=RequestConfiguration(query_parameters=query)),
+        )
+        listed = [a for a in (found.value or []) if a.id] if found else []
+        if not listed:
+            return None
+        item = ApplicationItemRequestBuilder.ApplicationItemRequestBuilderGetQueryParameters(select=APP_SELECT)
+        builder = self._graph.applications.by_application_id(str(listed[0].id))
+        try:
+            return await self._call(
+                f"GET /applications/{listed[0].id}",
+                lambda: builder.get(request_configuration=RequestConfiguration(query_parameters=item)),
+            )
+        except TenantError as exc:
+            if exc.status == 404:  # deleted between the two reads
+                return None
+            raise
+
+    async def get_application(self, app_id: str) -> ServicePrincipal | None:
+        """The application with this appId as a keyCredentials holder (its object id and keys), or None."""
+        app = await self._find_application(app_id)
+        return _key_holder(app) if app is not None else None
+
+    async def get_hybrid_application(self, app_id: str) -> HybridApplication:
+        """The dedicated Exchange hybrid application with this appId: its keys, whether it asks for
+        full_access_as_app on Exchange Online, and whether admin consent was granted (its service principal holds
+        that appRoleAssignment), as CSS-Exchange's Test-AzureApplicationPermission.ps1 checks."""
+        app = await self._find_application(app_id)
+        if app is None:
+            return HybridApplication(app_id=app_id, found=False)
+        holder = _key_holder(app)
+        permission = any(
+            (r.resource_app_id or "").lower() == EXCHANGE_ONLINE_APP_ID
+            and any(str(a.id).lower() == FULL_ACCESS_AS_APP_ROLE_ID and (a.type or "") == "Role" for a in r.resource_access or [])
+            for r in app.required_resource_access or []
+        )
+        consent = False
+        sp = await self.get_service_principal(app_id)
+        if sp is not None:
+            builder = self._graph.service_principals.by_service_principal_id(sp.id).app_role_assignments
+            granted = await self._call(f"GET /servicePrincipals/{sp.id}/appRoleAssignments", lambda: builder.get())
+            consent = any(
+                str(a.app_role_id).lower() == FULL_ACCESS_AS_APP_ROLE_ID and str(a.principal_id).lower() == sp.id.lower()
+                for a in (granted.value or [] if granted else [])
+            )
+        return HybridApplication(
+            app_id=app_id, found=True, id=holder.id, display_name=holder.display_name,
+            key_credentials=holder.key_credentials, permission=permission, admin_consent=consent,
+        )
+
     # ------------------------------------------------------------------------------------------ writes
 
-    async def add_certificate_key(self, cert_der: bytes) -> KeyChange:
+    async def add_certificate_key(self, cert_der: bytes, target: KeyTarget = SHARED_PRINCIPAL) -> KeyChange:
         """Put one certificate's public key on the Exchange Online service principal (see `add_certificate_keys`)."""
-        return await self.add_certificate_keys([cert_der])
+        return await self.add_certificate_keys([cert_der], target)
 
-    async def add_certificate_keys(self, cert_ders: Sequence[bytes]) -> KeyChange:
-        """Put the certificates' public keys on the Exchange Online service principal in one PATCH, keeping every
-        other key as it is. Idempotent by thumbprint: when every key is already there nothing is written ("none")."""
+    async def add_certificate_keys(self, cert_ders: Sequence[bytes], target: KeyTarget = SHARED_PRINCIPAL) -> KeyChange:
+        """Put the certificates' public keys on `target` (the Exchange Online service principal, or a dedicated
+        hybrid application) in one PATCH, keeping every other key as it is. Idempotent by thumbprint: when every
+        key is already there nothing is written ("none")."""
         if isinstance(cert_ders, bytes | bytearray) or not cert_ders:
             raise SpecError("cert_ders", "must be a non-empty list of certificates' DER bytes")
         certs = [certificate_facts(der) for der in cert_ders]
@@ -249,10 +319,11 @@ class TenantClient:
             plan=lambda keys: plan_add(keys, certs),
             done=lambda thumbs: all(t in thumbs for t in thumbprints),
             adding=True,
+            target=target,
         )
 
-    async def remove_key(self, thumbprint: str) -> KeyChange:
-        """Remove the key with this thumbprint from the Exchange Online service principal, keeping every other key."""
+    async def remove_key(self, thumbprint: str, target: KeyTarget = SHARED_PRINCIPAL) -> KeyChange:
+        """Remove the key with this thumbprint from `target`, keeping every other key."""
         wanted = normalize_thumbprint(thumbprint)
         return await self._converge(
             (wanted,),
@@ -260,10 +331,11 @@ class TenantClient:
             plan=lambda keys: plan_remove(keys, wanted),
             done=lambda thumbs: wanted not in thumbs,
             adding=False,
+            target=target,
         )
 
-    async def remove_keys(self, thumbprints: Sequence[str]) -> KeyChange:
-        """Remove every key with one of these thumbprints from the Exchange Online service principal in one PATCH,
+    async def remove_keys(self, thumbprints: Sequence[str], target: KeyTarget = SHARED_PRINCIPAL) -> KeyChange:
+        """Remove every key with one of these thumbprints from `target` in one PATCH,
         keeping every other key exactly as read. Idempotent: when none is there nothing is written ("none")."""
         if isinstance(thumbprints, str) or not thumbprints:
             raise SpecError("thumbprints", "must be a non-empty list of certificate thumbprints")
@@ -274,6 +346,7 @@ class TenantClient:
             plan=lambda keys: plan_remove_many(keys, wanted),
             done=lambda thumbs: not any(t in thumbs for t in wanted),
             adding=False,
+            target=target,
         )
 
     async def _converge(
@@ -284,8 +357,11 @@ class TenantClient:
         plan: Callable[[tuple[KeyCredentialInfo, ...]], list[KeyToSend] | None],
         done: Callable[[set[str]], bool],
         adding: bool,
+        target: KeyTarget = SHARED_PRINCIPAL,
     ) -> KeyChange:
-        first = await self._require_exchange_sp()
+        """One key change on one collection. The service principal's and an application's keyCredentials obey the
+        same rules (PATCH replaces the collection, no ETag, eventually consistent reads), so one loop serves both."""
+        first = await self._require_holder(target)
         reads: list[tuple[KeyCredentialInfo, ...]] = [first.key_credentials]
         keys_before = len(first.key_credentials)
 
@@ -298,6 +374,7 @@ class TenantClient:
                 key_id=_key_id_of(sp, thumbprints[0]) if adding else None,
                 keys_before=keys_before,
                 keys_after=len(sp.key_credentials),
+                target=target,
                 **kw,
             )
 
@@ -309,7 +386,7 @@ class TenantClient:
             await asyncio.sleep(delay)
             waited += delay
             delay *= 2
-            sp = await self._require_exchange_sp()
+            sp = await self._require_holder(target)
             reads.append(sp.key_credentials)
             if same_collection(reads[-1], reads[-2]):
                 break
@@ -328,26 +405,27 @@ class TenantClient:
                 return change(sp, action, concurrent_changes=tuple(concurrent), writes=writes)
             sent = {k.thumbprint for k in body}
             try:
-                await self._patch_keys(sp.id, body)
+                await self._patch_keys(target, sp.id, body)
             except TenantError as exc:
                 # The answer was lost, not necessarily the write: Graph may still apply it. Look for it before
                 # writing again (a slow PATCH sent twice is the issue 14 case). An answer (429, 503) says it wasn't.
                 if exc.code not in ("Timeout", "ConnectionFailed"):
                     raise
                 wait = self.landing_wait_s if exc.code == "Timeout" else min(self.landing_wait_s, 5.0)
-                if not await self._landed(sent, reads, wait):
+                if not await self._landed(target, sent, reads, wait):
                     raise
             writes += 1
             # An audit line: which keys we wrote (public thumbprints only), so a key change is always traceable.
             log.info(
-                "tenant %s: keyCredentials of service principal %s written (%s %s; sent %s)",
+                "tenant %s: keyCredentials of %s %s written (%s %s; sent %s)",
                 self.tenant_id,
+                "service principal" if target.kind == "servicePrincipal" else "application",
                 sp.id,
                 action,
                 ", ".join(thumbprints),
                 ", ".join(k.thumbprint for k in body),
             )
-            after, present = await self._read_back(sent, done, reads)
+            after, present = await self._read_back(target, sent, done, reads)
             missing = sent - present
             extra = present - sent
             concurrent.extend(t for t in sorted(missing | extra) if t not in concurrent)
@@ -361,14 +439,15 @@ class TenantClient:
                 )
             sp = after  # someone overwrote part of our write: plan again from everything read
         raise TenantError(
-            f"keyCredentials of the Exchange Online service principal kept changing under us after {self.max_write_rounds} "
+            f"keyCredentials of {target.label} kept changing under us after {self.max_write_rounds} "
             f"writes (keys that came and went: {', '.join(concurrent)}); another tool is writing them at the same time",
             code="ConcurrentKeyChange",
             transient=True,
         )
 
     async def _read_back(
-        self, sent: set[str], done: Callable[[set[str]], bool], reads: list[tuple[KeyCredentialInfo, ...]]
+        self, target: KeyTarget, sent: set[str], done: Callable[[set[str]], bool],
+        reads: list[tuple[KeyCredentialInfo, ...]],
     ) -> tuple[ServicePrincipal, set[str]]:
         """Read after our PATCH until two consecutive reads agree and show what we sent, waiting for replicas up to
         the bound. One good read is not enough: a replica that is behind may show our write without a later one
@@ -376,7 +455,7 @@ class TenantClient:
         waited, delay = 0.0, self.consistency_delay_s
         previous: tuple[KeyCredentialInfo, ...] | None = None
         while True:
-            after = await self._require_exchange_sp()
+            after = await self._require_holder(target)
             reads.append(after.key_credentials)
             present = {k.thumbprint for k in after.key_credentials if k.thumbprint}
             good = sent <= present and done(present)
@@ -389,12 +468,14 @@ class TenantClient:
             waited += delay
             delay *= 2
 
-    async def _landed(self, sent: set[str], reads: list[tuple[KeyCredentialInfo, ...]], wait_s: float) -> bool:
+    async def _landed(
+        self, target: KeyTarget, sent: set[str], reads: list[tuple[KeyCredentialInfo, ...]], wait_s: float
+    ) -> bool:
         """Whether a write whose answer was lost shows in reads within `wait_s` (every key it sent)."""
         waited, delay = 0.0, self.consistency_delay_s
         while True:
             try:
-                sp = await self._require_exchange_sp()
+                sp = await self._require_holder(target)
             except TenantError as exc:
                 if not exc.transient:
                     raise
@@ -410,6 +491,24 @@ class TenantClient:
             waited += delay
             delay = min(delay * 2, 1.0)
 
+    async def _require_holder(self, target: KeyTarget) -> ServicePrincipal:
+        if target.kind == "application":
+            app = await self.get_application(target.app_id)
+            if app is None:
+                raise TenantError(
+                    f"the tenant has no application with appId {target.app_id} (the dedicated Exchange hybrid "
+                    "application Exchange's AuthServer names): it was deleted, or the AuthServer names the wrong one",
+                    code="NoHybridApplication",
+                )
+            return app
+        if target.app_id != EXCHANGE_ONLINE_APP_ID:
+            found = await self.get_service_principal(target.app_id)
+            if found is None:
+                raise TenantError(f"the tenant has no service principal with appId {target.app_id}",
+                                  code="NoServicePrincipal")
+            return found
+        return await self._require_exchange_sp()
+
     async def _require_exchange_sp(self) -> ServicePrincipal:
         sp = await self.get_exchange_service_principal()
         if sp is None:
@@ -420,10 +519,17 @@ class TenantClient:
             )
         return sp
 
-    async def _patch_keys(self, sp_id: str, keys: list[KeyToSend]) -> None:
-        body = GraphServicePrincipal(key_credentials=[_graph_key(k) for k in keys])
-        builder = self._graph.service_principals.by_service_principal_id(sp_id)
-        await self._call(f"PATCH /servicePrincipals/{sp_id}", lambda: builder.patch(body))
+    async def _patch_keys(self, target: KeyTarget, object_id: str, keys: list[KeyToSend]) -> None:
+        # PATCH /applications/{id} replaces keyCredentials exactly as PATCH /servicePrincipals/{id} does.
+        credentials = [_graph_key(k) for k in keys]
+        if target.kind == "application":
+            app_body = GraphApplication(key_credentials=credentials)
+            app_builder = self._graph.applications.by_application_id(object_id)
+            await self._call(f"PATCH /applications/{object_id}", lambda: app_builder.patch(app_body))
+            return
+        body = GraphServicePrincipal(key_credentials=credentials)
+        builder = self._graph.service_principals.by_service_principal_id(object_id)
+        await self._call(f"PATCH /servicePrincipals/{object_id}", lambda: builder.patch(body))
 
 
 # ---------------------------------------------------------------------------------------------- mapping
@@ -447,6 +553,11 @@ def _graph_key(key: KeyToSend) -> KeyCredential:
 
 
 def _service_principal(sp: GraphServicePrincipal) -> ServicePrincipal:
+    return _key_holder(sp)
+
+
+def _key_holder(sp: GraphServicePrincipal | GraphApplication) -> ServicePrincipal:
+    """A service principal or an application as the keyCredentials holder the key planning works on."""
     keys = []
     for k in sp.key_credentials or []:
         der = _bytes(k.key)

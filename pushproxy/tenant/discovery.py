@@ -30,12 +30,18 @@ def domain_not_verified(domain: str, tenant_name: str, verified: tuple[str, ...]
     )
 
 
-async def discover_tenant(client: TenantClient, tenant_domain: str) -> TenantDiscovery:
-    """Everything the plan needs from the tenant. Problems that must stop the workflow are in `blocking`."""
+async def discover_tenant(
+    client: TenantClient, tenant_domain: str, hybrid_app_ids: tuple[str, ...] = ()
+) -> TenantDiscovery:
+    """Everything the plan needs from the tenant. Problems that must stop the workflow are in `blocking`.
+
+    `hybrid_app_ids`: the appIds Exchange's EvoSts AuthServers name (the dedicated Exchange hybrid application),
+    each read with its keys, permission and consent."""
     domain = tenant_domain.strip().rstrip(".").lower()
     facts = await client.get_tenant_facts()
     roles = await client.granted_roles()
     service_principal = await client.get_exchange_service_principal()
+    applications = tuple([await client.get_hybrid_application(app_id) for app_id in dict.fromkeys(hybrid_app_ids)])
     blocking: list[TenantProblem] = []
     verified = facts.is_verified(domain)
     if not verified:
@@ -57,7 +63,9 @@ async def discover_tenant(client: TenantClient, tenant_domain: str) -> TenantDis
             TenantProblem(
                 PROBLEM_PERMISSION_MISSING,
                 f"the application {client.spec.client_id} has not been granted {WRITE_ROLE} (application permission, admin "
-                f"consent) in this tenant; it holds: {', '.join(roles)}. Without it the key upload is refused (403)",
+                f"consent) in this tenant; it holds: {', '.join(roles)}. Without it the key upload is refused (403): "
+                "writing keyCredentials needs it for the shared service principal and for the dedicated Exchange "
+                "hybrid application alike (or, for the application alone, Application.ReadWrite.OwnedBy and ownership)",
             )
         )
     return TenantDiscovery(
@@ -67,6 +75,7 @@ async def discover_tenant(client: TenantClient, tenant_domain: str) -> TenantDis
         service_principal=service_principal,
         blocking=tuple(blocking),
         granted_roles=roles,
+        hybrid_applications=applications,
     )
 
 

@@ -20,12 +20,19 @@ from pushproxy.errors import SpecError
 from pushproxy.secrets import bad_ref_reason, is_secret_ref
 
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+# The application permission the dedicated Exchange hybrid app is created with: full_access_as_app on Office 365
+# Exchange Online (CSS-Exchange ConfigureExchangeHybridApplication.ps1, $resourceAccessId; Type "Role").
+FULL_ACCESS_AS_APP_ROLE_ID = "dc890d15-9560-4a4c-9b7f-a736ec74ec40"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 
 CredentialMode = Literal["workload_identity", "certificate", "secret"]
 CREDENTIAL_MODES: tuple[str, ...] = ("workload_identity", "certificate", "secret")
 KeyAction = Literal["added", "removed", "none"]
+# The two collections a certificate's key can be on: the shared Exchange Online service principal's keyCredentials
+# (PATCH /servicePrincipals/{id}) and a dedicated Exchange hybrid application's (PATCH /applications/{id}).
+TargetKind = Literal["servicePrincipal", "application"]
+TARGET_KINDS: tuple[str, ...] = ("servicePrincipal", "application")
 
 # re.fullmatch everywhere: `$` would let a trailing line break through.
 _THUMBPRINT = re.compile(r"[0-9A-F]{40}")
@@ -335,6 +342,90 @@ class ServicePrincipal:
 
 
 @dataclass(frozen=True)
+class KeyTarget:
+    """A keyCredentials collection we write: the service principal or the application with this appId."""
+
+    kind: TargetKind
+    app_id: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in TARGET_KINDS:
+            raise SpecError("target.kind", f"must be one of {', '.join(TARGET_KINDS)}")
+        if not isinstance(self.app_id, str) or not _CLIENT_ID.fullmatch(self.app_id):
+            raise SpecError("target.app_id", "must be an application (client) id")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "servicePrincipal" and self.app_id == EXCHANGE_ONLINE_APP_ID:
+            return "the shared Exchange Online service principal"
+        return f"the {'application' if self.kind == 'application' else 'service principal'} {self.app_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "app_id": self.app_id}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyTarget:
+        d = _mapping(data, "target")
+        return cls(kind=_str(d, "kind") or "", app_id=_str(d, "app_id") or "")  # type: ignore[arg-type]
+
+
+SHARED_PRINCIPAL = KeyTarget("servicePrincipal", EXCHANGE_ONLINE_APP_ID)
+
+
+@dataclass(frozen=True)
+class HybridApplication:
+    """A dedicated Exchange hybrid application as the tenant shows it: its keys, its permission, its consent.
+
+    `found` is False when Exchange names an appId the tenant has no application for (deleted with -DeleteApplication,
+    or a typo in -CustomAppId). `permission` is whether requiredResourceAccess asks for full_access_as_app on Exchange
+    Online; `admin_consent` whether its service principal holds that appRoleAssignment (CSS-Exchange
+    Test-AzureApplicationPermission.ps1 checks the same two)."""
+
+    app_id: str
+    found: bool
+    id: str = ""
+    display_name: str = ""
+    key_credentials: tuple[KeyCredentialInfo, ...] = ()
+    permission: bool = False
+    admin_consent: bool = False
+
+    def has_key(self, thumbprint: str) -> bool:
+        wanted = normalize_thumbprint(thumbprint)
+        return any(k.thumbprint == wanted for k in self.key_credentials)
+
+    @property
+    def target(self) -> KeyTarget:
+        return KeyTarget("application", self.app_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app_id": self.app_id,
+            "found": self.found,
+            "id": self.id,
+            "display_name": self.display_name,
+            "key_credentials": [k.to_dict() for k in self.key_credentials],
+            "permission": self.permission,
+            "admin_consent": self.admin_consent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HybridApplication:
+        d = _mapping(data, "hybrid_application")
+        keys = d.get("key_credentials") or []
+        if not isinstance(keys, list):
+            raise SpecError("key_credentials", "must be a list")
+        return cls(
+            app_id=_str(d, "app_id") or "",
+            found=bool(d.get("found")),
+            id=_str(d, "id", required=False) or "",
+            display_name=_str(d, "display_name", required=False) or "",
+            key_credentials=tuple(KeyCredentialInfo.from_dict(k) for k in keys),
+            permission=bool(d.get("permission")),
+            admin_consent=bool(d.get("admin_consent")),
+        )
+
+
+@dataclass(frozen=True)
 class KeyChange:
     """What an add or remove did to the service principal's keys.
 
@@ -353,6 +444,7 @@ class KeyChange:
     writes: int = 0
     keys_before: int = 0
     keys_after: int = 0
+    target: KeyTarget = SHARED_PRINCIPAL  # which collection; `service_principal_id` is that object's id
 
     def __post_init__(self) -> None:
         if not self.thumbprints and self.thumbprint:
@@ -370,6 +462,7 @@ class KeyChange:
             "writes": self.writes,
             "keys_before": self.keys_before,
             "keys_after": self.keys_after,
+            "target": self.target.to_dict(),
         }
 
     @classmethod
@@ -389,6 +482,7 @@ class KeyChange:
             writes=int(d.get("writes") or 0),
             keys_before=int(d.get("keys_before") or 0),
             keys_after=int(d.get("keys_after") or 0),
+            target=KeyTarget.from_dict(d["target"]) if d.get("target") else SHARED_PRINCIPAL,
         )
 
 
@@ -425,6 +519,13 @@ class TenantDiscovery:
     blocking: tuple[TenantProblem, ...] = field(default_factory=tuple)
     # Application permissions in our Graph token (its roles claim); empty when the token carries none.
     granted_roles: tuple[str, ...] = ()
+    # The dedicated Exchange hybrid application(s) Exchange's EvoSts AuthServers name (ApplicationIdentifier), as
+    # the tenant shows them; one per appId looked up, `found` False when the tenant has none with that appId.
+    hybrid_applications: tuple[HybridApplication, ...] = ()
+
+    def hybrid_application(self) -> HybridApplication | None:
+        """The dedicated hybrid application the tenant holds (the first found), if any."""
+        return next((a for a in self.hybrid_applications if a.found), None)
 
     def has_key(self, thumbprint: str) -> bool:
         """True when the Exchange Online service principal already holds the certificate with this thumbprint."""
@@ -438,6 +539,7 @@ class TenantDiscovery:
             "service_principal": self.service_principal.to_dict() if self.service_principal else None,
             "blocking": [p.to_dict() for p in self.blocking],
             "granted_roles": list(self.granted_roles),
+            "hybrid_applications": [a.to_dict() for a in self.hybrid_applications],
         }
 
     @classmethod
@@ -454,4 +556,5 @@ class TenantDiscovery:
             service_principal=ServicePrincipal.from_dict(sp) if sp else None,
             blocking=tuple(TenantProblem.from_dict(p) for p in blocking),
             granted_roles=tuple(str(r) for r in d.get("granted_roles") or ()),
+            hybrid_applications=tuple(HybridApplication.from_dict(a) for a in d.get("hybrid_applications") or ()),
         )

@@ -18,6 +18,7 @@ from pushproxy.spec import (
     RemediationSpec,
     RetrySpec,
     RotationSpec,
+    TenantKeysSpec,
     TenantSpec,
     VerificationSpec,
 )
@@ -29,7 +30,7 @@ SECTIONS: dict[str, Any] = {
     "": TenantSpec, "exchange.": ExchangeEndpoint, "exchange.tls.": TlsSettings,
     "exchange.windows_powershell_tls.": TlsSettings, "graph.": GraphCredentialSpec, "approval.": ApprovalSpec,
     "verification.": VerificationSpec, "retry.": RetrySpec, "remediation.": RemediationSpec,
-    "certificate.": CertificateSpec, "rotation.": RotationSpec,
+    "certificate.": CertificateSpec, "rotation.": RotationSpec, "tenant.": TenantKeysSpec,
 }
 
 

@@ -59,7 +59,8 @@ def test_discovery_of_an_organisation_ready_to_onboard(fresh: Any) -> None:
     assert cert is not None and cert.key_size == 2048 and cert.is_usable(datetime.now(UTC))
     assert cert.thumbprint == d.auth_config.current_thumbprint
     assert d.auth_servers == () and not d.push_proxy.enabled
-    assert cmdlets(fresh) == ["Get-ExchangeServer", "Get-AuthConfig", "Get-ExchangeCertificate", "Get-ExchangeCertificate", "Get-AuthServer", "Get-PushNotificationApp"]
+    assert cmdlets(fresh) == ["Get-ExchangeServer", "Get-AuthConfig", "Get-ExchangeCertificate", "Get-ExchangeCertificate",
+                             "Get-AuthServer", "Get-PushNotificationApp", "Get-SettingOverride", "Get-HybridConfiguration"]
 
 
 def test_a_2013_cu2_server_blocks(fresh: Any) -> None:
