@@ -123,6 +123,7 @@ def classify(
         return HybridMode("shared_principal", f"Exchange uses the shared Exchange Online service principal{note}",
                           f"{PUSH_NEEDS_SHARED}: pushproxy puts it there, as hybrid does", **base)
     problems: list[str] = []
+    blocker: str | None = None  # why the dedicated app can't be in use yet, if it can't
     if facts.unsupported_servers:
         problems.append(f"{', '.join(facts.unsupported_servers)} run a build before the April 2025 HU: they keep using "
                         "the shared principal")
@@ -131,15 +132,18 @@ def classify(
                         "dedicated app is not needed for it")
     app = next((a for a in applications or () if a.found), None)
     if not app_ids:
-        problems.append("the override is set but no enabled EvoSts AuthServer names an application "
-                        "(ConfigureExchangeHybridApplication.ps1 -ConfigureAuthServer)")
+        blocker = ("the override is set but no enabled EvoSts AuthServer names an application "
+                   "(ConfigureExchangeHybridApplication.ps1 -ConfigureAuthServer)")
+        problems.append(blocker)
     elif applications is not None and app is None:
-        problems.append(f"the EvoSts AuthServer names the application {app_ids[0]}, which the tenant does not have")
+        blocker = f"the EvoSts AuthServer names the application {app_ids[0]}, which the tenant does not have"
+        problems.append(blocker)
     if app is not None:
         if not app.permission:
             problems.append(f"the application {app.app_id} does not ask for full_access_as_app on Office 365 Exchange Online")
         if not app.admin_consent:
-            problems.append(f"admin consent for the application {app.app_id} was not granted")
+            blocker = f"admin consent for the application {app.app_id} was not granted"
+            problems.append(blocker)
         current = auth_config.current_thumbprint
         if current and not app.has_key(current):
             problems.append(f"the application {app.app_id} lacks the key of the current Auth certificate {current}")
@@ -151,8 +155,9 @@ def classify(
         mode: Mode = "dedicated_app" if app_ids else "moving"
         return HybridMode(mode, f"the override is set; Exchange uses the dedicated app {app_ids[0]}" if app_ids else
                           "the override is set but no AuthServer names the dedicated app", push_both, **base)
-    if not app_ids or app is None or not app.admin_consent:
-        return HybridMode("moving", "moving to the dedicated Exchange hybrid application: " + problems[-1], push_both, **base)
+    if blocker is not None or app is None:
+        why = blocker or "the tenant has no dedicated Exchange hybrid application"
+        return HybridMode("moving", "moving to the dedicated Exchange hybrid application: " + why, push_both, **base)
     if not on_premises:
         return HybridMode(
             "cleanup_run",
