@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pushproxy.exchange.models import MIN_AUTH_KEY_SIZE, AuthCertificate, ExchangeDiscovery
-from pushproxy.plan import state_fingerprint
+from pushproxy.hybrid import describe_targets, key_targets
+from pushproxy.plan import hybrid_mode, state_fingerprint
 from pushproxy.spec import TenantSpec
 from pushproxy.tenant.models import TenantDiscovery
 
@@ -68,6 +69,9 @@ class RotationPlan:
     import_from: str | None = None
     effective: str | None = None  # ISO 8601; None: made current at once (emergency)
     keys_kept: int = 0  # keys on the service principal kept as they are
+    # Where the new key goes, as the approver reads it (pushproxy.hybrid.key_targets): the shared principal, and the
+    # dedicated hybrid app too when the organisation uses one. Empty: the shared principal only (older plans).
+    key_to: str = ""
     blocking: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     probe_server: str | None = None
@@ -90,8 +94,8 @@ class RotationPlan:
             lines.append(f"Import it on {', '.join(self.import_to)} (exported from {self.import_from} with a one-time "
                          "password)")
         if self.create:
-            lines.append(f"Upload its public key to the Exchange Online service principal (keeping its {self.keys_kept} "
-                         "existing key(s))")
+            lines.append(f"Upload its public key to {self.key_to or 'the Exchange Online service principal'} (every "
+                         f"existing key kept: {self.keys_kept} on the service principal)")
         if self.mode == "renew":
             lines.append(f"Stage it: Set-AuthConfig -NewCertificateThumbprint -NewCertificateEffectiveDate {self.effective}")
             lines.append("Then, on that date: Set-AuthConfig -PublishCertificate, restart MSExchangeServiceHost and the "
@@ -113,6 +117,7 @@ class RotationPlan:
             "import_from": self.import_from,
             "effective": self.effective,
             "keys_kept": self.keys_kept,
+            "key_to": self.key_to,
             "blocking": list(self.blocking),
             "notes": list(self.notes),
             "probe_server": self.probe_server,
@@ -132,6 +137,7 @@ class RotationPlan:
             import_from=d.get("import_from"),
             effective=d.get("effective"),
             keys_kept=int(d.get("keys_kept") or 0),
+            key_to=str(d.get("key_to") or ""),
             blocking=tuple(d.get("blocking") or ()),
             notes=tuple(d.get("notes") or ()),
             probe_server=d.get("probe_server"),
@@ -316,9 +322,19 @@ def plan_rotation(
         import_to=tuple(s for s in f.mailbox if s != creator),
         effective=effective.isoformat() if mode == "renew" and effective is not None else None,
         keys_kept=len(sp.key_credentials) if sp else 0,
+        key_to=_key_destination(f, spec),
         notes=tuple(notes),
         **base,
     )
+
+
+def _key_destination(f: Facts, spec: TenantSpec) -> str:
+    """Where a new certificate's key goes, for the plan's reader: the same rule the upload step applies
+    (pushproxy.hybrid.key_targets); a new thumbprint is never one clean-up mode removed."""
+    hybrid = hybrid_mode(f.ex, f.tn, spec.tenant_id)
+    if hybrid is None:
+        return "the Exchange Online service principal"
+    return describe_targets(key_targets(hybrid, spec.tenant.shared_principal_key, ["0" * 40]))
 
 
 def restage_date(approved: datetime, now: datetime, current_not_after: datetime | None) -> datetime | None:
