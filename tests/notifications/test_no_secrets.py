@@ -82,12 +82,31 @@ def bodies(run: dict[str, Any]) -> list[bytes]:
     return out
 
 
+def without_secrets(value: Any, secrets: list[str]) -> Any:
+    """`value` with every secret replaced by a marker, wherever it is planted."""
+    if isinstance(value, str):
+        for i, secret in enumerate(secrets):
+            value = value.replace(secret, f"<secret {i}>")
+        return value
+    if isinstance(value, dict):
+        return {k: without_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v, secrets) for v in value]
+    return value
+
+
 @settings(max_examples=100, deadline=None)
 @given(runs())
 def test_no_secret_of_the_run_appears_in_any_body(run: dict[str, Any]) -> None:
-    for body in bodies(run):
+    # The same run with its secrets taken out: what a body says of its own (a password drawn as "AdaptiveCard" is
+    # in every Teams card) is not a leak; only what the secrets add to a body is.
+    skeletons = bodies(without_secrets(run, run["secrets"]))
+    for body, skeleton in zip(bodies(run), skeletons, strict=True):
         text = body.decode("utf-8")
         parsed = json.dumps(json.loads(text), ensure_ascii=False)  # and as a receiver decodes it
+        own = skeleton.decode("utf-8")
+        own_parsed = json.dumps(json.loads(own), ensure_ascii=False)
         for secret in run["secrets"]:
-            assert secret not in text and secret not in parsed, (secret, text)
+            assert text.count(secret) <= own.count(secret) and parsed.count(secret) <= own_parsed.count(secret), (
+                secret, text)
         assert "-----BEGIN" not in text
