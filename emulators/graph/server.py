@@ -395,26 +395,6 @@ class GraphStandIn:
             return web.Response(status=204)
         raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
 
-    def _app_collection(self, request: web.Request, tenant: dict[str, Any]) -> dict[str, Any]:
-        apps = tenant["applications"]
-        flt = request.query.get("$filter")
-        if flt is not None:
-            m = _FILTER_APP_ID.match(flt)
-            if not m:
-                raise GraphError(
-                    400,
-                    "Request_UnsupportedQuery",
-                    "Unsupported or invalid query filter clause specified for property of resource 'Application'.",
-                )
-            apps = [a for a in apps if a["appId"].lower() == m.group(1).lower()]
-        select = _select(request)
-        # As for service principals: a collection never carries the key bytes.
-        return {
-            "@odata.context": f"{self._base(request)}/v1.0/$metadata#applications",
-            "value": [_render_app(dict(a, keyCredentials=self.directory.read_keys(a)[1]), select, with_key=False)
-                      for a in apps],
-        }
-
     def _organization(self, request: web.Request, tenant: dict[str, Any]) -> dict[str, Any]:
         org = {
             "id": tenant["id"],
@@ -436,8 +416,15 @@ class GraphStandIn:
             org = {k: v for k, v in org.items() if k in select or k == "id"}
         return {"@odata.context": f"{self._base(request)}/v1.0/$metadata#organization", "value": [org]}
 
+    def _app_collection(self, request: web.Request, tenant: dict[str, Any]) -> dict[str, Any]:
+        return self._collection(request, tenant["applications"], "applications", "Application", _render_app)
+
     def _sp_collection(self, request: web.Request, tenant: dict[str, Any]) -> dict[str, Any]:
-        sps = tenant["servicePrincipals"]
+        return self._collection(request, tenant["servicePrincipals"], "servicePrincipals", "ServicePrincipal", _render_sp)
+
+    def _collection(self, request: web.Request, items: list[dict[str, Any]], collection: str, resource: str,
+                    render: Any) -> dict[str, Any]:
+        """A list of service principals or applications, `$filter=appId eq '…'` being the one filter served."""
         flt = request.query.get("$filter")
         if flt is not None:
             m = _FILTER_APP_ID.match(flt)
@@ -445,14 +432,15 @@ class GraphStandIn:
                 raise GraphError(
                     400,
                     "Request_UnsupportedQuery",
-                    "Unsupported or invalid query filter clause specified for property of resource 'ServicePrincipal'.",
+                    f"Unsupported or invalid query filter clause specified for property of resource '{resource}'.",
                 )
-            sps = [sp for sp in sps if sp["appId"].lower() == m.group(1).lower()]
+            items = [i for i in items if i["appId"].lower() == m.group(1).lower()]
         select = _select(request)
         # On a collection Graph never returns the key bytes, even when keyCredentials is selected.
         return {
-            "@odata.context": f"{self._base(request)}/v1.0/$metadata#servicePrincipals",
-            "value": [_render_sp(dict(sp, keyCredentials=self.directory.read_keys(sp)[1]), select, with_key=False) for sp in sps],
+            "@odata.context": f"{self._base(request)}/v1.0/$metadata#{collection}",
+            "value": [render(dict(i, keyCredentials=self.directory.read_keys(i)[1]), select, with_key=False)
+                      for i in items],
         }
 
     # ------------------------------------------------------------------------------------------ admin API
