@@ -182,7 +182,9 @@ def rotation_changes(plan: Mapping[str, Any] | None, steps: list[str]) -> tuple[
     if create:
         rows.append(Row(_text(create.get("server")), "new Auth certificate", NONE,
                         f"created ({_text(create.get('key_size'), '?')} bits, {_text(create.get('lifetime_days'), '?')} days)"))
-        keys.append(KeyRow("add", NEW_CERTIFICATE, "from when it is made", f"{SERVICE_PRINCIPAL} (keyCredentials)"))
+        # Where the key goes, as the plan decided it (the dedicated hybrid app too, when the organisation has one).
+        target = _text(plan.get("key_to"), "") or SERVICE_PRINCIPAL
+        keys.append(KeyRow("add", NEW_CERTIFICATE, "from when it is made", f"{target} (keyCredentials)"))
     for server in plan.get("import_to") or ():
         rows.append(Row(str(server), "Auth certificate in the certificate store", "absent",
                         f"copied from {_text(plan.get('import_from'))}"))

@@ -76,6 +76,9 @@ class WorkflowPage:
     error: str | None
     api_url: str
     is_rotation: bool = False
+    # A rotation waiting on its durable timer (issue 15): until when, and for what (publish, retire, key removal).
+    next_date: str | None = None
+    waiting_for: str | None = None
 
     @property
     def waiting(self) -> bool:
@@ -195,4 +198,6 @@ def workflow_page(view: Mapping[str, Any], workflow: str) -> WorkflowPage:
         run_notes=tuple(str(n) for n in view.get("notes") or ()), state_hash=state_hash, state_read_at=read_at,
         awaiting=awaiting, approvals=approvals, done=done, error=_s(error) or None,
         api_url=WORKFLOWS.get(workflow, "/api/onboardings/{id}").format(id=_s(view.get("id"))), is_rotation=is_rotation,
+        next_date=_s(view.get("next_date")) or None if is_rotation else None,
+        waiting_for=_s(view.get("waiting_for")) or None if is_rotation else None,
     )

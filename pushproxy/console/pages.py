@@ -32,11 +32,19 @@ PHASE_LABELS = {
     "awaiting_approval": "Waiting for approval", "discovering": "Reading the current state", "applying": "Applying",
     "verifying": "Verifying", "done": "Done", "rejected": "Rejected", "timed_out": "Timed out", "failed": "Failed",
     "blocked": "Blocked", "pending": "Starting", "terminated": "Stopped",
+    # A rotation's own phases (orchestrators/rotation.py), three of them durable waits of days or weeks.
+    "staged": "Staged: waiting for the effective date", "waiting_to_retire": "Published: waiting to retire the old one",
+    "waiting_for_expiry": "Waiting for the old certificate to expire", "creating": "Creating the certificate",
+    "importing": "Importing on the servers", "uploading": "Uploading the key", "staging": "Staging",
+    "publishing": "Publishing", "making_current": "Making it current", "restarting": "Restarting services",
+    "probing": "Running the probe", "retiring": "Retiring the old certificate", "removing_key": "Removing our old key",
+    "removing_created_certificate": "Removing the certificate it made",
 }
 # A symbol with every status word, so status never rests on colour alone.
 # Symbols the common fonts (DejaVu, system UI fonts) all have.
 PHASE_SYMBOLS = {"done": "✓", "rejected": "✕", "failed": "✕", "timed_out": "✕", "blocked": "⊘",
-                 "awaiting_approval": "‖", "applying": "…", "verifying": "…", "discovering": "…"}
+                 "awaiting_approval": "‖", "applying": "…", "verifying": "…", "discovering": "…",
+                 "staged": "‖", "waiting_to_retire": "‖", "waiting_for_expiry": "‖"}
 
 
 @functools.cache

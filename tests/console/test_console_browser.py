@@ -1,5 +1,6 @@
 """The approval console in a real browser (headless Chromium) against `pushproxy serve` and both stand-ins: find
-the waiting onboarding, read its plan, approve with a comment, see the outcome; self-approval refused on the page;
+the waiting onboarding, read its plan, approve with a comment, see the outcome; approve a rotation's plan and see
+its staged wait with the next date; self-approval refused on the page;
 a stale plan refused with a reload link; a `<script>` from Graph and from a comment shown as text; a rejected
 offboarding changes nothing; a form posted from another origin is refused. Screenshots at desktop and phone width
 go to screenshots/ (README)."""
@@ -210,3 +211,47 @@ def test_a_rejected_offboarding_changes_nothing_and_another_origin_cannot_decide
     assert exchange.org_state() == before  # nothing changed on Exchange
     open_page(driver, served, f"/api/console/workflows/{OFF}")
     assert "Rejected" in driver.find_element("id", "outcome").text
+
+
+ROT = "rotation-fabrikam.com"
+AUTH_SUBJECT = "CN=Microsoft Exchange Server Auth Certificate"
+
+
+def test_a_rotation_plan_is_approved_on_its_page_and_the_page_shows_the_staged_wait(
+        served: Served, standins: tuple[Any, Any], driver: Any) -> None:
+    from datetime import datetime, timedelta
+
+    exchange, _ = standins
+    # The current Auth certificate now expires in 29 days: the rotation is due (rotation.renew_before_days 60).
+    state = exchange.state()
+    org = state["organizations"]["fabrikam.com"]
+    now = datetime.fromisoformat(exchange.request("GET", "/_emulator/clock")["now"])
+    org["certificates"].append({
+        "thumbprint": "CURRENT-PLACEHOLDER", "subject": AUTH_SUBJECT, "key_size": 2048,
+        "not_before": (now - timedelta(days=365)).isoformat(), "not_after": (now + timedelta(days=29)).isoformat(),
+        "servers": [s["name"] for s in org["servers"]]})
+    org["auth_config"] = {**org["auth_config"], "current": "CURRENT-PLACEHOLDER", "previous": "", "next": ""}
+    exchange.put_state(state)
+
+    assert api(served, "POST", "/api/tenants/fabrikam.com/rotation", {"comment": "before it expires"}).status_code == 202
+    wait_for(served, f"/api/rotations/{ROT}", awaiting("plan"))
+    browser.sign_in(driver, BOB)
+    open_page(driver, served, "/api/console")
+    assert "Rotation of fabrikam.com" in driver.find_element("css selector", "#waiting-h + .cards").text
+    browser.click_and_load(driver, ("link text", "Rotation of fabrikam.com"))
+    body = text(driver)
+    # The plan as rows: the certificate made, the staging with its effective date, the key's target collection.
+    assert "new Auth certificate" in body and "NextCertificateThumbprint" in body and "keyCredentials" in body
+    assert "expires on" in body  # why: the current certificate's expiry
+    driver.find_element("id", "comment").send_keys("renewal window agreed")
+    browser.click_and_load(driver, ("id", "approve"))
+    assert "Your decision (approve) was recorded" in driver.find_element("id", "decided").text
+
+    staged = wait_for(served, f"/api/rotations/{ROT}", lambda v: v["phase"] == "staged" and v["next_date"])
+    open_page(driver, served, f"/api/console/workflows/{ROT}")
+    assert "Staged: waiting for the effective date" in driver.find_element("id", "phase").text
+    shown = driver.find_element("id", "next-date")
+    assert staged["next_date"][:10] in (shown.find_element("tag name", "time").get_attribute("datetime") or "")
+    assert "publish" in shown.text
+    assert [(a["group"], a["approver"]) for a in staged["approvals"]] == [("plan", BOB)]
+    browser.screenshot(driver, "rotation-staged-phone", browser.PHONE)
