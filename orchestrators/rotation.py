@@ -187,7 +187,8 @@ class RotationRun:
         if not policy["ok"] or not policy["result"].get("readable"):
             unread = str(message(policy) if not policy["ok"] else policy["result"].get("error"))
             note = f"the tenant's key-lifetime policy could not be read ({unread}); grant Policy.Read.All to check it first"
-            if note not in self.status["notes"]:
+            # Once per run: each discovery's refusal carries its own request-id, so compare what comes before it.
+            if not any(n.startswith("the tenant's key-lifetime policy could not be read") for n in self.status["notes"]):
                 self.note(note)
         for outcome in found:
             if not outcome["ok"]:
@@ -206,7 +207,8 @@ class RotationRun:
 
     def one_round(self) -> Steps:
         exchange, tenant, plan = yield from self.discover_and_plan()
-        self.publish(mode=plan.mode, reason=plan.reason, plan=plan.to_dict())
+        # read_at: when the state behind this plan (and its hash) was read, for whoever decides on it.
+        self.publish(mode=plan.mode, reason=plan.reason, plan={**plan.to_dict(), "read_at": self.now.isoformat()})
         if plan.mode == "blocked":
             raise Ended("blocked", plan.reason)
         if plan.mode == "none":

@@ -243,6 +243,8 @@ def test_a_rotation_plan_is_approved_on_its_page_and_the_page_shows_the_staged_w
     # The plan as rows: the certificate made, the staging with its effective date, the key's target collection.
     assert "new Auth certificate" in body and "NextCertificateThumbprint" in body and "keyCredentials" in body
     assert "expires on" in body  # why: the current certificate's expiry
+    # When the state behind the plan (its hash) was read.
+    assert driver.find_element("xpath", "//dt[text()='State read at']/following-sibling::dd/time").get_attribute("datetime")
     driver.find_element("id", "comment").send_keys("renewal window agreed")
     browser.click_and_load(driver, ("id", "approve"))
     assert "Your decision (approve) was recorded" in driver.find_element("id", "decided").text
