@@ -131,17 +131,25 @@ def new_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
     ctx.write(objects.exchange_certificate(ctx.org, cert, server, ctx.runspace_id))
 
 
-def export_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
-    server = _server(ctx, p.get("Server"))
-    if server is None:
-        return
-    thumbprint = (p.get("Thumbprint") or "").upper()
+def _certificate_on(ctx: Invocation, server: Server, thumbprint: str) -> Certificate | None:
+    """The certificate in `server`'s store, or None after writing Exchange's not-found error."""
     cert = ctx.org.certificate(thumbprint)
     if cert is None or server.name not in cert.servers:
         ctx.error(CmdletError(
             "ManagementObjectNotFoundException",
             f"The certificate with thumbprint {thumbprint} was not found on server '{server.name}'.", target=thumbprint,
         ))
+        return None
+    return cert
+
+
+def export_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
+    server = _server(ctx, p.get("Server"))
+    if server is None:
+        return
+    thumbprint = (p.get("Thumbprint") or "").upper()
+    cert = _certificate_on(ctx, server, thumbprint)
+    if cert is None:
         return
     password = p.get("Password")
     if password is not None:
@@ -169,12 +177,8 @@ def remove_exchange_certificate(ctx: Invocation, p: dict[str, Any]) -> None:
         return
     thumbprint = (p.get("Thumbprint") or "").strip().upper()
     with ctx.state.lock:
-        cert = ctx.org.certificate(thumbprint)
-        if cert is None or server.name not in cert.servers:
-            ctx.error(CmdletError(
-                "ManagementObjectNotFoundException",
-                f"The certificate with thumbprint {thumbprint} was not found on server '{server.name}'.", target=thumbprint,
-            ))
+        cert = _certificate_on(ctx, server, thumbprint)
+        if cert is None:
             return
         if thumbprint in (ctx.org.auth_config.current, ctx.org.auth_config.next):
             ctx.error(CmdletError(

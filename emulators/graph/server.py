@@ -352,14 +352,7 @@ class GraphStandIn:
             return web.json_response(body)
         if request.method == "PATCH":
             _require(caller, WRITE_APP_ROLES)
-            try:
-                payload = await request.json()
-            except ValueError:
-                raise GraphError(
-                    400,
-                    "BadRequest",
-                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-                ) from None
+            payload = await _json_payload(request)
             self.directory.patch_service_principal(tenant, sp, payload, now=_now())
             return web.Response(status=204)
         raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
@@ -383,14 +376,7 @@ class GraphStandIn:
             if not (WRITE_APP_ROLES.intersection(caller.roles)
                     or (WRITE_OWNED_APP_ROLES.intersection(caller.roles) and caller.app_id in app["owners"])):
                 raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-            try:
-                payload = await request.json()
-            except ValueError:
-                raise GraphError(
-                    400,
-                    "BadRequest",
-                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-                ) from None
+            payload = await _json_payload(request)
             self.directory.patch_service_principal(tenant, app, payload, now=_now())
             return web.Response(status=204)
         raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here.")
@@ -517,6 +503,18 @@ def _select(request: web.Request) -> set[str] | None:
     if raw is None:
         return None
     return {s.strip() for s in raw.split(",") if s.strip()}
+
+
+async def _json_payload(request: web.Request) -> Any:
+    """A PATCH body, or Graph's own 400 for one that is not JSON."""
+    try:
+        return await request.json()
+    except ValueError:
+        raise GraphError(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        ) from None
 
 
 def _render_sp(sp: dict[str, Any], select: set[str] | None, *, with_key: bool) -> dict[str, Any]:

@@ -18,11 +18,11 @@ import pytest
 
 from pushproxy.secrets import tenant_env_name
 from tests.api.served import OPERATOR, Served
+from tests.api.test_approval_flow import PASSWORD_ENV, spec
 from tests.console import browser
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=browser.missing() or "")
 
-PASSWORD_ENV = "PUSHPROXY_TEST_EXCHANGE_PASSWORD"
 ID = "onboarding-fabrikam.com"
 OFF = "offboarding-fabrikam.com"
 ALICE, BOB, CAROL = "alice@provider.example", "bob@provider.example", "carol@provider.example"
@@ -68,16 +68,6 @@ def driver() -> Iterator[Any]:
         yield chrome
     finally:
         chrome.quit()
-
-
-def spec(exchange: Any, graph: Any) -> dict[str, Any]:
-    return {
-        "tenant_id": "11111111-2222-3333-4444-555555555555",
-        "exchange": {"url": exchange.url, "auth": "ntlm", "username": exchange.user, "password_ref": f"env:{PASSWORD_ENV}"},
-        "graph": graph.credential_spec("secret"),
-        "verification": {"wait_s": 0, "probe_deadline_s": 5, "probe_interval_s": 1},
-        "retry": {"first_retry_interval_s": 1, "max_attempts": 2},
-    }
 
 
 def api(served: Served, method: str, path: str, body: Any = None, who: str = ALICE) -> Any:
